@@ -1,0 +1,90 @@
+"""Base class of the API resources (``client.secrets``, ``client.groups``, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+
+from unitysvc._core import UNSET, Emit, Flow, PageFlow
+from unitysvc._ops import Bound, Context, M
+
+T = TypeVar("T")
+
+
+class Resource(Bound[M]):
+    """A group of API operations sharing one client context."""
+
+    def __init__(self, client: Context, *, parent: Any = None) -> None:
+        super().__init__(client)
+        self._parent = parent if parent is not None else client.client
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = UNSET,
+        anonymous: bool = False,
+        creates: bool = False,
+    ) -> Flow[httpx.Response]:
+        """One control-plane call: build, send with retries, raise on error status.
+
+        Args:
+            method: HTTP method.
+            path: Path relative to the control-plane URL (e.g. ``/secrets/``).
+            params: Query parameters (None values dropped).
+            json: JSON body.
+            anonymous: The contract allows this call without a key.
+            creates: A creating POST: attach an ``Idempotency-Key`` so that retries
+                cannot create twice.
+
+        Returns:
+            The successful response.
+        """
+        core = self._ctx.core
+        if not anonymous:
+            core.require_key(f"{method} {path}")
+        request = core.request(method, path, params=params, json=json, idempotent_post=creates)
+        return (yield from core.send(request))
+
+
+def walk_offset(
+    fetch: Callable[[int, int], Flow[Any]],
+    items: Callable[[Any], list[T]],
+    page_size: int,
+) -> PageFlow[T]:
+    """Walk a skip/limit list page by page until a short page.
+
+    Args:
+        fetch: ``fetch(skip, limit)`` returns the flow of one page.
+        items: Extracts the page's items.
+        page_size: Rows per request.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be at least 1")
+    skip = 0
+    while True:
+        page = yield from fetch(skip, page_size)
+        batch = items(page)
+        yield Emit(batch)
+        if len(batch) < page_size:
+            return
+        skip += len(batch)
+
+
+def walk_cursor(
+    fetch: Callable[[str | None], Flow[Any]],
+    items: Callable[[Any], list[T]],
+    next_cursor: Callable[[Any], str | None],
+) -> PageFlow[T]:
+    """Walk a cursor-paginated list until the server returns no next cursor."""
+    cursor: str | None = None
+    while True:
+        page = yield from fetch(cursor)
+        yield Emit(items(page))
+        cursor = next_cursor(page)
+        if not cursor:
+            return

@@ -1,0 +1,243 @@
+"""Exception hierarchy for the customer SDK.
+
+Every error the SDK raises is a :class:`UnitysvcSDKError`, including network
+failures, so one ``except UnitysvcSDKError`` covers them all::
+
+    UnitysvcSDKError
+    ├── APIConnectionError          the server could not be reached or the connection broke
+    │   └── APITimeoutError         no answer within the timeout
+    ├── ExperimentalDisabledError   an experimental feature used without UNITYSVC_EXPERIMENTAL
+    └── APIError                    the server answered with an error status
+        ├── ValidationError         400 / 422
+        ├── AuthenticationError     401
+        ├── PermissionDeniedError   403 (also importable as ``PermissionError``)
+        ├── NotFoundError           404
+        ├── ConflictError           409
+        ├── RateLimitError          429
+        └── ServerError             5xx
+
+Typical use::
+
+    try:
+        client.secrets.get("OPENAI_API_KEY")
+    except NotFoundError:
+        ...
+    except UnitysvcSDKError:
+        ...
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ConflictError",
+    "ExperimentalDisabledError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PermissionError",
+    "RateLimitError",
+    "ServerError",
+    "UnitysvcSDKError",
+    "ValidationError",
+    "error_for_status",
+]
+
+
+class UnitysvcSDKError(Exception):
+    """Base class for all errors raised by ``unitysvc``."""
+
+
+class ExperimentalDisabledError(UnitysvcSDKError):
+    """An experimental feature was used while ``UNITYSVC_EXPERIMENTAL`` is off."""
+
+
+class APIConnectionError(UnitysvcSDKError):
+    """The request did not get an HTTP answer: refused, reset, DNS or TLS failure.
+
+    Attributes:
+        status_code: Always ``None``: no status was received.
+        request_id: Always ``None``.
+    """
+
+    status_code: int | None = None
+    request_id: str | None = None
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class APITimeoutError(APIConnectionError):
+    """The server did not answer within the configured timeout."""
+
+
+class APIError(UnitysvcSDKError):
+    """The server returned a non-success status code.
+
+    Attributes:
+        status_code: HTTP status code.
+        detail: Parsed error payload (usually a dict ``{"detail": ...}``), or the raw
+            text when the body is not JSON.
+        response_body: Raw response bytes, useful for debugging.
+        request_id: The ``x-request-id`` the server assigned, to quote in bug reports.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        detail: Any = None,
+        response_body: bytes | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.detail = detail
+        self.response_body = response_body
+        self.request_id = request_id
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
+
+
+class AuthenticationError(APIError):
+    """401 Unauthorized. The API key is missing, invalid, or revoked."""
+
+
+class PermissionDeniedError(APIError):
+    """403 Forbidden. The authenticated customer cannot perform this action."""
+
+
+#: The seed reference's name for :class:`PermissionDeniedError`. It shadows the
+#: builtin only inside this module's namespace; prefer the unambiguous name.
+PermissionError = PermissionDeniedError
+
+
+class NotFoundError(APIError):
+    """404 Not Found. The resource does not exist for this customer."""
+
+
+class ValidationError(APIError):
+    """400/422. The request failed server-side validation.
+
+    ``detail`` usually holds a list of per-field errors (``loc``, ``msg``, ``type``).
+    """
+
+
+class ConflictError(APIError):
+    """409 Conflict. The request conflicts with server state (e.g. a duplicate name)."""
+
+
+class RateLimitError(APIError):
+    """429 Too Many Requests.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, when it said.
+    """
+
+    retry_after: float | None = None
+
+
+class ServerError(APIError):
+    """5xx. The server failed. Idempotent requests are retried automatically."""
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+_ADVICE: dict[type[APIError], str] = {
+    AuthenticationError: "check the API key (UNITYSVC_API_KEY or api_key=); keys start with "
+    "'svcpass_'",
+    PermissionDeniedError: "this key's customer may not do this",
+    NotFoundError: "check the id or name; objects of other customers are not visible",
+    ValidationError: "fix the fields named in .detail",
+    ConflictError: "the name is taken or the state changed; fetch the current state and retry",
+    RateLimitError: "slow down; the SDK already retried with backoff",
+    ServerError: "the platform failed; idempotent calls were retried, try again later",
+}
+
+
+def _summarise_detail(detail: Any) -> str:
+    """Render an error payload as one readable line."""
+    if isinstance(detail, Mapping) and "detail" in detail:
+        detail = detail["detail"]
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            if isinstance(item, Mapping) and "msg" in item:
+                loc = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+                parts.append(f"{loc}: {item['msg']}" if loc else str(item["msg"]))
+            else:
+                parts.append(str(item))
+        return "; ".join(parts)
+    if detail is None or detail == "":
+        return ""
+    if isinstance(detail, str | int | float):
+        return str(detail)
+    return json.dumps(detail, default=str)[:500]
+
+
+def error_for_status(
+    status_code: int,
+    body: bytes,
+    *,
+    request_id: str | None = None,
+    retry_after: float | None = None,
+) -> APIError:
+    """Build the exception for an error response (pure: no I/O).
+
+    Args:
+        status_code: The HTTP status.
+        body: The raw response body.
+        request_id: The server's ``x-request-id``, if any.
+        retry_after: Parsed ``Retry-After`` seconds, for 429.
+
+    Returns:
+        The :class:`APIError` subclass matching the status, with a message that says
+        what went wrong and what to do.
+    """
+    cls = _STATUS_CLASSES.get(status_code)
+    if cls is None:
+        cls = ServerError if status_code >= 500 else APIError
+    try:
+        parsed: Any = json.loads(body) if body else None
+    except ValueError:
+        parsed = body.decode("utf-8", "replace")
+    # ``detail`` keeps the whole parsed payload, as the official SDK does, so code
+    # written against it (``err.detail["detail"]``) keeps working.
+    detail = parsed
+    message = f"API request failed with status {status_code}"
+    summary = _summarise_detail(detail)
+    if summary:
+        message += f": {summary}"
+    advice = _ADVICE.get(cls)
+    if advice:
+        message += f" ({advice})"
+    if request_id:
+        message += f" [request id {request_id}]"
+    error = cls(
+        message,
+        status_code=status_code,
+        detail=detail,
+        response_body=body,
+        request_id=request_id,
+    )
+    if isinstance(error, RateLimitError):
+        error.retry_after = retry_after
+    return error

@@ -1,0 +1,355 @@
+"""Service groups and the customer's own collections (``/v1/groups``).
+
+Example::
+
+    llm = client.groups.get("llm")              # by name
+    page = llm.services()                       # active-record navigation
+    resp = llm.dispatch(path="chat/completions", json={"messages": [...]})
+
+Platform groups are read-only; collections the customer creates are editable and
+dispatchable at ``g/<name>``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any, Generic, cast
+from uuid import UUID
+
+from unitysvc._core import UNSET, Flow, PageFlow, parse, parse_as
+from unitysvc._gateway import Wrappable, dispatch_flow, join_url
+from unitysvc._ops import Async, Context, M, Sync, forward, op, pager, stream_op
+from unitysvc._records import Page, RecordMixin, pick_class
+from unitysvc._resource import Resource, walk_cursor
+from unitysvc.models import (
+    CursorPageServiceSummary,
+    CustomerGroupDetail,
+    CustomerGroupListResponse,
+    CustomerGroupView,
+    ServiceCollectionMemberPublic,
+    ServiceCollectionPublic,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "AsyncGroup",
+    "AsyncGroups",
+    "Group",
+    "GroupListPage",
+    "Groups",
+    "ServiceListPage",
+]
+
+_GroupModel = CustomerGroupView | CustomerGroupDetail | ServiceCollectionPublic
+
+
+class GroupListPage(Page[Any]):
+    """Groups visible to the customer (``data`` of :class:`Group`, ``count``)."""
+
+
+class ServiceListPage(Page[Any]):
+    """One page of a group's services (``data``, ``next_cursor``, ``has_more``)."""
+
+
+def _id(value: Any) -> str:
+    return str(getattr(value, "id", value))
+
+
+class _GroupsOps(Resource[M], Generic[M]):
+    def _wrap(self, record: _GroupModel) -> _GroupRecord[M]:
+        cls = pick_class(self._ctx, Group, AsyncGroup)
+        result: _GroupRecord[M] = cls(self._ctx, record)
+        return result
+
+    @op
+    def list(self, *, owner: str = "all", name: str | None = None) -> Flow[GroupListPage]:
+        """List service groups and collections visible to the customer.
+
+        Args:
+            owner: ``"all"`` (platform groups and own collections), ``"system"``
+                (platform only) or ``"own"`` (own collections only).
+            name: Client-side substring filter on the group name.
+
+        Returns:
+            A page of :class:`Group` records; ``count`` matches the filtered rows.
+        """
+        if owner not in {"all", "system", "own"}:
+            raise ValueError("owner must be 'all', 'system' or 'own'")
+        response = yield from self._call(
+            "GET", "/groups", params={"owner": owner}, anonymous=owner != "own"
+        )
+        rows = parse(CustomerGroupListResponse, response).data
+        if name:
+            rows = [row for row in rows if name.lower() in row.name.lower()]
+        return GroupListPage([self._wrap(row) for row in rows], count=len(rows))
+
+    @op
+    def get(self, name: str) -> Flow[_GroupRecord[M]]:
+        """Get a single group by its slug name (or a collection by UUID)."""
+        response = yield from self._call("GET", f"/groups/{name}", anonymous=True)
+        return self._wrap(parse(CustomerGroupDetail, response))
+
+    @op
+    def create(
+        self, *, name: str, display_name: str | None = None, description: str | None = None
+    ) -> Flow[_GroupRecord[M]]:
+        """Create a customer-owned collection, dispatchable at ``g/<name>``.
+
+        Raises:
+            ConflictError: A collection of that name exists.
+        """
+        body: dict[str, Any] = {"name": name}
+        if display_name is not None:
+            body["display_name"] = display_name
+        if description is not None:
+            body["description"] = description
+        response = yield from self._call("POST", "/groups", json=body, creates=True)
+        return self._wrap(parse(CustomerGroupView, response))
+
+    @op
+    def update(
+        self,
+        group_id: str | UUID,
+        *,
+        display_name: Any = UNSET,
+        description: Any = UNSET,
+        enabled: Any = UNSET,
+    ) -> Flow[_GroupRecord[M]]:
+        """Update a collection's metadata; only the fields passed are changed."""
+        body = {
+            key: value
+            for key, value in (
+                ("display_name", display_name),
+                ("description", description),
+                ("enabled", enabled),
+            )
+            if value is not UNSET
+        }
+        response = yield from self._call("PATCH", f"/groups/{_id(group_id)}", json=body)
+        return self._wrap(parse(ServiceCollectionPublic, response))
+
+    @op
+    def delete(self, group_id: str | UUID) -> Flow[None]:
+        """Delete a customer-owned collection."""
+        yield from self._call("DELETE", f"/groups/{_id(group_id)}")
+
+    @op
+    def add_member(
+        self,
+        group_id: str | UUID,
+        *,
+        service_id: str | UUID,
+        routing_key: Any = None,
+        sort_order: int = 0,
+    ) -> Flow[ServiceCollectionMemberPublic]:
+        """Add a service to a collection.
+
+        Args:
+            group_id: Collection UUID.
+            service_id: Service UUID.
+            routing_key: Routing key exposing the member, e.g. ``{"model": "fast"}``.
+            sort_order: Position among the members.
+        """
+        body: dict[str, Any] = {"service_id": _id(service_id), "sort_order": sort_order}
+        if routing_key is not None:
+            body["routing_key"] = routing_key
+        response = yield from self._call(
+            "POST", f"/groups/{_id(group_id)}/members", json=body, creates=True
+        )
+        return parse(ServiceCollectionMemberPublic, response)
+
+    @op
+    def members(self, group_id: str | UUID) -> Flow[builtins.list[ServiceCollectionMemberPublic]]:
+        """List the member services of a collection."""
+        response = yield from self._call("GET", f"/groups/{_id(group_id)}/members")
+        result: builtins.list[ServiceCollectionMemberPublic] = parse_as(
+            builtins.list[ServiceCollectionMemberPublic], response
+        )
+        return result
+
+    @op
+    def remove_member(self, group_id: str | UUID, service_id: str | UUID) -> Flow[None]:
+        """Remove a service from a collection."""
+        yield from self._call("DELETE", f"/groups/{_id(group_id)}/members/{_id(service_id)}")
+
+    @op
+    def services(
+        self,
+        name: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        search: str | None = None,
+    ) -> Flow[ServiceListPage]:
+        """List the services of a group, newest first (cursor-paginated).
+
+        Pass the page's ``next_cursor`` back as ``cursor=`` for the next page, or use
+        :meth:`iter_services` to walk them all.
+        """
+        from unitysvc.services import AsyncService, Service
+
+        response = yield from self._call(
+            "GET",
+            f"/groups/{name}/services",
+            params={"cursor": cursor, "limit": limit, "search": search},
+            anonymous=True,
+        )
+        page = parse(CursorPageServiceSummary, response)
+        cls = pick_class(self._ctx, Service, AsyncService)
+        return ServiceListPage(
+            [cls(self._ctx, row) for row in page.data],
+            count=len(page.data),
+            next_cursor=page.next_cursor,
+            has_more=bool(page.has_more),
+        )
+
+    @pager
+    def iter_services(
+        self, name: str, *, search: str | None = None, page_size: int = 50
+    ) -> PageFlow[Any]:
+        """Iterate over every service of a group, page by page."""
+        yield from walk_cursor(
+            lambda cursor: _GroupsOps.services.flow(
+                self, name, cursor=cursor, limit=page_size, search=search
+            ),
+            lambda page: page.data,
+            lambda page: page.next_cursor if page.has_more or page.next_cursor else None,
+        )
+
+    def _interface_url(self, name: str, path: str) -> Flow[str]:
+        group = yield from _GroupsOps.get.flow(self, name)
+        interface = getattr(group.record, "interface", None)
+        if interface is None:
+            raise ValueError(
+                f"group {name!r} has no group-level interface; dispatch to one of its "
+                "member services instead (group.services())"
+            )
+        if not interface.base_url:
+            raise ValueError(f"group {name!r}'s interface has no base_url")
+        return join_url(interface.base_url, path)
+
+    @op
+    def dispatch(
+        self,
+        name: str,
+        *,
+        path: str = "",
+        method: str = "POST",
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Flow[httpx.Response]:
+        """Send a request through the group's gateway interface.
+
+        The group's routing policy picks a member service (weighted,
+        content-dependent or price-based).
+
+        Args:
+            name: Group slug.
+            path: Sub-path appended to the interface base URL (e.g.
+                ``chat/completions``).
+            method: HTTP method. Defaults to POST.
+            json: JSON body (exclusive with ``data``).
+            data: Raw body.
+            headers: Extra headers.
+            timeout: Per-request timeout in seconds.
+
+        Returns:
+            The raw ``httpx.Response``; upstream errors are returned, not raised.
+
+        Raises:
+            ValueError: The group has no group-level interface.
+        """
+        if json is not None and data is not None:
+            raise ValueError("pass either json= or data=, not both")
+        url = yield from self._interface_url(name, path)
+        return (
+            yield from dispatch_flow(
+                self._ctx,
+                url,
+                method=method,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+            )
+        )
+
+    stream = stream_op.mirror(
+        dispatch,
+        """Open a streaming request through the group-level interface.
+
+        Same arguments as :meth:`dispatch`; the body is consumed lazily::
+
+            with client.groups.stream("llm", path="chat/completions",
+                                      json={..., "stream": True}) as r:
+                for event in r.iter_events():
+                    handle(event.parsed)
+        """,
+    )
+
+
+class Groups(_GroupsOps[Sync]):
+    """Operations on service groups and collections (``/v1/groups``)."""
+
+
+class AsyncGroups(_GroupsOps[Async]):
+    """Async operations on service groups and collections (``/v1/groups``)."""
+
+
+class _GroupRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
+    """A group with its operations pre-bound (active record)."""
+
+    def __init__(self, client: Context, record: _GroupModel) -> None:
+        super().__init__(client)
+        self._record = record
+        self._manager: _GroupsOps[M] = _GroupsOps(client)
+
+    @property
+    def id(self) -> UUID:
+        """The group id."""
+        value: UUID = self._record.id
+        return value
+
+    @property
+    def name(self) -> str:
+        """The group slug (``g/<name>``)."""
+        value: str = self._record.name
+        return value
+
+    @property
+    def path(self) -> str:
+        """Gateway path of this group: ``g/<name>``."""
+        return f"g/{self.name}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    @op
+    def refresh(self) -> Flow[_GroupRecord[M]]:
+        """Fetch the group again (full detail, incl. interface and routing policy)."""
+        key = str(self.id) if getattr(self._record, "editable", False) else self.name
+        record = yield from _GroupsOps.get.flow(self._manager, key)
+        return cast("_GroupRecord[M]", record)
+
+    # Navigation and dispatch go by name (``g/<name>``); collection edits by id.
+    services = forward(_GroupsOps.services, "name")
+    iter_services = forward(_GroupsOps.iter_services, "name")
+    dispatch = forward(_GroupsOps.dispatch, "name")
+    stream = forward(_GroupsOps.stream, "name")
+    update = forward(_GroupsOps.update, "id")
+    delete = forward(_GroupsOps.delete, "id")
+    add_member = forward(_GroupsOps.add_member, "id")
+    members = forward(_GroupsOps.members, "id")
+    remove_member = forward(_GroupsOps.remove_member, "id")
+
+
+class Group(_GroupRecord[Sync]):
+    """A service group or collection (active record)."""
+
+
+class AsyncGroup(_GroupRecord[Async]):
+    """Async flavour of :class:`Group`."""

@@ -1,0 +1,121 @@
+"""Recurrent requests: gateway calls the platform makes on a schedule.
+
+Create one directly, or with ``svc.schedule(recurrence=...)`` which resolves the
+service's interface for you.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic
+from uuid import UUID
+
+from unitysvc._core import Flow, PageFlow, dump, parse, parse_json
+from unitysvc._ops import Async, M, Sync, op, pager
+from unitysvc._resource import Resource, walk_offset
+from unitysvc.models import (
+    RecurrentRequestCreate,
+    RecurrentRequestPublic,
+    RecurrentRequestsPublic,
+    RecurrentRequestUpdate,
+)
+
+__all__ = ["AsyncRecurrentRequests", "RecurrentRequests"]
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(getattr(value, "id", value))
+
+
+class _RecurrentRequestsOps(Resource[M], Generic[M]):
+    @op
+    def list(
+        self,
+        *,
+        service_id: str | UUID | None = None,
+        enrollment_id: str | UUID | None = None,
+        status: str | None = None,
+        skip: int = 0,
+        limit: int = 100,
+    ) -> Flow[RecurrentRequestsPublic]:
+        """List recurrent requests, optionally filtered by service, enrollment, status."""
+        response = yield from self._call(
+            "GET",
+            "/recurrent-requests/",
+            params={
+                "service_id": _id(service_id),
+                "enrollment_id": _id(enrollment_id),
+                "status": status,
+                "skip": skip,
+                "limit": limit,
+            },
+        )
+        return parse(RecurrentRequestsPublic, response)
+
+    @pager
+    def iter(
+        self,
+        *,
+        service_id: str | UUID | None = None,
+        enrollment_id: str | UUID | None = None,
+        status: str | None = None,
+        page_size: int = 100,
+    ) -> PageFlow[RecurrentRequestPublic]:
+        """Iterate over every recurrent request, page by page."""
+        yield from walk_offset(
+            lambda skip, limit: _RecurrentRequestsOps.list.flow(
+                self,
+                service_id=service_id,
+                enrollment_id=enrollment_id,
+                status=status,
+                skip=skip,
+                limit=limit,
+            ),
+            lambda page: page.data,
+            page_size,
+        )
+
+    @op
+    def get(self, request_id: str | UUID) -> Flow[RecurrentRequestPublic]:
+        """Get a single recurrent request by id."""
+        response = yield from self._call("GET", f"/recurrent-requests/{request_id}")
+        return parse(RecurrentRequestPublic, response)
+
+    @op
+    def create(self, body: RecurrentRequestCreate | dict[str, Any]) -> Flow[RecurrentRequestPublic]:
+        """Create a recurrent request (as a draft until a schedule is attached)."""
+        response = yield from self._call(
+            "POST", "/recurrent-requests/", json=dump(body), creates=True
+        )
+        return parse(RecurrentRequestPublic, response)
+
+    @op
+    def update(
+        self, request_id: str | UUID, body: RecurrentRequestUpdate | dict[str, Any]
+    ) -> Flow[RecurrentRequestPublic]:
+        """Update a recurrent request; attaching a ``schedule`` activates a draft."""
+        response = yield from self._call(
+            "PATCH", f"/recurrent-requests/{request_id}", json=dump(body)
+        )
+        return parse(RecurrentRequestPublic, response)
+
+    @op
+    def trigger(self, request_id: str | UUID) -> Flow[Any]:
+        """Run a recurrent request now; returns the upstream's JSON response."""
+        response = yield from self._call(
+            "POST", f"/recurrent-requests/{request_id}/trigger", creates=True
+        )
+        return parse_json(response)
+
+    @op
+    def delete(self, request_id: str | UUID) -> Flow[Any]:
+        """Delete a recurrent request (and its schedule)."""
+        response = yield from self._call("DELETE", f"/recurrent-requests/{request_id}")
+        return parse_json(response)
+
+
+class RecurrentRequests(_RecurrentRequestsOps[Sync]):
+    """Operations on recurrent requests (``/v1/recurrent-requests``)."""
+
+
+class AsyncRecurrentRequests(_RecurrentRequestsOps[Async]):
+    """Async operations on recurrent requests (``/v1/recurrent-requests``)."""

@@ -1,0 +1,132 @@
+"""Request logs: the customer's record of gateway calls (``/v1/request-logs``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic
+from uuid import UUID
+
+from unitysvc._core import Flow, PageFlow, parse
+from unitysvc._ops import Async, M, Sync, op, pager
+from unitysvc._resource import Resource, walk_offset
+from unitysvc.models import (
+    LoggingStatusResponse,
+    RequestLogDetail,
+    RequestLogListItem,
+    RequestLogListResponse,
+)
+
+__all__ = ["AsyncRequestLogs", "RequestLogs"]
+
+
+def _filters(**values: Any) -> dict[str, Any]:
+    """Query parameters with datetimes in ISO-8601 and ids as strings."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, UUID):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+class _RequestLogsOps(Resource[M], Generic[M]):
+    @op
+    def start(self, *, truncate_long_message: bool | None = None) -> Flow[LoggingStatusResponse]:
+        """Enable request logging for the authenticated customer (idempotent).
+
+        Args:
+            truncate_long_message: True stores 8 KB previews (``truncated``); False
+                stores full bodies (``complete``); None keeps the current mode
+                (``truncated`` if none was set).
+        """
+        response = yield from self._call(
+            "POST",
+            "/request-logs/start",
+            params={"truncate_long_message": truncate_long_message},
+        )
+        return parse(LoggingStatusResponse, response)
+
+    @op
+    def stop(self) -> Flow[LoggingStatusResponse]:
+        """Disable request logging (idempotent); stored rows stay readable."""
+        response = yield from self._call("POST", "/request-logs/stop")
+        return parse(LoggingStatusResponse, response)
+
+    @op
+    def list(
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 50,
+        service_id: UUID | None = None,
+        service_enrollment_id: UUID | None = None,
+        status_min: int | None = None,
+        status_max: int | None = None,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        user_request_path: str | None = None,
+        error_source: str | None = None,
+        error_type: str | None = None,
+        gateway_source: str | None = None,
+    ) -> Flow[RequestLogListResponse]:
+        """List request logs (no bodies); the last 24 hours unless a range is given."""
+        response = yield from self._call(
+            "GET",
+            "/request-logs",
+            params=_filters(
+                skip=skip,
+                limit=limit,
+                service_id=service_id,
+                service_enrollment_id=service_enrollment_id,
+                status_min=status_min,
+                status_max=status_max,
+                start_time=start_time,
+                end_time=end_time,
+                user_request_path=user_request_path,
+                error_source=error_source,
+                error_type=error_type,
+                gateway_source=gateway_source,
+            ),
+        )
+        return parse(RequestLogListResponse, response)
+
+    @pager
+    def iter(
+        self,
+        *,
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        service_id: UUID | None = None,
+        user_request_path: str | None = None,
+        page_size: int = 200,
+    ) -> PageFlow[RequestLogListItem]:
+        """Iterate over every matching request-log row, page by page."""
+        yield from walk_offset(
+            lambda skip, limit: _RequestLogsOps.list.flow(
+                self,
+                skip=skip,
+                limit=limit,
+                start_time=start_time,
+                end_time=end_time,
+                service_id=service_id,
+                user_request_path=user_request_path,
+            ),
+            lambda page: page.items,
+            page_size,
+        )
+
+    @op
+    def get(self, log_id: UUID | str) -> Flow[RequestLogDetail]:
+        """Get one request log with its (redacted) request and response bodies."""
+        response = yield from self._call("GET", f"/request-logs/{log_id}")
+        return parse(RequestLogDetail, response)
+
+
+class RequestLogs(_RequestLogsOps[Sync]):
+    """Operations on the customer's request log (``/v1/request-logs``)."""
+
+
+class AsyncRequestLogs(_RequestLogsOps[Async]):
+    """Async operations on the customer's request log (``/v1/request-logs``)."""

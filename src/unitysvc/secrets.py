@@ -1,0 +1,121 @@
+"""Secrets: the customer's encrypted secret store (``/v1/secrets``).
+
+Secrets hold upstream credentials (BYOK keys) and other values that gateway
+requests reference as ``${ customer_secrets.NAME }``. Values are write-only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Generic
+
+from unitysvc._core import Flow, PageFlow, parse
+from unitysvc._ops import Async, M, Sync, op, pager
+from unitysvc._resource import Resource, walk_offset
+from unitysvc.models import Message, SecretPublic, SecretsPublic
+
+__all__ = ["SECRET_NAME_PATTERN", "AsyncSecrets", "Secrets", "check_secret_name"]
+
+#: Secret names: upper-case letters, digits and underscores, not starting with a digit.
+SECRET_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+
+
+def check_secret_name(name: str) -> str:
+    """Validate a secret name locally, before any request.
+
+    Raises:
+        ValueError: The name breaks ``^[A-Z_][A-Z0-9_]*$`` or the 1..100 length rule.
+    """
+    if not 1 <= len(name) <= 100 or not SECRET_NAME_PATTERN.match(name):
+        suggestion = re.sub(r"[^A-Z0-9_]", "_", name.upper()) or "MY_SECRET"
+        if suggestion[0].isdigit():
+            suggestion = "_" + suggestion
+        raise ValueError(
+            f"secret name {name!r} is invalid: use 1-100 characters matching "
+            f"^[A-Z_][A-Z0-9_]*$ (e.g. {suggestion[:100]!r})"
+        )
+    return name
+
+
+class _SecretsOps(Resource[M], Generic[M]):
+    @op
+    def list(self, *, skip: int = 0, limit: int = 100) -> Flow[SecretsPublic]:
+        """List all secrets owned by the authenticated customer.
+
+        Args:
+            skip: Rows to skip.
+            limit: Page size.
+
+        Returns:
+            A ``{data, count}`` envelope of secret metadata (never values of
+            sensitive secrets).
+        """
+        response = yield from self._call("GET", "/secrets/", params={"skip": skip, "limit": limit})
+        return parse(SecretsPublic, response)
+
+    @pager
+    def iter(self, *, page_size: int = 100) -> PageFlow[SecretPublic]:
+        """Iterate over every secret, fetching pages of ``page_size`` as needed."""
+        return (
+            yield from walk_offset(
+                lambda skip, limit: _SecretsOps.list.flow(self, skip=skip, limit=limit),
+                lambda page: page.data,
+                page_size,
+            )
+        )
+
+    @op
+    def get(self, name: str) -> Flow[SecretPublic]:
+        """Get a single secret by name (metadata only — the value is never returned).
+
+        Raises:
+            NotFoundError: No secret of that name.
+        """
+        response = yield from self._call("GET", f"/secrets/{check_secret_name(name)}")
+        return parse(SecretPublic, response)
+
+    @op
+    def set(
+        self,
+        name: str,
+        value: str,
+        *,
+        sensitive: bool | None = None,
+        description: str | None = None,
+    ) -> Flow[SecretPublic]:
+        """Set ``name`` to ``value`` (idempotent — creates or replaces).
+
+        Maps to ``PUT /v1/secrets/{name}``. The value is encrypted server-side and
+        never echoed back.
+
+        Args:
+            name: Secret name (must match ``^[A-Z_][A-Z0-9_]*$``).
+            value: Secret value (0..4000 characters). May be empty.
+            sensitive: False stores a readable "variable" instead of a write-only
+                secret; None keeps the current kind (new secrets are sensitive).
+            description: Markdown guidance; None keeps it, ``""`` clears it.
+
+        Returns:
+            The stored secret's public metadata.
+        """
+        body: dict[str, object] = {"value": value}
+        if sensitive is not None:
+            body["sensitive"] = sensitive
+        if description is not None:
+            body["description"] = description
+        response = yield from self._call("PUT", f"/secrets/{check_secret_name(name)}", json=body)
+        return parse(SecretPublic, response)
+
+    @op
+    def delete(self, name: str) -> Flow[Message]:
+        """Delete a secret by name. This action cannot be undone."""
+        response = yield from self._call("DELETE", f"/secrets/{check_secret_name(name)}")
+        return parse(Message, response)
+
+
+class Secrets(_SecretsOps[Sync]):
+    """Operations on the customer's secret store (``/v1/secrets``)."""
+
+
+class AsyncSecrets(_SecretsOps[Async]):
+    """Async operations on the customer's secret store (``/v1/secrets``)."""

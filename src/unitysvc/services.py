@@ -1,0 +1,329 @@
+"""Services: catalog entries, their interfaces, and dispatching to them.
+
+Example::
+
+    svc = client.services.get(service_id)
+    ifaces = svc.interfaces()                   # active-record navigation
+    resp = svc.dispatch(path="chat/completions", json={"messages": [...]})
+    cheap = svc.cached(ttl="1h").dispatch(json=body)
+
+The same operations exist on the manager (``client.services.dispatch(service_id, …)``);
+:class:`Service` just pre-binds the id.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any, Generic, cast
+from uuid import UUID
+
+from unitysvc._core import Flow, parse, parse_as
+from unitysvc._gateway import Wrappable, dispatch_flow, join_url
+from unitysvc._ops import Async, Context, M, Sync, forward, op, stream_op
+from unitysvc._records import RecordMixin, pick_class
+from unitysvc._resource import Resource
+from unitysvc.models import (
+    AccessInterface,
+    RecurrentRequestPublic,
+    ServiceDetail,
+    ServiceSummary,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from unitysvc.enrollments import _EnrollmentRecord
+
+__all__ = ["AsyncService", "AsyncServices", "Service", "Services", "pick_interface"]
+
+
+def _id(value: Any) -> str:
+    """Accept a UUID, a string, or a record with ``.id``."""
+    value = getattr(value, "id", value)
+    return str(value)
+
+
+def pick_interface(
+    interfaces: builtins.list[AccessInterface],
+    *,
+    interface: Any = None,
+    enrollment: Any = None,
+) -> AccessInterface:
+    """Choose the interface a service call goes through (pure).
+
+    Rules, in order: an explicit ``interface`` (by name); an ``enrollment`` hint (the
+    interface bound to it; ignored when there is exactly one interface); a single
+    enrollment-bound interface (BYOK/BYOE beats shared); the first shared interface.
+
+    Args:
+        interfaces: What ``GET /services/{id}/interfaces`` returned, in server order.
+        interface: Interface name (or an ``AccessInterface``).
+        enrollment: Enrollment id (or an object with ``.id``).
+
+    Returns:
+        The chosen interface.
+
+    Raises:
+        ValueError: No interfaces; no match; or an ambiguous choice — the message names
+            the available choices.
+    """
+    if not interfaces:
+        raise ValueError(
+            "this service has no interface you can dispatch to; it may need an "
+            "enrollment first (svc.enroll(...))"
+        )
+    names = ", ".join(repr(i.name) for i in interfaces)
+    if interface is not None:
+        wanted = interface.name if isinstance(interface, AccessInterface) else str(interface)
+        for candidate in interfaces:
+            if candidate.name == wanted:
+                return candidate
+        raise ValueError(f"no interface named {wanted!r}; available: {names}")
+    bound = [i for i in interfaces if i.enrollment_id is not None]
+    if enrollment is not None:
+        if len(interfaces) == 1:
+            return interfaces[0]
+        wanted_id = _id(enrollment)
+        matches = [i for i in bound if str(i.enrollment_id) == wanted_id]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise ValueError(f"no interface is bound to enrollment {wanted_id}; available: {names}")
+        raise ValueError(
+            f"enrollment {wanted_id} has several interfaces; pass interface= one of: "
+            + ", ".join(repr(i.name) for i in matches)
+        )
+    if len(bound) == 1:
+        return bound[0]
+    if len(bound) > 1:
+        choices = ", ".join(f"{i.name!r} (enrollment {i.enrollment_id})" for i in bound)
+        raise ValueError(
+            f"several enrollments can serve this call; pass enrollment= or interface=: {choices}"
+        )
+    return interfaces[0]
+
+
+class _ServicesOps(Resource[M], Generic[M]):
+    def _wrap(self, record: ServiceDetail | ServiceSummary) -> _ServiceRecord[M]:
+        cls = pick_class(self._ctx, Service, AsyncService)
+        result: _ServiceRecord[M] = cls(self._ctx, record)
+        return result
+
+    @op
+    def get(self, service_id: str | UUID) -> Flow[_ServiceRecord[M]]:
+        """Get a single service by UUID (or a unique UUID prefix).
+
+        Raises:
+            NotFoundError: Unknown, inactive or non-public service, or an ambiguous
+                prefix.
+        """
+        response = yield from self._call("GET", f"/services/{_id(service_id)}", anonymous=True)
+        return self._wrap(parse(ServiceDetail, response))
+
+    @op
+    def interfaces(self, service_id: str | UUID) -> Flow[builtins.list[AccessInterface]]:
+        """List access interfaces dispatchable by this customer.
+
+        Shared interfaces plus the caller's enrollment-bound ones (BYOK/BYOE); each
+        entry's ``enrollment_id`` is None for shared interfaces.
+        """
+        response = yield from self._call(
+            "GET", f"/services/{_id(service_id)}/interfaces", anonymous=True
+        )
+        result: builtins.list[AccessInterface] = parse_as(builtins.list[AccessInterface], response)
+        return result
+
+    def _target(
+        self, service_id: str | UUID, interface: Any, enrollment: Any
+    ) -> Flow[AccessInterface]:
+        available = yield from _ServicesOps.interfaces.flow(self, service_id)
+        chosen = pick_interface(available, interface=interface, enrollment=enrollment)
+        if not chosen.base_url:
+            raise ValueError(f"interface {chosen.name!r} has no base_url to dispatch to")
+        return chosen
+
+    @op
+    def dispatch(
+        self,
+        service_id: str | UUID,
+        *,
+        interface: str | UUID | None = None,
+        enrollment: str | UUID | None = None,
+        path: str = "",
+        method: str = "POST",
+        json: Any = None,
+        data: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Flow[httpx.Response]:
+        """Send an HTTP request to the service through its gateway interface.
+
+        Args:
+            service_id: Service UUID.
+            interface: Interface name; needed when several interfaces could serve.
+            enrollment: Pick the interface bound to this enrollment.
+            path: Sub-path appended to the interface base URL.
+            method: HTTP method. Defaults to POST.
+            json: JSON body (exclusive with ``data``).
+            data: Raw body.
+            headers: Extra headers merged on top of the auth header.
+            timeout: Per-request timeout in seconds.
+
+        Returns:
+            The raw ``httpx.Response``; upstream 4xx/5xx are returned, not raised.
+
+        Raises:
+            ValueError: No usable interface, an ambiguous choice, or both json and data.
+        """
+        if json is not None and data is not None:
+            raise ValueError("pass either json= or data=, not both")
+        chosen = yield from self._target(service_id, interface, enrollment)
+        return (
+            yield from dispatch_flow(
+                self._ctx,
+                join_url(str(chosen.base_url), path),
+                method=method,
+                json=json,
+                data=data,
+                headers=headers,
+                timeout=timeout,
+            )
+        )
+
+    stream = stream_op.mirror(
+        dispatch,
+        """Open a streaming request through the resolved service interface.
+
+        Same arguments and interface resolution as :meth:`dispatch`; the body is
+        consumed lazily::
+
+            with client.services.stream(svc_id, json={..., "stream": True}) as r:
+                for event in r.iter_events():
+                    if event.kind == "done":
+                        break
+                    handle(event.parsed)
+        """,
+    )
+
+    @op
+    def schedule(
+        self,
+        service_id: str | UUID,
+        *,
+        recurrence: dict[str, Any],
+        interface: str | UUID | None = None,
+        enrollment: str | UUID | None = None,
+        path: str = "",
+        method: str = "POST",
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        name: str | None = None,
+    ) -> Flow[RecurrentRequestPublic]:
+        """Schedule a recurring dispatch.
+
+        Creates a recurrent request for the resolved interface's gateway URL, then
+        attaches the schedule, which activates it.
+
+        Args:
+            service_id: Service UUID.
+            recurrence: ``{"schedule_type": "interval", "interval_seconds": 300}`` or
+                ``{"schedule_type": "cron", "cron_expression": "*/5 * * * *",
+                "timezone": "UTC"}``.
+            interface: As for :meth:`dispatch`.
+            enrollment: As for :meth:`dispatch`.
+            path: As for :meth:`dispatch`.
+            method: As for :meth:`dispatch`.
+            json: Body template sent on each run.
+            headers: Request headers sent on each run.
+            name: Optional human label.
+
+        Returns:
+            The active recurrent request.
+        """
+        if not isinstance(recurrence, dict) or "schedule_type" not in recurrence:
+            raise ValueError(
+                "recurrence must be a dict with schedule_type 'interval' (interval_seconds) "
+                "or 'cron' (cron_expression, timezone)"
+            )
+        chosen = yield from self._target(service_id, interface, enrollment)
+        body: dict[str, Any] = {
+            "request_path": join_url(str(chosen.base_url), path),
+            "http_method": method.upper(),
+            "service_id": _id(service_id),
+        }
+        if enrollment is not None:
+            body["enrollment_id"] = _id(enrollment)
+        if isinstance(json, dict):
+            body["body_template"] = json
+        if headers:
+            body["request_headers"] = headers
+        if name is not None:
+            body["name"] = name
+        created = yield from self._call("POST", "/recurrent-requests/", json=body, creates=True)
+        draft = parse(RecurrentRequestPublic, created)
+        response = yield from self._call(
+            "PATCH", f"/recurrent-requests/{draft.id}", json={"schedule": recurrence}
+        )
+        return parse(RecurrentRequestPublic, response)
+
+
+class Services(_ServicesOps[Sync]):
+    """Operations on customer-visible services (``/v1/services``)."""
+
+
+class AsyncServices(_ServicesOps[Async]):
+    """Async operations on customer-visible services (``/v1/services``)."""
+
+
+class _ServiceRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
+    """A service with its operations pre-bound (active record)."""
+
+    def __init__(self, client: Context, record: ServiceDetail | ServiceSummary) -> None:
+        super().__init__(client)
+        self._record = record
+        self._manager: _ServicesOps[M] = _ServicesOps(client)
+
+    @property
+    def id(self) -> UUID:
+        """The service id."""
+        value: UUID = self._record.id
+        return value
+
+    @property
+    def name(self) -> str:
+        """The service (listing) name."""
+        value: str = self._record.name
+        return value
+
+    @property
+    def path(self) -> str:
+        """Gateway path of this service: ``p/<service-id>``."""
+        return f"p/{self.id}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(id={str(self.id)!r}, name={self.name!r})"
+
+    refresh = forward(_ServicesOps.get, "id")
+    interfaces = forward(_ServicesOps.interfaces, "id")
+    dispatch = forward(_ServicesOps.dispatch, "id")
+    stream = forward(_ServicesOps.stream, "id")
+    schedule = forward(_ServicesOps.schedule, "id")
+
+    @op
+    def enroll(self, *, parameters: dict[str, Any] | None = None) -> Flow[_EnrollmentRecord[M]]:
+        """Enroll in this service; see :meth:`Enrollments.create`."""
+        from unitysvc.enrollments import _EnrollmentsOps
+
+        manager: _EnrollmentsOps[M] = _EnrollmentsOps(self._ctx)
+        record = yield from _EnrollmentsOps.create.flow(
+            manager, service_id=self.id, parameters=parameters
+        )
+        return cast("_EnrollmentRecord[M]", record)
+
+
+class Service(_ServiceRecord[Sync]):
+    """A customer-visible service (active record over ``ServiceDetail``)."""
+
+
+class AsyncService(_ServiceRecord[Async]):
+    """Async flavour of :class:`Service`."""

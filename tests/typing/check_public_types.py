@@ -1,0 +1,49 @@
+"""Static checks of the public API's types (run by mypy --strict in CI, never imported).
+
+Sync methods must return values and async methods coroutines, from one source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Literal, assert_type
+
+import httpx
+
+import unitysvc
+from unitysvc.models import (
+    AccessInterface,
+    Message,
+    ResolveResponse,
+    SecretPublic,
+    SecretsPublic,
+)
+
+
+def sync_usage(client: unitysvc.Client) -> None:
+    assert_type(client.secrets.list(), SecretsPublic)
+    assert_type(client.secrets.get("X"), SecretPublic)
+    assert_type(client.secrets.delete("X"), Message)
+    assert_type(client.secrets.iter(), Iterator[SecretPublic])
+    assert_type(client.dispatch("p/x"), httpx.Response)
+    assert_type(client.resolve(path="g/llm"), ResolveResponse)
+    svc = client.services.get("abc")
+    assert_type(svc.interfaces(), list[AccessInterface])
+    assert_type(svc.dispatch(json={}), httpx.Response)
+    assert_type(svc.cached(ttl="1h").logged().dispatch(json={}), httpx.Response)
+    with client.services.stream("abc", json={}) as stream:
+        for event in stream.iter_events():
+            assert_type(event.kind, Literal["sse", "ndjson", "line", "bytes", "done"])
+
+
+async def async_usage(client: unitysvc.AsyncClient) -> None:
+    assert_type(await client.secrets.list(), SecretsPublic)
+    assert_type(client.secrets.iter(), AsyncIterator[SecretPublic])
+    assert_type(await client.dispatch("p/x"), httpx.Response)
+    assert_type(await client.resolve(path="g/llm"), ResolveResponse)
+    svc = await client.services.get("abc")
+    assert_type(await svc.interfaces(), list[AccessInterface])
+    assert_type(await svc.cached().dispatch(json={}), httpx.Response)
+    group = await client.groups.get("llm")
+    page = await group.services()
+    assert_type(len(page), int)
