@@ -1,0 +1,34 @@
+"""FastAPI dependencies for the catalog-facing routers (groups, services, enrollments, resolve)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from unitysvc_server.api.deps import RuntimeDep
+from unitysvc_server.catalog.model import Catalog
+from unitysvc_server.routing.selection import LatencyTracker
+
+__all__ = ["CatalogDep", "LatencyDep"]
+
+
+def get_catalog(runtime: RuntimeDep) -> Catalog:
+    """The loaded catalog (set by the catalog component before the API serves)."""
+    catalog = runtime.catalog
+    if not isinstance(catalog, Catalog):
+        # Only reachable when an app is built without the catalog component.
+        return Catalog((), (), runtime.settings.gateway_url)
+    return catalog
+
+
+CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+
+
+def get_latency(runtime: RuntimeDep) -> LatencyTracker | None:
+    """The gateway's latency tracker (feeds ``lowest_latency``), if published."""
+    tracker = runtime.extras.get("routing.latency")
+    return tracker if isinstance(tracker, LatencyTracker) else None
+
+
+LatencyDep = Annotated[LatencyTracker | None, Depends(get_latency)]

@@ -1,0 +1,374 @@
+"""Pure-ASGI layers in front of the control-plane app and the gateway.
+
+Order, outermost first (see :func:`unitysvc_server.app.create_app`):
+
+1. :class:`RequestContext` (every path) -- assigns ``x-request-id`` and turns
+   an escaped exception into a logged 500 without a trace in the response.
+2. :class:`BodyLimit` (``/v1``) -- reads a non-multipart body up front and
+   answers 413 above ``max_body_bytes``.
+3. :class:`RejectNul` (``/v1``) -- 422 for NUL characters in text.
+4. :class:`Idempotency` (``/v1``) -- ``Idempotency-Key`` on POST.
+5. :class:`SlashTolerance` (``/v1``) -- both trailing-slash forms of a route.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from unitysvc_server.api.errors import REQUEST_ID_STATE
+from unitysvc_server.domain import customers, idempotency
+from unitysvc_server.domain.idempotency import IDEMPOTENCY_SCOPE_KEY, IdempotencyClaim
+from unitysvc_server.runtime import Runtime
+
+logger = logging.getLogger("unitysvc_server.requests")
+
+REQUEST_ID_HEADER = b"x-request-id"
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Headers a replayed response must not copy from the original one.
+_NOT_REPLAYED = {"content-length", "date", "server", "x-request-id", "transfer-encoding"}
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """Return the first value of request header ``name`` (lowercase bytes)."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+async def send_json(
+    send: Send, status: int, payload: Any, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    """Send a complete JSON response."""
+    body = json.dumps(payload).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContext:
+    """Give every response an ``x-request-id`` and never leak a stack trace.
+
+    An inbound ``X-Request-Id`` of a safe shape is kept (so callers can
+    correlate); otherwise a fresh one is generated.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        inbound = header(scope, REQUEST_ID_HEADER)
+        request_id = inbound if inbound and _SAFE_REQUEST_ID.match(inbound) else uuid.uuid4().hex
+        scope.setdefault("state", {})[REQUEST_ID_STATE] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER
+                ]
+                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            # Type and traceback only: messages of driver errors can carry data.
+            logger.error(
+                "unhandled %s on %s %s (request %s)",
+                type(exc).__name__,
+                scope.get("method"),
+                scope.get("path"),
+                request_id,
+                exc_info=exc,
+            )
+            if not started:
+                await send_json(
+                    send_with_id, 500, {"detail": "internal error", "request_id": request_id}
+                )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """Read the whole request body, raising :class:`_TooLarge` beyond ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def replay_receive(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that yields ``body`` once, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+BODY_SCOPE_KEY = "unitysvc.body"
+
+
+class BodyLimit:
+    """Buffer non-multipart request bodies, answering 413 above the limit.
+
+    Multipart bodies (file uploads) stream through untouched: their size is
+    enforced by the signed upload policy, not by this control-plane cap.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        content_type = header(scope, b"content-type") or ""
+        if content_type.lower().startswith("multipart/"):
+            await self.app(scope, receive, send)
+            return
+        too_large = f"request body exceeds {self.max_bytes} bytes"
+        declared = header(scope, b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await send_json(send, 413, {"detail": too_large})
+            return
+        try:
+            body = await read_body(receive, self.max_bytes)
+        except _TooLarge:
+            await send_json(send, 413, {"detail": too_large})
+            return
+        scope[BODY_SCOPE_KEY] = body
+        await self.app(scope, replay_receive(body, receive), send)
+
+
+NUL_MESSAGE = "must not contain NUL characters (\\u0000); remove them"
+
+
+def _nul_location(value: Any, loc: list[str | int]) -> list[str | int] | None:
+    if isinstance(value, str):
+        return loc if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                return loc
+            found = _nul_location(item, [*loc, key])
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_location(item, [*loc, index])
+            if found is not None:
+                return found
+    return None
+
+
+class RejectNul:
+    """Answer 422 when a path, query or JSON body carries a NUL character.
+
+    PostgreSQL cannot store NUL in text or JSONB (the driver would fail with a
+    500); SQLite can. Rejecting it at the door keeps both databases behaving
+    the same and names the offending field.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            loc = self._find(scope)
+            if loc is not None:
+                await send_json(
+                    send, 422, {"detail": [{"loc": loc, "msg": NUL_MESSAGE, "type": "string_nul"}]}
+                )
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _find(scope: Scope) -> list[str | int] | None:
+        if "\x00" in scope["path"]:
+            return ["path"]
+        query = bytes(scope.get("query_string", b"")).decode("utf-8", "replace")
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if "\x00" in key or "\x00" in value:
+                return ["query", key.replace("\x00", "")]
+        body = scope.get(BODY_SCOPE_KEY, b"")
+        if b"\\u0000" not in body and b"\x00" not in body:
+            return None
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return None  # not JSON: the route's own parsing answers
+        return _nul_location(document, ["body"])
+
+
+class Idempotency:
+    """Run a POST carrying ``Idempotency-Key`` once per (customer, key).
+
+    Requests without the header, unauthenticated ones (the route answers 401)
+    and multipart uploads pass through unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
+        if key is None or scope["method"] != "POST" or BODY_SCOPE_KEY not in scope:
+            await self.app(scope, receive, send)
+            return
+        if not 1 <= len(key) <= idempotency.MAX_KEY_LENGTH:
+            await send_json(
+                send,
+                400,
+                {"detail": f"Idempotency-Key must be 1-{idempotency.MAX_KEY_LENGTH} characters"},
+            )
+            return
+        customer = await self._customer(scope)
+        if customer is None:
+            await self.app(scope, receive, send)
+            return
+        fingerprint = idempotency.fingerprint(
+            scope["method"], scope["path"], scope.get("query_string", b""), scope[BODY_SCOPE_KEY]
+        )
+        async with self.runtime.sessionmaker() as session:
+            stored = await idempotency.lookup(session, customer.id, key)
+        if stored is not None:
+            await self._answer_stored(send, stored, fingerprint)
+            return
+        claim = IdempotencyClaim(customer.id, key, fingerprint, scope["method"], scope["path"])
+        scope[IDEMPOTENCY_SCOPE_KEY] = claim
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        status = int(start.get("status", 500))
+        if claim.recorded or 200 <= status < 300:
+            headers = [
+                (k.decode("latin-1"), v.decode("latin-1"))
+                for k, v in start.get("headers", ())
+                if k.decode("latin-1").lower() not in _NOT_REPLAYED
+            ]
+            try:
+                async with self.runtime.transaction() as session:
+                    await idempotency.store_response(
+                        session, claim, status, headers, b"".join(chunks)
+                    )
+            except Exception:
+                # The work is committed and answered; a lost record only means
+                # a retry gets 409 instead of the replay.
+                logger.exception("could not record the response of an idempotent request")
+
+    async def _customer(self, scope: Scope) -> customers.Customer | None:
+        authorization = header(scope, b"authorization")
+        if authorization is None:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        async with self.runtime.sessionmaker() as session:
+            return await customers.authenticate(session, token.strip())
+
+    @staticmethod
+    async def _answer_stored(
+        send: Send, stored: idempotency.StoredResponse, fingerprint: str
+    ) -> None:
+        if stored.fingerprint != fingerprint:
+            await send_json(
+                send,
+                409,
+                {
+                    "detail": "Idempotency-Key was already used for a different request; "
+                    "use a new key for a new request"
+                },
+            )
+            return
+        if stored.status_code is None:
+            await send_json(send, 409, {"detail": idempotency.IN_PROGRESS})
+            return
+        headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in stored.headers]
+        headers.append((b"content-length", str(len(stored.body)).encode()))
+        headers.append((b"idempotent-replayed", b"true"))
+        await send(
+            {"type": "http.response.start", "status": stored.status_code, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": stored.body})
+
+
+class SlashTolerance:
+    """Serve both ``/x`` and ``/x/`` for every route, without a redirect.
+
+    Each route is registered (and documented) once, in the contract's form;
+    when a path matches no route but its other form does, the path is
+    rewritten before routing.
+    """
+
+    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
+        self.app = app
+        self.routes = routes
+
+    def _matches(self, scope: Scope) -> bool:
+        return any(route.matches(scope)[0] != Match.NONE for route in self.routes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path != "/" and not self._matches(scope):
+                other = path[:-1] if path.endswith("/") else path + "/"
+                if self._matches({**scope, "path": other}):
+                    scope["path"] = other
+                    raw = scope.get("raw_path")
+                    if isinstance(raw, bytes) and raw:
+                        scope["raw_path"] = raw[:-1] if raw.endswith(b"/") else raw + b"/"
+        await self.app(scope, receive, send)

@@ -1,0 +1,176 @@
+"""Receive an S3-style presigned POST: form fields first, then one file, streamed to disk.
+
+The file is never held in memory: each chunk goes straight into an
+:class:`~unitysvc_server.storage.objects.ObjectWriter`, and the upload stops as
+soon as it exceeds the byte limit its signed policy allows. The policy is
+checked when the file part begins, i.e. before a single file byte is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import anyio
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from unitysvc_server.storage.objects import ObjectStore, ObjectWriter
+
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
+__all__ = ["FormError", "UploadTooLarge", "receive_upload"]
+
+# Form fields (key, policy, signature, Content-Type ...) are small; this bounds
+# what an unauthenticated caller can make the server buffer before the policy is
+# verified.
+_MAX_FIELDS_BYTES = 64 * 1024
+_FILE_FIELD = "file"
+
+
+class FormError(Exception):
+    """The body is not a well-formed upload form (answered with 400)."""
+
+
+class UploadTooLarge(Exception):
+    """The file is larger than the signed policy allows (answered with 413)."""
+
+
+@dataclass
+class _Part:
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+    name: str = ""
+    is_file: bool = False
+    data: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class _State:
+    fields: dict[str, str] = field(default_factory=dict)
+    fields_bytes: int = 0
+    part: _Part = field(default_factory=_Part)
+    header_name: bytes = b""
+    header_value: bytes = b""
+    file_seen: bool = False
+    file_done: bool = False
+    # File bytes parsed from the current chunk, flushed after each write().
+    pending: list[bytes] = field(default_factory=list)
+    file_started: bool = False
+
+
+async def receive_upload(
+    content_type: str,
+    body: AsyncIterator[bytes],
+    store: ObjectStore,
+    authorize: Callable[[dict[str, str]], tuple[str, int]],
+) -> int:
+    """Stream a multipart upload into the object store.
+
+    Args:
+        content_type: The request's ``Content-Type`` (``multipart/form-data; boundary=...``).
+        body: The request body chunks.
+        store: Where the file goes.
+        authorize: Called with the form fields seen before the file; returns the
+            object-store key and the byte limit, or raises to refuse the upload.
+
+    Returns:
+        The number of bytes stored.
+
+    Raises:
+        FormError: Malformed form, no boundary, or no ``file`` part.
+        UploadTooLarge: The file exceeds the limit (nothing is stored).
+    """
+    kind, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if kind != b"multipart/form-data" or not boundary:
+        raise FormError("send the upload as multipart/form-data with the ticket's fields")
+    state = _State()
+    parser = MultipartParser(boundary, _callbacks(state))
+    writer: ObjectWriter | None = None
+    limit = 0
+    try:
+        async for chunk in body:
+            try:
+                parser.write(chunk)
+            except FormError:
+                raise
+            except Exception as exc:  # python-multipart raises several error types
+                raise FormError(f"malformed multipart body: {exc}") from None
+            if state.file_started and writer is None:
+                key, limit = authorize(dict(state.fields))
+                writer = store.open_writer(key)
+            if writer is not None:
+                for data in state.pending:
+                    if writer.size + len(data) > limit:
+                        raise UploadTooLarge(f"the file exceeds the {limit} bytes of its ticket")
+                    writer.write(data)
+            state.pending.clear()
+        try:
+            parser.finalize()
+        except Exception as exc:
+            raise FormError(f"malformed multipart body: {exc}") from None
+        if writer is None or not state.file_done:
+            raise FormError(f"the form has no complete {_FILE_FIELD!r} part")
+        await anyio.to_thread.run_sync(writer.commit)
+        return writer.size
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+
+
+def _callbacks(state: _State) -> MultipartCallbacks:
+    def on_part_begin() -> None:
+        state.part = _Part()
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state.header_name += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state.header_value += data[start:end]
+
+    def on_header_end() -> None:
+        state.part.headers[state.header_name.lower()] = state.header_value
+        state.header_name = b""
+        state.header_value = b""
+
+    def on_headers_finished() -> None:
+        _, options = parse_options_header(state.part.headers.get(b"content-disposition", b""))
+        name = options.get(b"name")
+        if name is None:
+            raise FormError("every form part needs a Content-Disposition name")
+        state.part.name = name.decode("utf-8", errors="replace")
+        if state.part.name == _FILE_FIELD:
+            if state.file_seen:
+                raise FormError("send exactly one file part")
+            state.part.is_file = True
+            state.file_seen = True
+            state.file_started = True
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        if state.part.is_file:
+            state.pending.append(bytes(data[start:end]))
+            return
+        if state.file_seen:
+            return  # as in S3, fields after the file are ignored
+        state.fields_bytes += end - start
+        if state.fields_bytes > _MAX_FIELDS_BYTES:
+            raise FormError("the form fields are too large")
+        state.part.data += data[start:end]
+
+    def on_part_end() -> None:
+        if state.part.is_file:
+            state.file_done = True
+        elif not state.file_seen:
+            state.fields[state.part.name] = state.part.data.decode("utf-8", errors="replace")
+
+    return {
+        "on_part_begin": on_part_begin,
+        "on_part_data": on_part_data,
+        "on_part_end": on_part_end,
+        "on_header_field": on_header_field,
+        "on_header_value": on_header_value,
+        "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished,
+    }

@@ -1,0 +1,1 @@
+"""The catalog: services, groups and their upstreams, loaded at start (never stored)."""

@@ -1,0 +1,1 @@
+"""The built-in demo catalog (``--demo``) and its mock upstream servers."""

@@ -1,0 +1,289 @@
+"""``usvc server ...``: run the platform and administer customer keys.
+
+The lead mounts :data:`server_app` under ``usvc server``; ``python -m
+unitysvc_server`` runs the same app on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from unitysvc_server.config import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
+from unitysvc_server.domain.errors import DomainError
+
+server_app = typer.Typer(
+    name="server",
+    help="Run a self-hosted UnitySVC platform and manage its customer keys.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke customer API keys.", no_args_is_help=True)
+server_app.add_typer(keys_app, name="keys")
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="UNITYSVC_DATA_DIR",
+        help="Data directory (SQLite database, secret key, files). Default: ~/.unitysvc/server.",
+    ),
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="UNITYSVC_DATABASE_URL",
+        help="postgresql+asyncpg://user@host/db (default: SQLite in the data dir).",
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"Error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _settings(**values: Any) -> Settings:
+    cleaned = {k: v for k, v in values.items() if v is not None}
+    try:
+        return Settings(**cleaned)
+    except SettingsError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _parse_upstreams(pairs: list[str]) -> dict[str, str]:
+    upstreams: dict[str, str] = {}
+    for pair in pairs:
+        origin, sep, local = pair.partition("=")
+        if not sep or not origin or not local:
+            raise _fail(
+                f"--upstream-map {pair!r}: use ORIGIN=LOCAL, "
+                "e.g. https://api.groq.com=http://127.0.0.1:9001"
+            )
+        upstreams[origin] = local
+    return upstreams
+
+
+def _graceful_server_class() -> type[Any]:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """A uvicorn server whose process exits 0 after a signal-initiated shutdown.
+
+        uvicorn turns SIGINT/SIGTERM into a graceful shutdown (the lifespan
+        stops every component), then re-raises the signal, so Ctrl-C ends in
+        "Aborted!" and SIGTERM in "killed by signal". After an orderly stop the
+        CLI should simply succeed.
+        """
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return GracefulServer
+
+
+@server_app.command()
+def start(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind (0: any free port).")] = 8000,
+    data_dir: DataDirOption = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo catalog with its mock upstreams.")
+    ] = False,
+    catalog: Annotated[
+        list[Path] | None,
+        typer.Option("--catalog", help="Seller catalog directory (repeatable)."),
+    ] = None,
+    groups: Annotated[
+        Path | None, typer.Option("--groups", help="Groups TOML file (groups, routing).")
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+    redis_url: Annotated[
+        str | None, typer.Option("--redis-url", envvar="UNITYSVC_REDIS_URL", help="redis://...")
+    ] = None,
+    secret_key: Annotated[
+        str | None,
+        typer.Option(
+            "--secret-key",
+            envvar="UNITYSVC_SECRET_KEY",
+            show_envvar=True,
+            help="Fernet key encrypting secrets at rest (default: generated into the data dir).",
+        ),
+    ] = None,
+    upstream_map: Annotated[
+        list[str] | None,
+        typer.Option("--upstream-map", help="ORIGIN=LOCAL upstream redirect (repeatable)."),
+    ] = None,
+    allow_private_upstreams: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-upstreams", help="Let the gateway reach loopback/private addresses."
+        ),
+    ] = False,
+    public_url: Annotated[
+        str | None, typer.Option("--public-url", help="Externally visible root URL.")
+    ] = None,
+    rate_limit_rps: Annotated[
+        float | None, typer.Option("--rate-limit-rps", help="Per-customer gateway rate limit.")
+    ] = None,
+    rate_limit_burst: Annotated[int, typer.Option("--rate-limit-burst")] = 20,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Do not fire recurrent requests.")
+    ] = False,
+    max_body_bytes: Annotated[
+        int, typer.Option("--max-body-bytes", help="Largest accepted API request body.")
+    ] = DEFAULT_MAX_BODY_BYTES,
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Start the platform: control-plane API under /v1 and the gateway at the root."""
+    import logging
+
+    import uvicorn
+
+    from unitysvc_server.app import create_app
+
+    try:
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by accepted connections: no Nagle delay on small responses.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    settings = _settings(
+        host=host,
+        port=sock.getsockname()[1],
+        data_dir=data_dir,
+        demo=demo,
+        catalogs=tuple(catalog or ()),
+        groups_file=groups,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key=secret_key,
+        upstreams=_parse_upstreams(upstream_map or []),
+        allow_private_upstreams=allow_private_upstreams,
+        public_url=public_url,
+        rate_limit_rps=rate_limit_rps,
+        rate_limit_burst=rate_limit_burst,
+        scheduler_enabled=not no_scheduler,
+        max_body_bytes=max_body_bytes,
+        log_level=log_level,
+    )
+    logging.basicConfig(
+        level=settings.log_level_number,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    app = create_app(settings)
+    typer.echo(f"UnitySVC platform (data: {settings.data_dir})")
+    typer.echo(f"  API:     {settings.api_url}")
+    typer.echo(f"  Gateway: {settings.gateway_url}")
+    typer.echo(f"  Docs:    {settings.gateway_url}/docs")
+    config = uvicorn.Config(
+        app,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+    server = _graceful_server_class()(config)
+    server.run(sockets=[sock])
+    if app.runtime.startup_error is not None:
+        raise typer.Exit(code=1)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option("--name", help="Customer name (created if new).")],
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Issue a new svcpass_ key; it is printed once and only its hash is stored."""
+    from unitysvc_server import keys
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        key = asyncio.run(keys.create_key(settings, name))
+    except DomainError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(key)
+    typer.echo(f"Key for customer {name!r}. Store it now: it cannot be shown again.", err=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List keys (their first characters only), customers and status."""
+    from unitysvc_server import keys
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    infos = asyncio.run(keys.list_keys(settings))
+    if as_json:
+        rows = [
+            {
+                "hint": info.hint,
+                "customer": info.customer_name,
+                "customer_id": str(info.customer_id),
+                "created_at": info.created_at.isoformat(),
+                "revoked_at": info.revoked_at.isoformat() if info.revoked_at else None,
+            }
+            for info in infos
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not infos:
+        typer.echo("No keys. Create one with: usvc server keys create --name NAME")
+        return
+    typer.echo(f"{'KEY':<16} {'CUSTOMER':<24} {'CREATED':<20} STATUS")
+    for info in infos:
+        status = "revoked" if info.revoked_at else "active"
+        created = info.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        typer.echo(f"{info.hint + '…':<16} {info.customer_name:<24} {created:<20} {status}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[
+        str | None, typer.Argument(help="The key, or its first characters as `keys list` shows.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Revoke every key of this customer.")
+    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Revoke one key, or all keys of a customer; revoked keys answer 401 at once."""
+    from unitysvc_server import keys
+
+    if (key is None) == (name is None):
+        raise _fail("give a KEY (or its listed prefix) or --name NAME, not both")
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    try:
+        count = asyncio.run(keys.revoke(settings, key=key.rstrip("…") if key else None, name=name))
+    except DomainError as exc:
+        raise _fail(exc.detail) from None
+    typer.echo(f"Revoked {count} key{'s' if count != 1 else ''}.")

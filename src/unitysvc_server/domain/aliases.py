@@ -1,0 +1,454 @@
+"""Customer aliases: CRUD, the atomic routing ``switch``, and the gateway's lookup.
+
+Several alias rows may share a name, one per target and request routing key. At
+most one live row per ``(name, request_routing_key)`` is *routing*; the database
+enforces it with a partial unique index, so no interleaving of requests can
+break it. ``switch`` demotes the routing sibling with one ``UPDATE`` over the
+sibling set (not over rows read earlier), so concurrent switches serialise on the
+database and leave exactly one routing row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc.models import (
+    ServiceAliasCreate,
+    ServiceAliasesPublic,
+    ServiceAliasPublic,
+    ServiceAliasUpdate,
+)
+from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.domain.routing_objects import validate_target_path
+from unitysvc_server.storage.base import utcnow
+from unitysvc_server.storage.tables.aliases import AliasRow
+
+__all__ = [
+    "SwitchResult",
+    "alias_public",
+    "canonical_routing_key",
+    "create_alias",
+    "deactivate_alias",
+    "get_alias",
+    "list_aliases",
+    "pick_switch_target",
+    "routing_alias",
+    "select_routing_alias",
+    "switch_alias",
+    "update_alias",
+    "validate_alias_name",
+]
+
+_NAME = re.compile(r"^[a-z0-9_-]{1,100}$")
+_PARTIAL_UUID = re.compile(r"^[0-9a-f-]+$")
+_MIN_PARTIAL_HEX = 8
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchResult:
+    """Outcome of :func:`switch_alias`."""
+
+    alias: AliasRow
+    demoted_alias_id: uuid.UUID | None
+
+
+# -- pure rules ----------------------------------------------------------------
+
+
+def validate_alias_name(name: str) -> str:
+    """Return ``name`` if it is a valid alias name, else raise a 422 naming ``name``."""
+    if not _NAME.fullmatch(name):
+        raise Unprocessable(
+            ("body", "name"),
+            "alias names are 1-100 characters of lowercase letters, digits, '-' and '_'",
+        )
+    return name
+
+
+def canonical_routing_key(routing_key: Mapping[str, Any] | None) -> str:
+    """The canonical text of a routing key: sorted compact JSON, ``""`` for none."""
+    if not routing_key:
+        return ""
+    return json.dumps(routing_key, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def pick_switch_target(rows: Sequence[AliasRow], *, on: bool) -> AliasRow:
+    """Choose the row a ``switch`` acts on from its ordered, non-empty match set.
+
+    Turning on: one match is that row; several with none routing pick the first;
+    otherwise the row after the (last) routing one, wrapping around, so a bare
+    ``switch <name>`` cycles through the name's targets. Turning off acts on the
+    (first) routing row, or the first row when none routes.
+    """
+    if not rows:
+        raise ValueError("empty match set")
+    if len(rows) == 1:
+        return rows[0]
+    routing = [index for index, row in enumerate(rows) if row.is_routing]
+    if not routing:
+        return rows[0]
+    if on:
+        return rows[(routing[-1] + 1) % len(rows)]
+    return rows[routing[0]]
+
+
+def select_routing_alias(
+    rows: Sequence[AliasRow], routing_key: Mapping[str, Any] | None
+) -> AliasRow | None:
+    """Pick, among routing rows of one name, the one serving a request's routing key.
+
+    A row whose ``request_routing_key`` is non-empty serves requests whose routing
+    key contains all of its items; the most specific such row wins. A row without
+    a routing key is the fallback for everything else.
+    """
+    request_key = routing_key or {}
+    best: AliasRow | None = None
+    best_size = -1
+    for row in rows:
+        row_key = row.request_routing_key or {}
+        matches = all(
+            key in request_key and request_key[key] == value for key, value in row_key.items()
+        )
+        if matches and len(row_key) > best_size:
+            best, best_size = row, len(row_key)
+    return best
+
+
+def alias_public(row: AliasRow) -> ServiceAliasPublic:
+    """The wire form of an alias row."""
+    return ServiceAliasPublic.model_validate(row, from_attributes=True)
+
+
+# -- CRUD ----------------------------------------------------------------------
+
+
+async def create_alias(
+    session: AsyncSession, customer_id: uuid.UUID, body: ServiceAliasCreate, *, shared: bool
+) -> AliasRow:
+    """Create an alias.
+
+    When ``is_routing`` is requested but a sibling already routes the same
+    ``(name, request_routing_key)``, the new row is created non-routing
+    (docs/decisions.md); the response shows ``is_routing=false``.
+
+    Raises:
+        Unprocessable: Invalid name or target path.
+        Conflict: A live alias with the same name, routing key and target exists.
+    """
+    name = validate_alias_name(body.name)
+    target_path = validate_target_path(body.target_path)
+    canonical = canonical_routing_key(body.request_routing_key)
+    wants_routing = body.is_routing is not False
+    if wants_routing:
+        wants_routing = await _routing_sibling(session, customer_id, name, canonical) is None
+    row = AliasRow(
+        customer_id=customer_id,
+        owner_id=None if shared else customer_id,
+        name=name,
+        description=body.description,
+        request_routing_key=body.request_routing_key or None,
+        routing_key_canonical=canonical,
+        target_path=target_path,
+        routing_key_override=body.routing_key_override or None,
+        is_routing=wants_routing,
+    )
+    session.add(row)
+    await _flush_or_conflict(session, _conflict_message(name))
+    return row
+
+
+async def list_aliases(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    skip: int,
+    limit: int,
+    name: str | None,
+    include_deactivated: bool,
+    shared: bool,
+) -> ServiceAliasesPublic:
+    """A page of the customer's aliases, oldest first; ``count`` is the total."""
+    query = select(AliasRow).where(AliasRow.customer_id == customer_id)
+    if name is not None:
+        query = query.where(AliasRow.name == name)
+    if not include_deactivated:
+        query = query.where(AliasRow.deactivated_at.is_(None))
+    if shared:
+        query = query.where(AliasRow.owner_id.is_(None))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(AliasRow.created_at, AliasRow.id).offset(skip).limit(limit)
+    )
+    return ServiceAliasesPublic(data=[alias_public(row) for row in rows], count=total or 0)
+
+
+async def get_alias(session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID) -> AliasRow:
+    """One of the customer's aliases (deactivated ones included).
+
+    Raises:
+        NotFound: No such alias for this customer.
+    """
+    row = await session.scalar(
+        select(AliasRow).where(AliasRow.id == alias_id, AliasRow.customer_id == customer_id)
+    )
+    if row is None:
+        raise NotFound(f"alias {alias_id} not found")
+    return row
+
+
+async def update_alias(
+    session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID, body: ServiceAliasUpdate
+) -> AliasRow:
+    """Update the given fields of a live alias (the name is immutable).
+
+    Raises:
+        NotFound: No such alias.
+        Conflict: The alias is deactivated, or the change collides with another
+            live alias (same name, routing key and target, or a second routing row).
+        Unprocessable: ``target_path`` is invalid or null.
+    """
+    row = await get_alias(session, customer_id, alias_id)
+    if row.deactivated_at is not None:
+        raise Conflict(f"alias {alias_id} is deactivated and cannot be changed")
+    fields = body.model_fields_set
+    if "description" in fields:
+        row.description = body.description
+    if "request_routing_key" in fields:
+        row.request_routing_key = body.request_routing_key or None
+        row.routing_key_canonical = canonical_routing_key(body.request_routing_key)
+    if "target_path" in fields:
+        if body.target_path is None:
+            raise Unprocessable(("body", "target_path"), "cannot be null; omit it to keep it")
+        row.target_path = validate_target_path(body.target_path)
+    if "routing_key_override" in fields:
+        row.routing_key_override = body.routing_key_override or None
+    await _flush_or_conflict(session, _conflict_message(row.name))
+    return row
+
+
+async def deactivate_alias(
+    session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID
+) -> AliasRow:
+    """Soft-delete an alias: it stops routing and is hidden from default listings.
+
+    Idempotent. No sibling is promoted; use ``switch`` for that.
+
+    Raises:
+        NotFound: No such alias.
+    """
+    row = await get_alias(session, customer_id, alias_id)
+    if row.deactivated_at is None:
+        row.deactivated_at = utcnow()
+        row.is_routing = False
+        await session.flush()
+    return row
+
+
+# -- switch --------------------------------------------------------------------
+
+
+async def switch_alias(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    identifier: str,
+    *,
+    on: bool,
+    target: str | None = None,
+    routing_key: str | None = None,
+) -> SwitchResult:
+    """Turn routing on (or off) for the alias row ``identifier`` selects.
+
+    ``identifier`` is a full alias UUID, a partial one (8 or more hex digits, a
+    prefix of the canonical form), or an alias name; for a name, ``target`` and
+    ``routing_key`` narrow the match set by case-insensitive substring.
+
+    Raises:
+        NotFound: Nothing matches.
+        Conflict: A partial UUID matches several aliases, or a concurrent switch
+            won the race (retry).
+    """
+    matches = await _switch_matches(session, customer_id, identifier, target, routing_key)
+    chosen = pick_switch_target(matches, on=on)
+    demoted: uuid.UUID | None = None
+    if on and not chosen.is_routing:
+        # One statement over the whole sibling set: whatever routes *now* is
+        # demoted, even a row promoted by a concurrent switch after our read.
+        result = await session.execute(
+            update(AliasRow)
+            .where(
+                AliasRow.customer_id == customer_id,
+                AliasRow.name == chosen.name,
+                AliasRow.routing_key_canonical == chosen.routing_key_canonical,
+                AliasRow.is_routing.is_(True),
+                AliasRow.deactivated_at.is_(None),
+                AliasRow.id != chosen.id,
+            )
+            .values(is_routing=False, updated_at=utcnow())
+            .returning(AliasRow.id),
+            execution_options={"synchronize_session": "fetch"},
+        )
+        demoted = next(iter(result.scalars()), None)
+        chosen.is_routing = True
+    elif not on and chosen.is_routing:
+        chosen.is_routing = False
+    await _flush_or_conflict(
+        session, f"alias {chosen.name!r} was switched concurrently; retry the switch"
+    )
+    return SwitchResult(alias=chosen, demoted_alias_id=demoted)
+
+
+async def _switch_matches(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    identifier: str,
+    target: str | None,
+    routing_key: str | None,
+) -> list[AliasRow]:
+    live = select(AliasRow).where(
+        AliasRow.customer_id == customer_id, AliasRow.deactivated_at.is_(None)
+    )
+    try:
+        alias_id = uuid.UUID(identifier)
+    except ValueError:
+        alias_id = None
+    if alias_id is not None:
+        row = await session.scalar(live.where(AliasRow.id == alias_id).with_for_update())
+        if row is not None:
+            return [row]
+    elif _is_partial_uuid(identifier):
+        ids = [
+            row_id
+            for row_id in await session.scalars(
+                select(AliasRow.id).where(
+                    AliasRow.customer_id == customer_id, AliasRow.deactivated_at.is_(None)
+                )
+            )
+            if str(row_id).startswith(identifier) or row_id.hex.startswith(identifier)
+        ]
+        if len(ids) > 1:
+            raise Conflict(
+                f"{identifier!r} matches {len(ids)} aliases; give more digits or the full id"
+            )
+        if ids:
+            row = await session.scalar(live.where(AliasRow.id == ids[0]).with_for_update())
+            if row is not None:
+                return [row]
+    rows = list(
+        await session.scalars(
+            live.where(AliasRow.name == identifier)
+            .order_by(AliasRow.created_at, AliasRow.id)
+            .with_for_update()
+        )
+    )
+    matches = [row for row in rows if _matches_filters(row, target, routing_key)]
+    if not matches:
+        narrowed = " with the given target/routing_key filters" if rows else ""
+        raise NotFound(f"no live alias matches {identifier!r}{narrowed}")
+    return matches
+
+
+def _is_partial_uuid(identifier: str) -> bool:
+    return bool(_PARTIAL_UUID.fullmatch(identifier)) and (
+        len(identifier.replace("-", "")) >= _MIN_PARTIAL_HEX
+    )
+
+
+def _matches_filters(row: AliasRow, target: str | None, routing_key: str | None) -> bool:
+    if target and target.lower() not in row.target_path.lower():
+        return False
+    if routing_key:
+        values = (str(value).lower() for value in (row.request_routing_key or {}).values())
+        if not any(routing_key.lower() in value for value in values):
+            return False
+    return True
+
+
+# -- gateway lookup ------------------------------------------------------------
+
+
+async def routing_alias(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    name: str,
+    routing_key: Mapping[str, Any] | None,
+) -> AliasRow | None:
+    """The alias row that serves ``a/<name>`` for a request, or ``None``.
+
+    Among the customer's live routing rows named ``name``, the one whose
+    ``request_routing_key`` matches the request's routing key (the fields the
+    gateway extracted from the request, e.g. ``{"model": "gpt-4o"}``) most
+    specifically; a row without a routing key serves every other request. When
+    ``name`` is the UUID of one of the customer's live aliases, that row is
+    returned whether routing or not (``a/<id>`` addresses one row directly).
+
+    Args:
+        session: An open session.
+        customer_id: The caller.
+        name: The alias segment of the gateway path.
+        routing_key: The request's routing fields, or ``None``.
+    """
+    try:
+        alias_id = uuid.UUID(name)
+    except ValueError:
+        alias_id = None
+    if alias_id is not None:
+        row = await session.scalar(
+            select(AliasRow).where(
+                AliasRow.id == alias_id,
+                AliasRow.customer_id == customer_id,
+                AliasRow.deactivated_at.is_(None),
+            )
+        )
+        if row is not None:
+            return row
+    rows = await session.scalars(
+        select(AliasRow)
+        .where(
+            AliasRow.customer_id == customer_id,
+            AliasRow.name == name,
+            AliasRow.is_routing.is_(True),
+            AliasRow.deactivated_at.is_(None),
+        )
+        .order_by(AliasRow.created_at, AliasRow.id)
+    )
+    return select_routing_alias(list(rows), routing_key)
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+async def _routing_sibling(
+    session: AsyncSession, customer_id: uuid.UUID, name: str, canonical: str
+) -> AliasRow | None:
+    return await session.scalar(
+        select(AliasRow).where(
+            AliasRow.customer_id == customer_id,
+            AliasRow.name == name,
+            AliasRow.routing_key_canonical == canonical,
+            AliasRow.is_routing.is_(True),
+            AliasRow.deactivated_at.is_(None),
+        )
+    )
+
+
+def _conflict_message(name: str) -> str:
+    return (
+        f"alias {name!r} already has a live row with this request_routing_key and "
+        "target_path, or another row already routes this request_routing_key"
+    )
+
+
+async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(message) from exc

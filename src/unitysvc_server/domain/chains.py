@@ -1,0 +1,306 @@
+"""Chains (``c/<name>``): CRUD of a customer's chains and their ordered steps.
+
+What a chain does at dispatch time is the gateway's business; this module keeps
+the definitions valid: a name usable as one path segment, gateway-relative step
+targets, known step outcomes (``stop``, ``relay``, ``continue``) and bounded
+timeouts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc.models import (
+    ChainCreate,
+    ChainPublic,
+    ChainsPublic,
+    ChainStepCreate,
+    ChainStepPublic,
+    ChainStepUpdate,
+    ChainUpdate,
+)
+from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.domain.routing_objects import (
+    Loc,
+    validate_object_name,
+    validate_outcome,
+    validate_target_path,
+    validate_timeout_ms,
+)
+from unitysvc_server.storage.base import utcnow
+from unitysvc_server.storage.tables.chains import ChainRow, ChainStepRow
+
+__all__ = [
+    "DEFAULT_CHAIN_TIMEOUT_MS",
+    "add_step",
+    "chain_by_name",
+    "chain_public",
+    "create_chain",
+    "delete_chain",
+    "get_chain",
+    "list_chains",
+    "ordered_steps",
+    "remove_step",
+    "replace_steps",
+    "step_public",
+    "update_chain",
+    "update_step",
+]
+
+DEFAULT_CHAIN_TIMEOUT_MS = 10_000
+
+
+def ordered_steps(chain: ChainRow) -> list[ChainStepRow]:
+    """The chain's steps in execution order (``sort_order``, then creation)."""
+    return sorted(chain.steps, key=lambda step: (step.sort_order, step.created_at, str(step.id)))
+
+
+def step_public(step: ChainStepRow) -> ChainStepPublic:
+    """The wire form of a step."""
+    return ChainStepPublic.model_validate(step, from_attributes=True)
+
+
+def chain_public(chain: ChainRow) -> ChainPublic:
+    """The wire form of a chain, steps in execution order."""
+    return ChainPublic(
+        id=chain.id,
+        customer_id=chain.customer_id,
+        owner_id=chain.owner_id,
+        name=chain.name,
+        description=chain.description,
+        default_timeout_ms=chain.default_timeout_ms,
+        enabled=chain.enabled,
+        details=chain.details,
+        created_at=chain.created_at,
+        updated_at=chain.updated_at,
+        steps=[step_public(step) for step in ordered_steps(chain)],
+    )
+
+
+def _new_step(body: ChainStepCreate, loc: Loc) -> ChainStepRow:
+    if not body.name.strip():
+        raise Unprocessable((*loc, "name"), "must not be empty")
+    return ChainStepRow(
+        name=body.name,
+        target_path=validate_target_path(body.target_path, (*loc, "target_path")),
+        on_success=validate_outcome(body.on_success or "stop", (*loc, "on_success")),
+        on_failure=validate_outcome(body.on_failure or "relay", (*loc, "on_failure")),
+        timeout_ms=None
+        if body.timeout_ms is None
+        else validate_timeout_ms(body.timeout_ms, (*loc, "timeout_ms")),
+        sort_order=body.sort_order,
+    )
+
+
+def _new_steps(bodies: Sequence[ChainStepCreate], loc: Loc) -> list[ChainStepRow]:
+    return [_new_step(body, (*loc, index)) for index, body in enumerate(bodies)]
+
+
+async def create_chain(
+    session: AsyncSession, customer_id: uuid.UUID, body: ChainCreate, *, shared: bool
+) -> ChainRow:
+    """Create a chain with its initial steps.
+
+    Raises:
+        Unprocessable: A field is invalid (the error's location names it).
+        Conflict: The customer already has a chain of that name.
+    """
+    chain = ChainRow(
+        customer_id=customer_id,
+        owner_id=None if shared else customer_id,
+        name=validate_object_name(body.name, ("body", "name")),
+        description=body.description,
+        default_timeout_ms=validate_timeout_ms(
+            DEFAULT_CHAIN_TIMEOUT_MS
+            if body.default_timeout_ms is None
+            else body.default_timeout_ms,
+            ("body", "default_timeout_ms"),
+        ),
+        enabled=body.enabled is not False,
+        steps=_new_steps(body.steps or [], ("body", "steps")),
+    )
+    session.add(chain)
+    await _flush_or_conflict(session, chain.name)
+    return chain
+
+
+async def list_chains(
+    session: AsyncSession, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
+) -> ChainsPublic:
+    """A page of the customer's chains by name; ``count`` is the total."""
+    query = select(ChainRow).where(ChainRow.customer_id == customer_id)
+    if shared:
+        query = query.where(ChainRow.owner_id.is_(None))
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(ChainRow.name).offset(skip).limit(limit))
+    return ChainsPublic(data=[chain_public(row) for row in rows], count=total or 0)
+
+
+async def get_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID) -> ChainRow:
+    """One of the customer's chains, steps loaded.
+
+    Raises:
+        NotFound: No such chain for this customer.
+    """
+    chain = await session.scalar(
+        select(ChainRow).where(ChainRow.id == chain_id, ChainRow.customer_id == customer_id)
+    )
+    if chain is None:
+        raise NotFound(f"chain {chain_id} not found")
+    return chain
+
+
+async def chain_by_name(
+    session: AsyncSession, customer_id: uuid.UUID, name: str
+) -> ChainRow | None:
+    """The customer's chain called ``name`` (for the gateway's ``c/<name>``), steps loaded.
+
+    Use :func:`ordered_steps` for the execution order; ``enabled`` is the
+    caller's to check.
+    """
+    return await session.scalar(
+        select(ChainRow).where(ChainRow.customer_id == customer_id, ChainRow.name == name)
+    )
+
+
+async def update_chain(
+    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainUpdate
+) -> ChainRow:
+    """Update the given top-level fields of a chain.
+
+    Raises:
+        NotFound: No such chain.
+        Unprocessable: A field is invalid.
+    """
+    chain = await get_chain(session, customer_id, chain_id)
+    fields = body.model_fields_set
+    if "description" in fields:
+        chain.description = body.description
+    if "default_timeout_ms" in fields:
+        if body.default_timeout_ms is None:
+            raise Unprocessable(("body", "default_timeout_ms"), "cannot be null")
+        chain.default_timeout_ms = validate_timeout_ms(
+            body.default_timeout_ms, ("body", "default_timeout_ms")
+        )
+    if "enabled" in fields:
+        if body.enabled is None:
+            raise Unprocessable(("body", "enabled"), "cannot be null")
+        chain.enabled = body.enabled
+    await session.flush()
+    return chain
+
+
+async def delete_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID) -> None:
+    """Delete a chain and its steps.
+
+    Raises:
+        NotFound: No such chain.
+    """
+    chain = await get_chain(session, customer_id, chain_id)
+    await session.delete(chain)
+    await session.flush()
+
+
+async def replace_steps(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    chain_id: uuid.UUID,
+    bodies: Sequence[ChainStepCreate],
+) -> ChainRow:
+    """Replace all steps of a chain.
+
+    Raises:
+        NotFound: No such chain.
+        Unprocessable: A step is invalid (location ``body.<index>.<field>``).
+    """
+    chain = await get_chain(session, customer_id, chain_id)
+    chain.steps = _new_steps(bodies, ("body",))
+    chain.updated_at = utcnow()
+    await session.flush()
+    return chain
+
+
+async def add_step(
+    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainStepCreate
+) -> ChainStepRow:
+    """Append a step to a chain.
+
+    Raises:
+        NotFound: No such chain.
+        Unprocessable: The step is invalid.
+    """
+    chain = await get_chain(session, customer_id, chain_id)
+    step = _new_step(body, ("body",))
+    chain.steps.append(step)
+    await session.flush()
+    return step
+
+
+async def _get_step(
+    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, step_id: uuid.UUID
+) -> tuple[ChainRow, ChainStepRow]:
+    chain = await get_chain(session, customer_id, chain_id)
+    for step in chain.steps:
+        if step.id == step_id:
+            return chain, step
+    raise NotFound(f"step {step_id} not found in chain {chain_id}")
+
+
+async def update_step(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    chain_id: uuid.UUID,
+    step_id: uuid.UUID,
+    body: ChainStepUpdate,
+) -> ChainStepRow:
+    """Update the given fields of one step.
+
+    Raises:
+        NotFound: No such chain or step.
+        Unprocessable: A field is invalid or a required one is set to null.
+    """
+    _, step = await _get_step(session, customer_id, chain_id, step_id)
+    for field in body.model_fields_set:
+        value = getattr(body, field)
+        loc: Loc = ("body", field)
+        if value is None and field != "timeout_ms":
+            raise Unprocessable(loc, "cannot be null; omit it to keep the current value")
+        if field == "name":
+            if not value.strip():
+                raise Unprocessable(loc, "must not be empty")
+            step.name = value
+        elif field == "target_path":
+            step.target_path = validate_target_path(value, loc)
+        elif field in ("on_success", "on_failure"):
+            setattr(step, field, validate_outcome(value, loc))
+        elif field == "timeout_ms":
+            step.timeout_ms = None if value is None else validate_timeout_ms(value, loc)
+        elif field == "sort_order":
+            step.sort_order = value
+    await session.flush()
+    return step
+
+
+async def remove_step(
+    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, step_id: uuid.UUID
+) -> None:
+    """Remove one step.
+
+    Raises:
+        NotFound: No such chain or step.
+    """
+    chain, step = await _get_step(session, customer_id, chain_id, step_id)
+    chain.steps.remove(step)
+    await session.flush()
+
+
+async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a chain named {name!r} already exists") from exc

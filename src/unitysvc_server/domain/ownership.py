@@ -1,0 +1,45 @@
+"""Customer isolation: load a customer's own row or answer 404."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc_server.domain.errors import NotFound
+
+RowT = TypeVar("RowT")
+
+
+async def get_owned(
+    session: AsyncSession,
+    table: type[RowT],
+    row_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    *,
+    what: str | None = None,
+) -> RowT:
+    """Return the row ``row_id`` of ``table`` if it belongs to ``customer_id``.
+
+    Another customer's row is indistinguishable from a missing one: both raise
+    :class:`NotFound`, so ids never leak across customers.
+
+    Args:
+        session: The request's session.
+        table: An ORM class with ``id`` and ``customer_id`` columns.
+        row_id: The requested id.
+        customer_id: The caller.
+        what: Noun for the error message (default: the table name).
+    """
+    model: Any = table
+    row = (
+        await session.execute(
+            select(model).where(model.id == row_id, model.customer_id == customer_id)
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        noun = what or str(getattr(model, "__tablename__", "object")).rstrip("s")
+        raise NotFound(f"{noun} {row_id} not found")
+    return row  # type: ignore[no-any-return]

@@ -1,0 +1,395 @@
+"""Recurrent requests: scheduled gateway calls, their lifecycle and run bookkeeping.
+
+Lifecycle: ``draft -> active <-> paused -> cancelled``. A request is created as a
+draft; attaching a schedule to a draft activates it. ``next_run_at`` is kept
+only while the request is active; the gateway's scheduler claims due rows with
+:func:`claim_due` and reports each firing with :func:`record_run`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc.models import (
+    RecurrentRequestCreate,
+    RecurrentRequestPublic,
+    RecurrentRequestsPublic,
+    RecurrentRequestUpdate,
+)
+from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
+from unitysvc_server.storage.base import utcnow
+from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
+
+__all__ = [
+    "ALLOWED_METHODS",
+    "claim_due",
+    "create_recurrent_request",
+    "delete_recurrent_request",
+    "gateway_relative_path",
+    "get_recurrent_request",
+    "list_recurrent_requests",
+    "recurrent_request_public",
+    "record_run",
+    "update_recurrent_request",
+]
+
+ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+# Listing templates write the gateway root as this placeholder (CONTRACT §3.2).
+_GATEWAY_PLACEHOLDER = "${API_GATEWAY_BASE_URL}"
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+# The platform signs each firing with the customer's own key; a stored credential
+# would sit in the database in clear and be shown back on every read.
+_FORBIDDEN_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "host", "content-length"}
+)
+_ERROR_TEXT_LIMIT = 500
+
+
+# Which statuses a PATCH may move each status to (itself always included).
+_TRANSITIONS: dict[str, frozenset[str]] = {
+    "draft": frozenset({"draft", "active", "paused", "cancelled"}),
+    "active": frozenset({"active", "paused", "cancelled"}),
+    "paused": frozenset({"paused", "active", "cancelled"}),
+    "cancelled": frozenset({"cancelled"}),
+}
+
+
+# -- pure rules ----------------------------------------------------------------
+
+
+def gateway_relative_path(request_path: str) -> str:
+    """The gateway-relative form of a ``request_path`` (no leading slash, query kept).
+
+    Accepts what the SDK sends (an absolute gateway URL: the interface
+    ``base_url`` plus a sub-path), a listing-style ``${API_GATEWAY_BASE_URL}/...``
+    path, and plain gateway-relative paths with or without a leading slash.
+
+    Raises:
+        Unprocessable: The path is empty, not http(s), or contains ``..`` or spaces.
+    """
+    loc = ("body", "request_path")
+    path = request_path.strip()
+    if path.startswith(_GATEWAY_PLACEHOLDER):
+        path = path[len(_GATEWAY_PLACEHOLDER) :]
+    elif "://" in path:
+        parts = urlsplit(path)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise Unprocessable(loc, "an absolute request_path must be an http(s) gateway URL")
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+    path = path.lstrip("/")
+    route = path.split("?", 1)[0]
+    if not route:
+        raise Unprocessable(loc, "must name a gateway path such as 'g/llm/v1/chat/completions'")
+    if any(ch.isspace() for ch in path):
+        raise Unprocessable(loc, "must not contain spaces")
+    if any(segment in (".", "..") for segment in route.split("/")):
+        raise Unprocessable(loc, "must not contain '.' or '..' segments")
+    return path
+
+
+def _method(value: str | None) -> str:
+    method = (value or "POST").upper()
+    if method not in ALLOWED_METHODS:
+        raise Unprocessable(
+            ("body", "http_method"), f"must be one of {', '.join(sorted(ALLOWED_METHODS))}"
+        )
+    return method
+
+
+def _headers(value: Mapping[str, str] | None) -> dict[str, str] | None:
+    if value is None:
+        return None
+    for name in value:
+        loc = ("body", "request_headers", name)
+        if not _HEADER_NAME.fullmatch(name):
+            raise Unprocessable(loc, "is not a valid HTTP header name")
+        if name.lower() in _FORBIDDEN_HEADERS:
+            raise Unprocessable(
+                loc,
+                "is set by the platform; credentials are added from your key and secrets "
+                "at firing time",
+            )
+    return dict(value)
+
+
+def _schedule(raw: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return validate_schedule(raw)
+    except ScheduleError as exc:
+        loc = ("body", "schedule") if exc.field == "schedule" else ("body", "schedule", exc.field)
+        raise Unprocessable(loc, exc.message) from None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def recurrent_request_public(row: RecurrentRequestRow) -> RecurrentRequestPublic:
+    """The wire form of a recurrent request; run bookkeeping goes into ``state``."""
+    return RecurrentRequestPublic.model_validate(
+        {
+            "id": row.id,
+            "status": row.status,
+            "customer_id": row.customer_id,
+            "service_id": row.service_id,
+            "enrollment_id": row.enrollment_id,
+            "request_path": row.request_path,
+            "http_method": row.http_method,
+            "body_template": row.body_template,
+            "request_headers": row.request_headers,
+            "schedule": row.schedule,
+            "state": {
+                "gateway_path": row.gateway_path,
+                "next_run_at": _iso(row.next_run_at),
+                "last_run_at": _iso(row.last_run_at),
+                "run_count": row.run_count,
+                "success_count": row.success_count,
+                "failure_count": row.failure_count,
+                "last_status_code": row.last_status_code,
+                "last_error": row.last_error,
+            },
+            "name": row.name,
+            "created_at": row.created_at.isoformat(),
+            "updated_at": _iso(row.updated_at),
+        }
+    )
+
+
+# -- CRUD ----------------------------------------------------------------------
+
+
+async def create_recurrent_request(
+    session: AsyncSession, customer_id: uuid.UUID, body: RecurrentRequestCreate
+) -> RecurrentRequestRow:
+    """Create a draft recurrent request.
+
+    Raises:
+        Unprocessable: ``request_path``, ``http_method`` or a header is invalid.
+    """
+    row = RecurrentRequestRow(
+        customer_id=customer_id,
+        owner_id=customer_id,
+        name=body.name,
+        status="draft",
+        service_id=body.service_id,
+        enrollment_id=body.enrollment_id,
+        request_path=body.request_path.strip(),
+        gateway_path=gateway_relative_path(body.request_path),
+        http_method=_method(body.http_method),
+        body_template=body.body_template,
+        request_headers=_headers(body.request_headers),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def list_recurrent_requests(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    service_id: uuid.UUID | None,
+    enrollment_id: uuid.UUID | None,
+    status: str | None,
+    skip: int,
+    limit: int,
+) -> RecurrentRequestsPublic:
+    """A page of the customer's recurrent requests, oldest first; ``count`` is the total."""
+    query = select(RecurrentRequestRow).where(RecurrentRequestRow.customer_id == customer_id)
+    if service_id is not None:
+        query = query.where(RecurrentRequestRow.service_id == service_id)
+    if enrollment_id is not None:
+        query = query.where(RecurrentRequestRow.enrollment_id == enrollment_id)
+    if status is not None:
+        query = query.where(RecurrentRequestRow.status == status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        query.order_by(RecurrentRequestRow.created_at, RecurrentRequestRow.id)
+        .offset(skip)
+        .limit(limit)
+    )
+    return RecurrentRequestsPublic(
+        data=[recurrent_request_public(row) for row in rows], count=total or 0
+    )
+
+
+async def get_recurrent_request(
+    session: AsyncSession, customer_id: uuid.UUID, request_id: uuid.UUID
+) -> RecurrentRequestRow:
+    """One of the customer's recurrent requests.
+
+    Raises:
+        NotFound: No such request for this customer.
+    """
+    row = await session.scalar(
+        select(RecurrentRequestRow).where(
+            RecurrentRequestRow.id == request_id, RecurrentRequestRow.customer_id == customer_id
+        )
+    )
+    if row is None:
+        raise NotFound(f"recurrent request {request_id} not found")
+    return row
+
+
+async def update_recurrent_request(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    request_id: uuid.UUID,
+    body: RecurrentRequestUpdate,
+    *,
+    now: datetime | None = None,
+) -> RecurrentRequestRow:
+    """Apply a PATCH: top-level fields replace the stored ones (headers wholesale).
+
+    Attaching a schedule to a draft activates it unless the same PATCH sets
+    another status. Activating computes ``next_run_at``; pausing or cancelling
+    clears it. Changing the schedule of an active request reschedules it.
+
+    Raises:
+        NotFound: No such request.
+        Conflict: The request is cancelled, or the status change is not allowed.
+        Unprocessable: A field is invalid, or activation lacks a schedule.
+    """
+    row = await get_recurrent_request(session, customer_id, request_id)
+    fields = body.model_fields_set
+    if row.status == "cancelled":
+        raise Conflict(f"recurrent request {request_id} is cancelled; create a new one")
+    if "request_path" in fields:
+        if body.request_path is None:
+            raise Unprocessable(("body", "request_path"), "cannot be null; omit it to keep it")
+        row.gateway_path = gateway_relative_path(body.request_path)
+        row.request_path = body.request_path.strip()
+    if "body_template" in fields:
+        row.body_template = body.body_template
+    if "request_headers" in fields:
+        row.request_headers = _headers(body.request_headers)
+    if "name" in fields:
+        if body.name is not None and len(body.name) > 200:
+            raise Unprocessable(("body", "name"), "must be at most 200 characters")
+        row.name = body.name
+    schedule_changed = False
+    if "schedule" in fields:
+        if body.schedule is None:
+            if row.status != "draft":
+                raise Unprocessable(
+                    ("body", "schedule"), "cannot be removed; pause or cancel the request instead"
+                )
+            row.schedule = None
+        else:
+            row.schedule = _schedule(body.schedule)
+            schedule_changed = True
+    target = body.status
+    if target is None and schedule_changed and row.status == "draft":
+        target = "active"
+    previous = row.status
+    if target is not None and target != previous:
+        if target not in _TRANSITIONS[previous]:
+            raise Conflict(f"a {previous} recurrent request cannot become {target}")
+        if target in ("active", "paused") and row.schedule is None:
+            raise Unprocessable(("body", "schedule"), f"a schedule is required to make it {target}")
+        row.status = target
+    if row.status == "active" and row.schedule is not None:
+        if schedule_changed or previous != "active" or row.next_run_at is None:
+            row.next_run_at = next_run(row.schedule, now or utcnow())
+    else:
+        row.next_run_at = None
+    await session.flush()
+    return row
+
+
+async def delete_recurrent_request(
+    session: AsyncSession, customer_id: uuid.UUID, request_id: uuid.UUID
+) -> None:
+    """Delete a recurrent request (the scheduler stops seeing it at once).
+
+    Raises:
+        NotFound: No such request.
+    """
+    row = await get_recurrent_request(session, customer_id, request_id)
+    await session.delete(row)
+    await session.flush()
+
+
+# -- scheduler support ----------------------------------------------------------
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, *, limit: int = 100
+) -> list[RecurrentRequestRow]:
+    """Claim the active requests due at ``now`` and advance their ``next_run_at``.
+
+    Rows are locked with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite
+    serialises writers anyway), so several server processes sharing a database
+    each claim a due row at most once per tick: commit the session, then fire the
+    returned rows. The next run is computed from the previous scheduled time, so
+    intervals do not drift; runs missed while the server was down are skipped
+    rather than replayed.
+    """
+    rows = list(
+        await session.scalars(
+            select(RecurrentRequestRow)
+            .where(
+                RecurrentRequestRow.status == "active",
+                RecurrentRequestRow.next_run_at.is_not(None),
+                RecurrentRequestRow.next_run_at <= now,
+            )
+            .order_by(RecurrentRequestRow.next_run_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for row in rows:
+        if row.schedule is None:
+            row.next_run_at = None
+            continue
+        upcoming = next_run(row.schedule, row.next_run_at or now)
+        if upcoming <= now:
+            upcoming = next_run(row.schedule, now)
+        row.next_run_at = upcoming
+    await session.flush()
+    return rows
+
+
+async def record_run(
+    session: AsyncSession,
+    request_id: uuid.UUID,
+    *,
+    fired_at: datetime,
+    status_code: int | None,
+    error: str | None = None,
+) -> None:
+    """Record one firing: last run, counts, last status (2xx counts as success).
+
+    The counters are incremented in SQL, so concurrent firings never lose a
+    count. A request deleted meanwhile is silently skipped.
+
+    Args:
+        session: An open session (the caller commits).
+        request_id: The fired request.
+        fired_at: When the firing started.
+        status_code: The response status, or ``None`` when no response came back.
+        error: A short, secret-free description of the failure, if any.
+    """
+    succeeded = 1 if status_code is not None and 200 <= status_code < 300 and not error else 0
+    await session.execute(
+        update(RecurrentRequestRow)
+        .where(RecurrentRequestRow.id == request_id)
+        .values(
+            last_run_at=fired_at,
+            run_count=RecurrentRequestRow.run_count + 1,
+            success_count=RecurrentRequestRow.success_count + succeeded,
+            failure_count=RecurrentRequestRow.failure_count + (1 - succeeded),
+            last_status_code=status_code,
+            last_error=error[:_ERROR_TEXT_LIMIT] if error else None,
+        )
+        .execution_options(synchronize_session=False)
+    )

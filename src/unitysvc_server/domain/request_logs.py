@@ -1,0 +1,420 @@
+"""Request logs: the customer's logging preference, the gateway's writer, and the reads.
+
+Logging is opt-in per customer (``POST /request-logs/start``) in one of two modes:
+``truncated`` keeps an 8 KB preview of each body inline; ``complete`` also keeps
+the full bodies in the object store, and the detail endpoint substitutes them.
+The gateway asks :func:`logging_preference` whether to log and writes rows with
+:func:`write_log_rows`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc.models import (
+    LoggingStatusResponse,
+    RequestLogDetail,
+    RequestLogListItem,
+    RequestLogListResponse,
+)
+from unitysvc_server.domain.errors import Conflict, NotFound
+from unitysvc_server.storage.base import utcnow
+from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
+from unitysvc_server.storage.tables.request_logs import RequestLogRow, RequestLogSettingRow
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "PREVIEW_LIMIT",
+    "LogFilters",
+    "LoggingMode",
+    "RequestLogRecord",
+    "body_object_key",
+    "get_request_log",
+    "list_request_logs",
+    "logging_preference",
+    "preview",
+    "start_logging",
+    "stop_logging",
+    "write_log_rows",
+]
+
+LoggingMode = Literal["truncated", "complete"]
+
+#: Largest body preview kept inline (and shown in list/detail without object storage).
+PREVIEW_LIMIT = 8 * 1024
+#: What the list shows when neither start_time nor end_time is given.
+DEFAULT_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestLogRecord:
+    """One gateway dispatch to log, as the gateway hands it over.
+
+    Headers must already be redacted (no customer key, no upstream credential,
+    no upstream identity). Body previews longer than :data:`PREVIEW_LIMIT` are cut
+    on write. In ``complete`` mode store the full bodies with
+    :meth:`ObjectStore.put` under :func:`body_object_key` first and pass the keys.
+
+    Attributes:
+        customer_id: The caller.
+        method: The caller's request method.
+        path: The caller's gateway path (with its query), e.g. ``/p/echo/x?y=1``.
+        event_timestamp: When the request arrived (aware).
+        log_id: The row's id; pre-generate it to name object-store keys.
+        event_id: A correlation id (defaults to ``log_id``'s hex form).
+        gateway_source: Always ``backend`` for this gateway.
+        service_id: The service dispatched to, if one was selected.
+        service_enrollment_id: The enrollment used, if any.
+        recurrent_request_id: Set when the scheduler fired the request.
+        request_headers: Redacted caller headers.
+        request_content_type: The caller's ``Content-Type`` (``""`` if none).
+        request_body_preview: At most 8 KB of the caller's body.
+        request_body_truncated: Whether the body was longer than the preview.
+        request_body_key: Object-store key of the full request body (complete mode).
+        status_code: The upstream status; ``None`` if no upstream answered.
+        response_time_ms: Time to the upstream's response headers.
+        response_headers: Redacted upstream response headers.
+        response_content_type: The response's ``Content-Type``.
+        response_body_preview: At most 8 KB of the response body.
+        response_body_truncated: Whether the response was longer than the preview.
+        response_body_key: Object-store key of the full response body (complete mode).
+        error_source: ``gateway`` or ``upstream`` for failed dispatches.
+        error_type: A short machine-readable kind (``timeout``, ``connect_error`` ...).
+        usage_metrics: Metered usage (e.g. ``{"input_tokens": 12}``), if known.
+        customer_charge: The charge as a decimal string, if known.
+    """
+
+    customer_id: uuid.UUID
+    method: str
+    path: str
+    event_timestamp: datetime = field(default_factory=utcnow)
+    log_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    event_id: str | None = None
+    gateway_source: str = "backend"
+    service_id: uuid.UUID | None = None
+    service_enrollment_id: uuid.UUID | None = None
+    recurrent_request_id: uuid.UUID | None = None
+    request_headers: Mapping[str, str] = field(default_factory=dict)
+    request_content_type: str = ""
+    request_body_preview: bytes = b""
+    request_body_truncated: bool = False
+    request_body_key: str | None = None
+    status_code: int | None = None
+    response_time_ms: float | None = None
+    response_headers: Mapping[str, str] = field(default_factory=dict)
+    response_content_type: str = ""
+    response_body_preview: bytes = b""
+    response_body_truncated: bool = False
+    response_body_key: str | None = None
+    error_source: str | None = None
+    error_type: str | None = None
+    usage_metrics: Mapping[str, float] | None = None
+    customer_charge: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogFilters:
+    """The list endpoint's filters (all optional)."""
+
+    service_id: uuid.UUID | None = None
+    service_enrollment_id: uuid.UUID | None = None
+    status_min: int | None = None
+    status_max: int | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    user_request_path: str | None = None
+    error_source: str | None = None
+    error_type: str | None = None
+    gateway_source: str | None = None
+    recurrent_request_id: uuid.UUID | None = None
+
+
+def preview(body: bytes) -> tuple[bytes, bool]:
+    """The inline preview of a body and whether it was cut."""
+    if len(body) <= PREVIEW_LIMIT:
+        return body, False
+    return body[:PREVIEW_LIMIT], True
+
+
+def body_object_key(customer_id: uuid.UUID, log_id: uuid.UUID, part: str) -> str:
+    """Object-store key of a logged full body; ``part`` is ``request`` or ``response``."""
+    return f"request-logs/{customer_id}/{log_id}/{part}"
+
+
+# -- preference ------------------------------------------------------------------
+
+
+async def logging_preference(session: AsyncSession, customer_id: uuid.UUID) -> tuple[bool, str]:
+    """Whether the customer's dispatches are logged, and the mode (``truncated``/``complete``)."""
+    row = await session.get(RequestLogSettingRow, customer_id)
+    if row is None:
+        return False, "truncated"
+    return row.enabled, row.mode
+
+
+async def start_logging(
+    session: AsyncSession, customer_id: uuid.UUID, truncate_long_message: bool | None
+) -> LoggingStatusResponse:
+    """Turn logging on (idempotent).
+
+    ``truncate_long_message``: ``True`` selects ``truncated``, ``False`` selects
+    ``complete``, ``None`` keeps the stored mode (``truncated`` if none).
+    """
+    row = await session.get(RequestLogSettingRow, customer_id)
+    if row is None:
+        row = RequestLogSettingRow(customer_id=customer_id, enabled=True, mode="truncated")
+        session.add(row)
+    row.enabled = True
+    if truncate_long_message is not None:
+        row.mode = "truncated" if truncate_long_message else "complete"
+    elif row.mode not in ("truncated", "complete"):
+        row.mode = "truncated"
+    await _flush_setting(session)
+    return LoggingStatusResponse(enabled=True)
+
+
+async def stop_logging(session: AsyncSession, customer_id: uuid.UUID) -> LoggingStatusResponse:
+    """Turn logging off (idempotent); stored rows and the chosen mode are kept."""
+    row = await session.get(RequestLogSettingRow, customer_id)
+    if row is not None and row.enabled:
+        row.enabled = False
+        await _flush_setting(session)
+    return LoggingStatusResponse(enabled=False)
+
+
+async def _flush_setting(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("logging was changed concurrently; retry") from exc
+
+
+# -- writer ----------------------------------------------------------------------
+
+
+def _row_values(record: RequestLogRecord) -> dict[str, Any]:
+    request_body, request_cut = preview(record.request_body_preview)
+    response_body, response_cut = preview(record.response_body_preview)
+    usage: dict[str, Any] | None = None
+    if record.usage_metrics is not None or record.customer_charge is not None:
+        usage = {
+            "usage_metrics": dict(record.usage_metrics or {}),
+            "customer_charge": record.customer_charge or "0",
+        }
+    return {
+        "id": record.log_id,
+        "customer_id": record.customer_id,
+        "event_id": record.event_id or record.log_id.hex,
+        "event_timestamp": record.event_timestamp,
+        "gateway_source": record.gateway_source,
+        "service_id": record.service_id,
+        "service_enrollment_id": record.service_enrollment_id,
+        "recurrent_request_id": record.recurrent_request_id,
+        "method": record.method.upper(),
+        "path": record.path,
+        "request_headers": dict(record.request_headers),
+        "request_content_type": record.request_content_type,
+        "request_body_preview": request_body,
+        "request_body_truncated": record.request_body_truncated or request_cut,
+        "request_body_key": record.request_body_key,
+        "status_code": record.status_code,
+        "response_time_ms": record.response_time_ms,
+        "response_headers": dict(record.response_headers),
+        "response_content_type": record.response_content_type,
+        "response_body_preview": response_body,
+        "response_body_truncated": record.response_body_truncated or response_cut,
+        "response_body_key": record.response_body_key,
+        "error_source": record.error_source,
+        "error_type": record.error_type,
+        "usage_event": usage,
+        "created_at": utcnow(),
+    }
+
+
+async def write_log_rows(session: AsyncSession, rows: Sequence[RequestLogRecord]) -> None:
+    """Insert a batch of log rows in one statement (the caller commits)."""
+    if rows:
+        await session.execute(insert(RequestLogRow), [_row_values(record) for record in rows])
+
+
+# -- reads -----------------------------------------------------------------------
+
+
+def _conditions(
+    customer_id: uuid.UUID, filters: LogFilters, now: datetime
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [RequestLogRow.customer_id == customer_id]
+    start, end = filters.start_time, filters.end_time
+    if start is None and end is None:
+        start = now - DEFAULT_WINDOW
+    if start is not None:
+        conditions.append(RequestLogRow.event_timestamp >= start)
+    if end is not None:
+        conditions.append(RequestLogRow.event_timestamp <= end)
+    if filters.service_id is not None:
+        conditions.append(RequestLogRow.service_id == filters.service_id)
+    if filters.service_enrollment_id is not None:
+        conditions.append(RequestLogRow.service_enrollment_id == filters.service_enrollment_id)
+    if filters.recurrent_request_id is not None:
+        conditions.append(RequestLogRow.recurrent_request_id == filters.recurrent_request_id)
+    if filters.status_min is not None:
+        conditions.append(RequestLogRow.status_code >= filters.status_min)
+    if filters.status_max is not None:
+        conditions.append(RequestLogRow.status_code <= filters.status_max)
+    if filters.error_source is not None:
+        conditions.append(RequestLogRow.error_source == filters.error_source)
+    if filters.error_type is not None:
+        conditions.append(RequestLogRow.error_type == filters.error_type)
+    if filters.gateway_source is not None:
+        conditions.append(RequestLogRow.gateway_source == filters.gateway_source)
+    if filters.user_request_path:
+        prefix = filters.user_request_path.lstrip("/")
+        # Paths are stored as the gateway saw them; match with or without the
+        # leading slash so "p/echo" and "/p/echo" find the same rows.
+        conditions.append(
+            or_(
+                RequestLogRow.path.startswith(prefix, autoescape=True),
+                RequestLogRow.path.startswith("/" + prefix, autoescape=True),
+            )
+        )
+    return conditions
+
+
+def _list_item(row: RequestLogRow) -> RequestLogListItem:
+    return RequestLogListItem(
+        log_id=str(row.id),
+        event_id=row.event_id,
+        event_timestamp=row.event_timestamp.isoformat(),
+        gateway_source=row.gateway_source,
+        customer_id=str(row.customer_id),
+        service_id=_str(row.service_id),
+        service_enrollment_id=_str(row.service_enrollment_id),
+        user_request_method=row.method,
+        user_request_path=row.path,
+        upstream_response_status_code=row.status_code,
+        upstream_response_time_ms=row.response_time_ms,
+        error_source=row.error_source,
+        error_type=row.error_type,
+        recurrent_request_id=_str(row.recurrent_request_id),
+    )
+
+
+def _str(value: uuid.UUID | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+async def list_request_logs(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    filters: LogFilters,
+    *,
+    skip: int,
+    limit: int,
+    now: datetime | None = None,
+) -> RequestLogListResponse:
+    """A page of the customer's log rows, newest first, with the total count."""
+    conditions = _conditions(customer_id, filters, now or utcnow())
+    total = await session.scalar(select(func.count(RequestLogRow.id)).where(*conditions))
+    rows = await session.scalars(
+        select(RequestLogRow)
+        .where(*conditions)
+        .order_by(RequestLogRow.event_timestamp.desc(), RequestLogRow.id.desc())
+        .offset(skip)
+        .limit(limit)
+    )
+    return RequestLogListResponse(
+        total_count=total or 0, skip=skip, limit=limit, items=[_list_item(row) for row in rows]
+    )
+
+
+async def get_request_log(
+    session: AsyncSession, customer_id: uuid.UUID, log_id: uuid.UUID, store: ObjectStore
+) -> RequestLogDetail:
+    """One log row with its bodies: the full ones from the object store when kept.
+
+    Raises:
+        NotFound: No such row for this customer.
+    """
+    row = await session.scalar(
+        select(RequestLogRow).where(
+            RequestLogRow.id == log_id, RequestLogRow.customer_id == customer_id
+        )
+    )
+    if row is None:
+        raise NotFound(f"request log {log_id} not found")
+    request_body = await _full_body(
+        store, row.request_body_key, row.request_body_preview, row.request_body_truncated
+    )
+    detail: dict[str, Any] = {
+        "log_id": str(row.id),
+        "event_id": row.event_id,
+        "event_timestamp": row.event_timestamp.isoformat(),
+        "gateway_source": row.gateway_source,
+        "customer_id": str(row.customer_id),
+        "user_id": str(row.customer_id),
+        "service_id": _str(row.service_id),
+        "service_enrollment_id": _str(row.service_enrollment_id),
+        "recurrent_request_id": _str(row.recurrent_request_id),
+        "user_request": {
+            "method": row.method,
+            "path": row.path,
+            "headers": row.request_headers or {},
+            "body": _render_body(*request_body, row.request_content_type),
+            "content_type": row.request_content_type,
+        },
+    }
+    if row.status_code is not None:
+        response_body = await _full_body(
+            store, row.response_body_key, row.response_body_preview, row.response_body_truncated
+        )
+        detail["upstream_response"] = {
+            "status_code": row.status_code,
+            "headers": row.response_headers or {},
+            "body": _render_body(*response_body, row.response_content_type),
+            "time_ms": row.response_time_ms,
+        }
+    if row.usage_event:
+        detail["usage_event"] = {
+            "customer_charge": str(row.usage_event.get("customer_charge", "0")),
+            "usage_metrics": json.dumps(row.usage_event.get("usage_metrics", {})),
+        }
+    if row.error_type or row.error_source:
+        detail["error"] = {
+            "category": row.error_type or row.error_source,
+            "request_id": row.event_id,
+        }
+    return RequestLogDetail.model_validate(detail)
+
+
+async def _full_body(
+    store: ObjectStore, key: str | None, preview_bytes: bytes, truncated: bool
+) -> tuple[bytes, bool]:
+    if key is None:
+        return preview_bytes, truncated
+    try:
+        return await store.get(key), False
+    except (ObjectNotFound, InvalidKey):
+        # The full body is gone (or never landed); the preview is still true.
+        return preview_bytes, truncated
+
+
+def _render_body(body: bytes, truncated: bool, content_type: str) -> Any:
+    """A body as JSON when it is complete JSON, else as text (``None`` when empty)."""
+    if not body:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    if not truncated and "json" in content_type.lower():
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text

@@ -1,0 +1,223 @@
+"""Customer secrets and variables (CONTRACT §1.7 "Secrets").
+
+Values are Fernet-encrypted before they reach the database and decrypted only
+for non-sensitive variables on read and for the gateway at routing time.
+A personal row shadows the shared row of the same name.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
+from unitysvc_server.crypto import SecretBox
+from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.storage.base import utcnow
+from unitysvc_server.storage.tables.secrets import SecretRow
+
+NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
+_NAME = re.compile(NAME_PATTERN)
+MAX_NAME_LENGTH = 100
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def check_name(name: str) -> str:
+    """Validate a secret name.
+
+    Raises:
+        Unprocessable: The name breaks the pattern or the length limit.
+    """
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise Unprocessable(
+            ("path", "name"), f"must be 1-{MAX_NAME_LENGTH} characters", "string_length"
+        )
+    if not _NAME.match(name):
+        raise Unprocessable(
+            ("path", "name"),
+            f"must match {NAME_PATTERN}: uppercase letters, digits and underscores, "
+            "not starting with a digit (e.g. OPENAI_API_KEY)",
+            "string_pattern_mismatch",
+        )
+    return name
+
+
+def to_public(row: SecretRow, crypto: SecretBox) -> SecretPublic:
+    """The wire form of ``row``; ``value`` only for non-sensitive variables."""
+    return SecretPublic(
+        name=row.name,
+        description=row.description,
+        id=row.id,
+        owner_type="customer",
+        role_id=None,
+        owner_id=None if row.shared else row.customer_id,
+        sensitive=row.sensitive,
+        value=None if row.sensitive else crypto.decrypt(row.value_encrypted),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+async def _effective_rows(session: AsyncSession, customer_id: uuid.UUID) -> list[SecretRow]:
+    rows = (
+        (
+            await session.execute(
+                select(SecretRow)
+                .where(SecretRow.customer_id == customer_id)
+                .order_by(SecretRow.name, SecretRow.shared)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    # Ordered by (name, shared): the personal row (shared=False) comes first.
+    effective: dict[str, SecretRow] = {}
+    for row in rows:
+        effective.setdefault(row.name, row)
+    return list(effective.values())
+
+
+async def list_secrets(
+    session: AsyncSession,
+    crypto: SecretBox,
+    customer_id: uuid.UUID,
+    *,
+    skip: int = 0,
+    limit: int | None = None,
+) -> SecretsPublic:
+    """The caller's effective secrets by name; ``count`` is the total before paging."""
+    rows = await _effective_rows(session, customer_id)
+    page = rows[skip:] if limit is None else rows[skip : skip + limit]
+    return SecretsPublic(data=[to_public(r, crypto) for r in page], count=len(rows))
+
+
+async def _row(
+    session: AsyncSession, customer_id: uuid.UUID, name: str, shared: bool
+) -> SecretRow | None:
+    return (
+        await session.execute(
+            select(SecretRow).where(
+                SecretRow.customer_id == customer_id,
+                SecretRow.name == name,
+                SecretRow.shared == shared,
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def get_secret(
+    session: AsyncSession, crypto: SecretBox, customer_id: uuid.UUID, name: str
+) -> SecretPublic:
+    """The effective secret ``name`` (personal shadows shared).
+
+    Raises:
+        NotFound: The caller has no secret of that name.
+    """
+    row = await _row(session, customer_id, name, False) or await _row(
+        session, customer_id, name, True
+    )
+    if row is None:
+        raise NotFound(f"secret {name!r} not found")
+    return to_public(row, crypto)
+
+
+@dataclass(frozen=True)
+class SetResult:
+    """Outcome of :func:`set_secret`."""
+
+    secret: SecretPublic
+    created: bool
+
+
+async def set_secret(
+    session: AsyncSession,
+    crypto: SecretBox,
+    customer_id: uuid.UUID,
+    name: str,
+    body: SecretUpdate,
+    *,
+    shared: bool = False,
+) -> SetResult:
+    """Insert or update the secret ``name``.
+
+    ``sensitive`` defaults to true on insert. On update it may be omitted (the
+    kind is kept) or repeated; changing it is a 409, because turning a
+    write-only secret into a readable variable would disclose its value.
+    ``description`` is kept when omitted and cleared by ``""``.
+
+    Raises:
+        Unprocessable: Bad name.
+        Conflict: An attempt to change the kind of an existing row.
+    """
+    check_name(name)
+    description = body.description
+    row = await _row(session, customer_id, name, shared)
+    encrypted = crypto.encrypt(body.value)
+    if row is None:
+        row = SecretRow(
+            customer_id=customer_id,
+            name=name,
+            shared=shared,
+            value_encrypted=encrypted,
+            sensitive=True if body.sensitive is None else body.sensitive,
+            description=description or None,
+        )
+        session.add(row)
+        await session.flush()
+        return SetResult(to_public(row, crypto), created=True)
+    if body.sensitive is not None and body.sensitive != row.sensitive:
+        kind = "secret" if row.sensitive else "variable"
+        raise Conflict(
+            f"{name} is a {kind}; its kind cannot change in place. "
+            "Delete it and create it again with the other 'sensitive' value"
+        )
+    row.value_encrypted = encrypted
+    if body.description is not None:
+        row.description = description or None
+    row.updated_at = utcnow()
+    await session.flush()
+    return SetResult(to_public(row, crypto), created=False)
+
+
+async def delete_secret(
+    session: AsyncSession, customer_id: uuid.UUID, name: str, *, shared: bool = False
+) -> None:
+    """Delete the personal (or, with ``shared``, the shared) secret ``name``.
+
+    Raises:
+        NotFound: No such row.
+    """
+    row = await _row(session, customer_id, name, shared)
+    if row is None:
+        raise NotFound(f"{'shared ' if shared else ''}secret {name!r} not found")
+    await session.delete(row)
+    await session.flush()
+
+
+async def resolve_customer_secret(
+    session: AsyncSession, crypto: SecretBox, customer_id: uuid.UUID, name: str
+) -> str | None:
+    """The clear value of the customer's effective secret ``name``, or None.
+
+    For the gateway and the enrollment worker (``${ customer_secrets.NAME }``).
+    Marks the row as used. Values of either kind are returned: this is the
+    server-side use the secret exists for.
+    """
+    row = await _row(session, customer_id, name, False) or await _row(
+        session, customer_id, name, True
+    )
+    if row is None:
+        return None
+    now = utcnow()
+    # Coarse on purpose: a write per gateway request would serialise traffic
+    # on SQLite's single writer for a timestamp nobody needs to the second.
+    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        await session.flush()
+    return crypto.decrypt(row.value_encrypted)

@@ -1,0 +1,1 @@
+"""Routing: choosing the service and upstream channel that serve a request."""

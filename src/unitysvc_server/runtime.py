@@ -1,0 +1,160 @@
+"""The live state of one platform process, shared by the API, the gateway and workers.
+
+A :class:`Runtime` is created by :func:`unitysvc_server.app.create_app` and
+reachable from request handlers as ``request.app.state.runtime``. Long-lived
+parts of the platform (catalog loader, enrollment worker, gateway, scheduler)
+are *components*: objects with ``async start(runtime)`` / ``async stop(runtime)``,
+started in list order and stopped in reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from unitysvc_server.config import Settings
+from unitysvc_server.crypto import SecretBox, load_secret_key
+from unitysvc_server.storage import db
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Component(Protocol):
+    """A long-lived part of the platform with a start/stop lifecycle."""
+
+    async def start(self, runtime: Runtime) -> None:
+        """Acquire resources; raise to abort platform start-up."""
+
+    async def stop(self, runtime: Runtime) -> None:
+        """Release resources; must not raise for an orderly shutdown."""
+
+
+class BackgroundTasks:
+    """Registry of fire-and-forget tasks, cancelled and awaited on shutdown.
+
+    ``asyncio.create_task`` alone keeps only a weak reference (a task can be
+    garbage-collected mid-flight) and leaves tasks running past shutdown; this
+    keeps strong references and logs failures instead of losing them.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    def spawn(self, coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+        """Run ``coro`` in the background and track it until it finishes.
+
+        Raises:
+            RuntimeError: The registry is already shut down.
+        """
+        if self._closed:
+            coro.close()
+            raise RuntimeError("the platform is shutting down; no new background tasks")
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "background task %s failed",
+                task.get_name(),
+                exc_info=task.exception(),
+            )
+
+    async def close(self, grace_seconds: float = 5.0) -> None:
+        """Refuse new tasks, give running ones ``grace_seconds``, then cancel them."""
+        self._closed = True
+        if not self._tasks:
+            return
+        pending = set(self._tasks)
+        _, still_running = await asyncio.wait(pending, timeout=grace_seconds)
+        for task in still_running:
+            task.cancel()
+        if still_running:
+            await asyncio.gather(*still_running, return_exceptions=True)
+
+
+class Runtime:
+    """Everything a running platform shares: settings, database, crypto, catalog.
+
+    Attributes:
+        settings: The process settings, with ``secret_key`` resolved (never None).
+        engine: The async SQLAlchemy engine.
+        sessionmaker: Factory of :class:`AsyncSession` (``expire_on_commit=False``).
+        crypto: Encrypts/decrypts values at rest (customer secrets).
+        catalog: The loaded catalog, set by the catalog component.
+        gateway_app: ASGI app serving every non-``/v1`` path, set by the
+            gateway component; ``None`` answers those paths 404.
+        background: Tracked background tasks (cancelled on shutdown).
+        components: The components, in start order.
+        extras: Named objects components publish for each other (e.g. a
+            cache-invalidation hook), keyed by a dotted name.
+    """
+
+    def __init__(self, settings: Settings, components: Sequence[Component] = ()) -> None:
+        # The resolved secret key is folded into the settings so every reader
+        # (file-ticket signing, crypto) sees the same key, wherever it came from.
+        self.settings = dataclasses.replace(settings, secret_key=load_secret_key(settings))
+        self.engine: AsyncEngine = db.engine_for(settings)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = db.make_sessionmaker(self.engine)
+        self.crypto = SecretBox(self.settings.secret_key or "")
+        self.catalog: Any = None
+        self.gateway_app: ASGIApp | None = None
+        self.background = BackgroundTasks()
+        self.components: list[Component] = list(components)
+        self.extras: dict[str, Any] = {}
+        self.startup_error: BaseException | None = None
+        self._started: list[Component] = []
+
+    def __repr__(self) -> str:
+        return f"Runtime(api_url={self.settings.api_url!r})"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """Yield a session inside one transaction: commit on success, rollback on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def start(self) -> None:
+        """Migrate the schema and start every component in order.
+
+        If a component fails to start, the ones already started are stopped
+        (reverse order) before the error propagates.
+        """
+        try:
+            await db.migrate(self.engine)
+            for component in self.components:
+                await component.start(self)
+                self._started.append(component)
+        except BaseException as exc:
+            self.startup_error = exc
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop started components in reverse order, drain tasks, close the database."""
+        while self._started:
+            component = self._started.pop()
+            try:
+                await component.stop(self)
+            except Exception:
+                logger.exception("component %s failed to stop", type(component).__name__)
+        await self.background.close()
+        await self.engine.dispose()

@@ -1,0 +1,72 @@
+"""Authentication: absent, malformed, unknown and revoked keys, over HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from unitysvc_server import keys
+from unitysvc_server.testing import LocalPlatform, run_sync
+
+
+@pytest.fixture(scope="module")
+def platform_options() -> dict[str, Any]:
+    return {"demo": False}
+
+
+def get(platform: LocalPlatform, path: str, authorization: str | None) -> httpx.Response:
+    headers = {} if authorization is None else {"Authorization": authorization}
+    return httpx.get(f"{platform.api_url}{path}", headers=headers)
+
+
+def test_absent_header_is_401_with_the_contract_message(platform: LocalPlatform) -> None:
+    response = get(platform, "/secrets/", None)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authorization header required"}
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    ["Bearer", "Basic dXNlcjpwYXNz", "svcpass_only_the_key", "Bearer a b", "Token svcpass_x"],
+)
+def test_malformed_header_is_401(platform: LocalPlatform, authorization: str) -> None:
+    response = get(platform, "/secrets/", authorization)
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("token", ["svcpass_" + "x" * 43, "not-a-svcpass-key", "svcpass_"])
+def test_unknown_key_is_401(platform: LocalPlatform, token: str) -> None:
+    response = get(platform, "/secrets/", f"Bearer {token}")
+    assert response.status_code == 401
+    assert response.json()["detail"] == "invalid or revoked API key"
+    assert token not in response.text or token == "svcpass_"
+
+
+def test_scheme_is_case_insensitive(platform: LocalPlatform, customer_key: str) -> None:
+    assert get(platform, "/secrets/", f"bearer {customer_key}").status_code == 200
+
+
+def test_revoked_key_is_401_immediately(platform: LocalPlatform) -> None:
+    key = platform.create_customer("to-be-revoked")
+    spare = platform.create_customer("to-be-revoked")  # a second key, same customer
+    assert get(platform, "/secrets/", f"Bearer {key}").status_code == 200
+    assert run_sync(keys.revoke(platform.settings, key=key)) == 1
+    assert get(platform, "/secrets/", f"Bearer {key}").status_code == 401
+    assert get(platform, "/secrets/", f"Bearer {spare}").status_code == 200
+
+
+def test_keys_of_one_customer_share_its_data(platform: LocalPlatform) -> None:
+    first = platform.create_customer("two-keys")
+    second = platform.create_customer("two-keys")
+    assert first != second
+    put = httpx.put(
+        f"{platform.api_url}/secrets/SHARED_BY_KEYS",
+        json={"value": "v"},
+        headers={"Authorization": f"Bearer {first}"},
+    )
+    assert put.status_code == 201
+    assert get(platform, "/secrets/SHARED_BY_KEYS", f"Bearer {second}").status_code == 200

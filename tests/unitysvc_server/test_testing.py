@@ -1,0 +1,117 @@
+"""``LocalPlatform``, the pytest plugin and ``python -m unitysvc_server start``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from unitysvc_server.testing import LocalPlatform
+
+
+def test_thread_mode_starts_serves_and_cleans_up() -> None:
+    threads_before = {t.ident for t in threading.enumerate()}
+    with LocalPlatform() as platform:
+        data_dir = platform.data_dir
+        assert platform.api_url == f"{platform.gateway_url}/v1"
+        assert platform.gateway_url.startswith("http://127.0.0.1:")
+        key = platform.create_customer("lifecycle")
+        with platform.http(key) as api:
+            assert api.get("/secrets/").status_code == 200
+        assert platform.app.runtime.settings.secret_key  # resolved, never None
+        assert data_dir.is_dir()
+    assert not data_dir.exists()  # a temporary data dir is removed
+    deadline = time.monotonic() + 5
+    while {t.ident for t in threading.enumerate()} - threads_before:
+        assert time.monotonic() < deadline, [t.name for t in threading.enumerate()]
+        time.sleep(0.01)
+
+
+def test_start_failure_is_reported_not_hung(tmp_path: Path) -> None:
+    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:9/nowhere"  # discard port: refused
+    platform = LocalPlatform(data_dir=tmp_path, database_url=unreachable)
+    with pytest.raises(RuntimeError, match="failed to start"):
+        platform.start()
+    platform.close()  # idempotent after a failed start
+
+
+def test_sdk_clients_point_at_the_platform() -> None:
+    with LocalPlatform() as platform:
+        key = platform.create_customer("sdk")
+        with platform.client(key) as client:
+            client.secrets.set("FROM_SDK", "v")
+            assert [s.name for s in client.secrets.list().data] == ["FROM_SDK"]
+
+
+def test_cli_start_prints_urls_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unitysvc_server", "start", "--port", "0",
+         "--data-dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "UNITYSVC_SECRET_KEY": ""},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(4)]
+        api_line = next(line for line in lines if "API:" in line)
+        api_url = api_line.split("API:", 1)[1].strip()
+        assert api_url.startswith("http://127.0.0.1:") and api_url.endswith("/v1")
+        gateway_url = api_url.removesuffix("/v1")
+        assert any(f"Gateway: {gateway_url}" in line for line in lines)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{gateway_url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert proc.stderr is not None
+        errors = proc.stderr.read()
+        assert "Traceback" not in errors and "ERROR" not in errors
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def test_pytest_plugin_fixtures(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_user_suite.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """
+            import httpx
+
+            def test_uses_the_platform(unitysvc_platform, unitysvc_customer, unitysvc_api_key):
+                key = unitysvc_customer("alice")
+                assert key.startswith("svcpass_") and key != unitysvc_api_key
+                headers = {"Authorization": f"Bearer {key}"}
+                response = httpx.get(f"{unitysvc_platform.api_url}/secrets/", headers=headers)
+                assert response.status_code == 200
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
