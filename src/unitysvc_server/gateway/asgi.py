@@ -1,0 +1,211 @@
+"""The gateway's ASGI application: authenticate, limit, parse, dispatch, stream back.
+
+Pure ASGI (no ``call_next`` middleware) so a streamed upstream body reaches the caller
+chunk by chunk, with nothing buffering in between. Everything that can be decided before
+the pipeline — credentials, rate limit, path grammar, body size — is decided here, each
+with a JSON error in the gateway's error shape. One structured access-log line per request
+(logger ``unitysvc_server.gateway.access``) records method, path without query, status,
+duration, customer and service ids — never a credential or a query value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.types import Receive, Scope, Send
+
+from unitysvc_server.gateway.errors import error_response
+from unitysvc_server.gateway.paths import PathError, parse_gateway_path
+from unitysvc_server.gateway.pipeline import (
+    Caller,
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+)
+from unitysvc_server.gateway.ratelimit import TokenBucketLimiter, retry_after_header
+from unitysvc_server.gateway.upstream import UpstreamInterrupted
+
+access_log = logging.getLogger("unitysvc_server.gateway.access")
+logger = logging.getLogger("unitysvc_server.gateway")
+
+#: Maps a bearer token to the caller, or ``None`` when the key is unknown or revoked.
+Authenticate = Callable[[str], Awaitable[Caller | None]]
+
+#: Request bodies above this size are refused with 413.
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _ClientGone(Exception):
+    pass
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header; ``""`` when malformed,
+    ``None`` when absent."""
+    for key, value in headers:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            token = token.strip()
+            return token if scheme.lower() == "bearer" and token else ""
+    return None
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _BodyTooLarge
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class GatewayApp:
+    """ASGI app serving every gateway path.
+
+    Args:
+        dispatch: The folded pipeline.
+        authenticate: Resolves a bearer token to the caller.
+        limiter: Per-customer rate limit.
+        max_body_bytes: Largest accepted request body.
+    """
+
+    def __init__(
+        self,
+        dispatch: Handler,
+        authenticate: Authenticate,
+        limiter: TokenBucketLimiter,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self._dispatch = dispatch
+        self._authenticate = authenticate
+        self._limiter = limiter
+        self._max_body = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1003})
+            return
+        started = time.perf_counter()
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        path_text = raw_path.decode("latin-1")
+        query: bytes = scope.get("query_string", b"")
+        request: GatewayRequest | None = None
+        try:
+            response, request = await self._handle(scope, receive, path_text, query, started)
+        except _ClientGone:
+            return
+        status = await self._send(send, response)
+        if access_log.isEnabledFor(logging.INFO):
+            trace = request.trace if request is not None else None
+            access_log.info(
+                json.dumps(
+                    {
+                        "method": scope["method"],
+                        "path": path_text,
+                        "status": status,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "customer_id": str(request.caller.customer_id) if request else None,
+                        "service_id": str(trace.service_id) if trace and trace.service_id else None,
+                        "error_type": response.error_type,
+                    }
+                )
+            )
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, path_text: str, query: bytes, started: float
+    ) -> tuple[GatewayResponse, GatewayRequest | None]:
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        token = bearer_token(headers)
+        if not token:
+            detail = (
+                "Authorization header required: send 'Authorization: Bearer svcpass_...'"
+                if token is None
+                else "malformed Authorization header: expected 'Bearer <api key>'"
+            )
+            return error_response(401, detail, error_type="unauthenticated"), None
+        caller = await self._authenticate(token)
+        if caller is None:
+            return error_response(
+                401, "invalid or revoked API key", error_type="unauthenticated"
+            ), None
+        wait = self._limiter.acquire(caller.customer_id)
+        if wait > 0:
+            return (
+                error_response(
+                    429,
+                    f"rate limit exceeded: at most {self._limiter.rate:g} requests per second "
+                    f"(burst {self._limiter.burst:g}); retry after the Retry-After delay",
+                    error_type="rate_limited",
+                    headers=[(b"retry-after", retry_after_header(wait))],
+                ),
+                None,
+            )
+        try:
+            parsed = parse_gateway_path(path_text, query)
+        except PathError as exc:
+            error_type = {400: "bad_wrapper", 404: "no_route", 501: "not_implemented"}
+            return (
+                error_response(
+                    exc.status, exc.detail, error_type=error_type.get(exc.status, "bad_path")
+                ),
+                None,
+            )
+        try:
+            body = await read_body(receive, self._max_body)
+        except _BodyTooLarge:
+            return (
+                error_response(
+                    413,
+                    f"request body exceeds the gateway's limit of {self._max_body} bytes",
+                    error_type="body_too_large",
+                ),
+                None,
+            )
+        display = path_text.lstrip("/")
+        if query:
+            display = f"{display}?{query.decode('latin-1')}"
+        request = GatewayRequest(
+            scope["method"], parsed, display, headers, body, caller, started=started
+        )
+        return await self._dispatch(request), request
+
+    async def _send(self, send: Send, response: GatewayResponse) -> int:
+        body = response.body
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": response.headers,
+                }
+            )
+            async for chunk in body:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except UpstreamInterrupted as exc:
+            # Headers are out; cutting the connection is the only way to say "truncated".
+            logger.warning("%s", exc)
+        except OSError:
+            pass  # the caller went away; the upstream is released below
+        finally:
+            await body.aclose()
+        return response.status

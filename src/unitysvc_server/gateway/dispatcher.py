@@ -1,0 +1,297 @@
+"""The gateway dispatcher: the pipeline of wrapper stages around the routing core.
+
+Stages, outermost first, at fixed phases whatever their order in the URL:
+
+1. guard — an unexpected exception becomes a 500 JSON error (never a trace);
+2. logging (``l/``, the customer's preference) — sees the final outcome, cache hits and
+   failovers included;
+3. tee (``t/``) — every call the customer makes is mirrored, cached or not;
+4. memoize (``m/``) — a hit skips failover and the upstream;
+5. failover (``f/``) — part of producing the answer that gets cached;
+6. core — resolves the address (alias, chain, broadcast, or a service through
+   ``routing.selection``), renders the upstream call and proxies it; known failures
+   become JSON errors here, innermost, so every outer stage sees a response.
+
+Secondary paths (failover, tee, alias targets, chain steps, broadcast targets) and
+scheduler runs are *child* requests run through the same pipeline, so their own wrappers
+apply; nesting is bounded to stop alias or chain loops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+import aiohttp
+
+from unitysvc_server.gateway.cache import ResponseCache
+from unitysvc_server.gateway.composite import RoutingObjects, Spawn, read_all
+from unitysvc_server.gateway.errors import GatewayError, error_response
+from unitysvc_server.gateway.paths import PathError, parse_gateway_path
+from unitysvc_server.gateway.pipeline import (
+    Caller,
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+    Pipeline,
+    StageSpec,
+)
+from unitysvc_server.gateway.scheduler import MAX_RESULT_BYTES, FireResult, Job, render_body
+from unitysvc_server.gateway.ssrf import ForbiddenUpstream, SSRFGuard
+from unitysvc_server.gateway.stages.failover import failover_stage
+from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_stage
+from unitysvc_server.gateway.stages.memoize import memoize_stage
+from unitysvc_server.gateway.stages.tee import tee_stage
+from unitysvc_server.gateway.upstream import UpstreamCall, proxy
+from unitysvc_server.storage.base import utcnow
+
+logger = logging.getLogger("unitysvc_server.gateway")
+
+#: Deepest nesting of child requests (alias -> chain -> failover ...).
+MAX_DEPTH = 8
+
+
+class RoutedCall(Protocol):
+    """What the resolver hands back for a service address: the upstream call to make."""
+
+    @property
+    def call(self) -> UpstreamCall: ...
+
+    @property
+    def customer_supplied(self) -> bool:
+        """Whether the customer chose the upstream URL (BYOE): the SSRF guard applies."""
+        ...
+
+    def observe(self, latency_ms: float | None, ok: bool) -> None:
+        """Report the outcome (feeds ``lowest_latency`` routing)."""
+        ...
+
+
+class Resolver(Protocol):
+    """Turns a service-bound address (``p/``, ``g/``, ``e/``, listing paths) into a call.
+
+    Fills ``request.trace`` (service, enrollment, channel); raises :class:`GatewayError`
+    for no route (404), ambiguity (409), a missing secret (424) and the like.
+    """
+
+    async def resolve(
+        self, request: GatewayRequest, routing_key: dict[str, Any] | None
+    ) -> RoutedCall: ...
+
+
+def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
+    """The request's routing key: ``{"model": ...}`` from a JSON body, if present."""
+    body = request.json()
+    if isinstance(body, dict):
+        model = body.get("model")
+        if isinstance(model, str) and model:
+            return {"model": model}
+    return None
+
+
+def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
+    """Replace routing fields (``model``) in a JSON object body; other bodies unchanged."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    data.update(override)
+    return json.dumps(data).encode()
+
+
+def guard_stage(inner: Handler) -> Handler:
+    """Outermost: no exception escapes as a stack trace."""
+
+    async def handle(request: GatewayRequest) -> GatewayResponse:
+        try:
+            return await inner(request)
+        except GatewayError as exc:
+            return exc.response()
+        except Exception:
+            logger.exception("gateway dispatch of %s failed", request.display_path.split("?")[0])
+            return error_response(
+                500,
+                "internal gateway error; the failure has been logged",
+                error_type="internal_error",
+            )
+
+    return handle
+
+
+class Dispatcher:
+    """Runs gateway requests through the folded pipeline.
+
+    Args:
+        resolver: Service-address resolution (catalog, selection, rendering).
+        sessionmaker: Database sessions (aliases, chains, broadcasts).
+        client: The shared upstream HTTP client.
+        cache: Memoize store.
+        submit_log: Queues a finished request-log record.
+        preference: The customer's logging mode.
+        spawn: Runs background coroutines the server drains at shutdown.
+        ssrf: Guard for customer-supplied upstreams.
+    """
+
+    def __init__(
+        self,
+        *,
+        resolver: Resolver,
+        sessionmaker: Any,
+        client: aiohttp.ClientSession,
+        cache: ResponseCache,
+        submit_log: Any,
+        preference: PreferenceLookup,
+        spawn: Spawn,
+        ssrf: SSRFGuard,
+    ) -> None:
+        self._resolver = resolver
+        self._client = client
+        self._ssrf = ssrf
+        self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn)
+        self.pipeline = Pipeline(
+            self._core,
+            [
+                StageSpec(guard_stage),
+                StageSpec(logging_stage, submit=submit_log, preference=preference),
+                StageSpec(tee_stage, dispatch_secondary=self._secondary, spawn=spawn),
+                StageSpec(memoize_stage, cache=cache, spawn=spawn),
+                StageSpec(failover_stage, dispatch_secondary=self._failover),
+            ],
+        )
+        self.handler = self.pipeline.freeze()
+
+    async def __call__(self, request: GatewayRequest) -> GatewayResponse:
+        return await self.handler(request)
+
+    # -- children -------------------------------------------------------------
+
+    def _child_request(
+        self,
+        parent: GatewayRequest,
+        path: str,
+        body: bytes | None,
+        routing_key_override: dict[str, Any] | None,
+    ) -> GatewayRequest | GatewayResponse:
+        if parent.depth >= MAX_DEPTH:
+            return error_response(
+                508,
+                f"gateway paths nest more than {MAX_DEPTH} levels deep (an alias, chain or "
+                f"failover loop?) at {path!r}",
+                error_type="loop_detected",
+            )
+        raw, _, query = path.partition("?")
+        try:
+            parsed = parse_gateway_path(raw, query.encode("latin-1"))
+        except PathError as exc:
+            return error_response(exc.status, f"{path!r}: {exc.detail}", error_type="bad_target")
+        new_body = parent.body if body is None else body
+        if routing_key_override:
+            new_body = apply_override(new_body, routing_key_override)
+        return GatewayRequest(
+            parent.method,
+            parsed,
+            path,
+            parent.headers,
+            new_body,
+            parent.caller,
+            depth=parent.depth + 1,
+            recurrent_request_id=parent.recurrent_request_id,
+            routing_key_override=routing_key_override,
+        )
+
+    async def child(
+        self,
+        parent: GatewayRequest,
+        path: str,
+        *,
+        body: bytes | None = None,
+        routing_key_override: dict[str, Any] | None = None,
+    ) -> GatewayResponse:
+        """Run ``path`` as a child of ``parent`` (same customer, same method and headers)."""
+        request = self._child_request(parent, path, body, routing_key_override)
+        if isinstance(request, GatewayResponse):
+            return request
+        response = await self.handler(request)
+        # An alias or chain answers for its target: report who actually served it.
+        parent.trace.adopt(request.trace)
+        return response
+
+    async def _secondary(self, parent: GatewayRequest, path: str) -> GatewayResponse:
+        request = self._child_request(parent, path, None, None)
+        if isinstance(request, GatewayResponse):
+            return request
+        return await self.handler(request)
+
+    async def _failover(self, parent: GatewayRequest, path: str) -> GatewayResponse:
+        return await self.child(parent, path)
+
+    # -- core -----------------------------------------------------------------
+
+    async def _core(self, request: GatewayRequest) -> GatewayResponse:
+        try:
+            return await self._route(request)
+        except GatewayError as exc:
+            request.trace.error_source = exc.error_source
+            request.trace.error_type = exc.error_type
+            return exc.response()
+
+    async def _route(self, request: GatewayRequest) -> GatewayResponse:
+        kind = request.path.kind
+        routing_key = request.routing_key_override or routing_key_of(request)
+        if kind == "alias":
+            return await self.routing_objects.alias(request, routing_key)
+        if kind == "chain":
+            return await self.routing_objects.chain(request)
+        if kind == "broadcast":
+            return await self.routing_objects.broadcast(request)
+        routed = await self._resolver.resolve(request, routing_key)
+        call = routed.call
+        if routed.customer_supplied:
+            try:
+                await self._ssrf.check(call.url)
+            except ForbiddenUpstream as exc:
+                raise GatewayError(403, str(exc), error_type="forbidden_upstream") from None
+        response = await proxy(
+            self._client, request.method, call, request.headers, request.body, request.trace
+        )
+        routed.observe(request.trace.upstream_ms, response.status < 500)
+        return response
+
+    # -- scheduler ------------------------------------------------------------
+
+    async def fire(self, job: Job) -> FireResult:
+        """Run a recurrent request through the pipeline as its owner."""
+        raw, _, query = job.gateway_path.partition("?")
+        try:
+            parsed = parse_gateway_path(raw, query.encode("latin-1"))
+        except PathError as exc:
+            return FireResult(
+                exc.status, [], json.dumps({"detail": exc.detail}).encode(), exc.detail
+            )
+        body = render_body(
+            job.body_template,
+            {"now": utcnow().isoformat(), "run_number": job.run_number, "request_id": str(job.id)},
+        )
+        headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in job.headers.items()
+        ]
+        if body is not None and not any(k == b"content-type" for k, _ in headers):
+            headers.append((b"content-type", b"application/json"))
+        request = GatewayRequest(
+            job.method,
+            parsed,
+            job.gateway_path,
+            headers,
+            body or b"",
+            Caller(job.customer_id, job.owner_id),
+            recurrent_request_id=job.id,
+        )
+        response = await self.handler(request)
+        data, _ = await read_all(response, MAX_RESULT_BYTES)
+        error = None
+        if not 200 <= response.status < 300:
+            error = response.error_type or f"HTTP {response.status}"
+        return FireResult(response.status, response.headers, data, error)

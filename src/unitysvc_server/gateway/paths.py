@@ -1,0 +1,257 @@
+"""The gateway path grammar: wrapper prefixes, addressing primitives, gateway parameters.
+
+A gateway request path looks like ``[<wrapper>/]...<address>[/<sub-path>][?query]``:
+
+* wrappers ``l/`` (log), ``m/`` (memoize), ``f/`` (failover), ``t/`` (tee), in any order and
+  any number; ``d/`` and ``r/`` (delayed, recurrent) are reserved and answer 501;
+* the address: ``p/<service-id>``, ``g/<group>``, ``a/<alias>``, ``e/<code>``, ``c/<chain>``,
+  ``b/<broadcast>``, or any other path, looked up among the paths listings declare
+  (``p/groq``, ``ollama``, ``cohere/command-r-plus``);
+* gateway parameters ``_complete``, ``_ttl``, ``_renew``, ``_else``, ``_to`` in the query;
+  every other query parameter is forwarded upstream untouched.
+
+Parsing is pure: :func:`parse_gateway_path` turns the raw path and query into a
+:class:`GatewayPath` or raises :class:`PathError` carrying the status and a message that
+names the offending part.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import unquote, unquote_plus
+
+AddressKind = Literal["service", "group", "alias", "enrollment", "chain", "broadcast", "path"]
+
+#: Address prefixes and what they name.
+ADDRESS_PREFIXES: dict[str, AddressKind] = {
+    "p": "service",
+    "g": "group",
+    "a": "alias",
+    "e": "enrollment",
+    "c": "chain",
+    "b": "broadcast",
+}
+WRAPPER_PREFIXES = frozenset("lmft")
+#: Reserved by the contract but not served by any gateway yet (CONTRACT.md §5 item 23).
+UNSUPPORTED_WRAPPERS = {"d": "delayed (d/)", "r": "recurrent (r/)"}
+
+GATEWAY_PARAMS = frozenset({"_complete", "_ttl", "_renew", "_else", "_to", "_at", "_in", "_every"})
+
+DEFAULT_TTL_SECONDS = 3600
+MAX_TTL_SECONDS = 7 * 86400
+_TTL = re.compile(r"^([0-9]+)([smhd])$")
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+# The official SDK appends a second "?" when two query-bearing wrappers are chained
+# ("l/m/p/x?_ttl=1h?_complete="); a "?" that starts a gateway parameter is a separator.
+_SPLIT = re.compile(rb"&|\?(?=_)")
+
+
+class PathError(Exception):
+    """A gateway path that cannot be served.
+
+    Attributes:
+        status: The HTTP status to answer with (400, 404 or 501).
+        detail: A message naming the offending part and the fix.
+    """
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Wrappers:
+    """The wrapper stages a request asked for, with their parameters.
+
+    Attributes:
+        log: ``l/`` was given.
+        log_complete: ``_complete`` was given (full bodies to the object store).
+        memoize: ``m/`` was given.
+        ttl_seconds: Cache lifetime for ``m/``.
+        renew: ``_renew``: skip the cached entry and overwrite it.
+        failover: ``_else`` secondaries, tried in order.
+        tee: ``_to`` destinations, each sent a copy.
+    """
+
+    log: bool = False
+    log_complete: bool = False
+    memoize: bool = False
+    ttl_seconds: int = DEFAULT_TTL_SECONDS
+    renew: bool = False
+    failover: tuple[str, ...] = ()
+    tee: tuple[str, ...] = ()
+
+    @property
+    def any(self) -> bool:
+        """Whether any wrapper stage applies."""
+        return self.log or self.memoize or bool(self.failover) or bool(self.tee)
+
+
+NO_WRAPPERS = Wrappers()
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayPath:
+    """A parsed gateway path.
+
+    Attributes:
+        wrappers: The wrapper stages requested.
+        kind: What the address names.
+        name: The decoded name after the prefix (service id, group, alias, code, chain,
+            broadcast); empty for ``path`` addresses.
+        rest: The raw (still percent-encoded) path after the address, without leading
+            slash; for ``path`` addresses the whole address path.
+        query: The raw query string to forward upstream (gateway parameters removed).
+        target: The address plus sub-path and forwarded query, without wrappers: what
+            the request is *for*, independent of how it is wrapped.
+    """
+
+    wrappers: Wrappers
+    kind: AddressKind
+    name: str
+    rest: str
+    query: str = ""
+    target: str = field(default="")
+
+
+def parse_ttl(value: str) -> int:
+    """Seconds in a cache TTL such as ``60s``, ``5m``, ``1h`` or ``1d``.
+
+    Raises:
+        PathError: Malformed, zero, or longer than seven days (400).
+    """
+    match = _TTL.match(value)
+    seconds = int(match.group(1)) * _TTL_UNITS[match.group(2)] if match else 0
+    if seconds <= 0:
+        raise PathError(
+            400,
+            f"_ttl={value!r} is not a duration: use a positive number followed by "
+            "s, m, h or d (e.g. 60s, 5m, 1h, 1d)",
+        )
+    if seconds > MAX_TTL_SECONDS:
+        raise PathError(400, f"_ttl={value!r} exceeds the maximum cache lifetime of 7d")
+    return seconds
+
+
+def secondary_path(value: str, param: str) -> str:
+    """Validate an ``_else``/``_to`` value: a gateway-relative path.
+
+    Raises:
+        PathError: Empty, or an external URL (400).
+    """
+    path = value.strip()
+    if "://" in path or path.startswith("//"):
+        raise PathError(
+            400,
+            f"{param}={path!r} is an external URL; secondaries must be gateway-relative "
+            "paths such as 'p/<service-id>' or 'g/<group>' (wrap external destinations "
+            "in a relay listing)",
+        )
+    path = path.lstrip("/")
+    if not path:
+        raise PathError(400, f"{param} is empty; give a gateway-relative path")
+    return path
+
+
+def _split_query(raw_query: bytes) -> tuple[dict[str, list[str]], list[bytes]]:
+    """Separate gateway parameters (decoded) from the rest (kept raw)."""
+    gateway: dict[str, list[str]] = {}
+    forwarded: list[bytes] = []
+    if not raw_query:
+        return gateway, forwarded
+    for piece in _SPLIT.split(raw_query):
+        if not piece:
+            continue
+        raw_name, _, raw_value = piece.partition(b"=")
+        name = unquote_plus(raw_name.decode("latin-1"))
+        if name in GATEWAY_PARAMS:
+            gateway.setdefault(name, []).append(unquote_plus(raw_value.decode("latin-1")))
+        else:
+            forwarded.append(piece)
+    return gateway, forwarded
+
+
+def _wrappers(letters: list[str], params: dict[str, list[str]]) -> Wrappers:
+    present = set(letters)
+    for param, letter in (("_complete", "l"), ("_ttl", "m"), ("_renew", "m")):
+        if param in params and letter not in present:
+            raise PathError(400, f"{param} only applies with the {letter}/ wrapper")
+    for param, letter in (("_else", "f"), ("_to", "t")):
+        if param in params and letter not in present:
+            raise PathError(400, f"{param} only applies with the {letter}/ wrapper")
+        if letter in present and not params.get(param):
+            raise PathError(400, f"the {letter}/ wrapper needs {param}=<gateway-relative path>")
+    ttls = params.get("_ttl", [])
+    return Wrappers(
+        log="l" in present,
+        log_complete="_complete" in params,
+        memoize="m" in present,
+        ttl_seconds=parse_ttl(ttls[-1]) if ttls else DEFAULT_TTL_SECONDS,
+        renew="_renew" in params,
+        failover=tuple(secondary_path(v, "_else") for v in params.get("_else", [])),
+        tee=tuple(secondary_path(v, "_to") for v in params.get("_to", [])),
+    )
+
+
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` is a UUID in any of the spellings :class:`uuid.UUID` accepts."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
+    """Parse a gateway path.
+
+    Args:
+        raw_path: The request path as sent (percent-encoded), with or without the leading
+            slash, without the query string.
+        raw_query: The raw query string (everything after the first ``?``).
+
+    Returns:
+        The parsed path.
+
+    Raises:
+        PathError: 400 for malformed wrapper parameters, 404 for an empty path or a
+            primitive without its name, 501 for ``d/`` and ``r/``.
+    """
+    segments = raw_path.strip("/").split("/") if raw_path.strip("/") else []
+    letters: list[str] = []
+    while segments and segments[0] in WRAPPER_PREFIXES | UNSUPPORTED_WRAPPERS.keys():
+        head = segments.pop(0)
+        if head in UNSUPPORTED_WRAPPERS:
+            raise PathError(
+                501,
+                f"the {UNSUPPORTED_WRAPPERS[head]} wrapper is not served by this gateway; "
+                "use a recurrent request (POST /v1/recurrent-requests/) for scheduled calls",
+            )
+        letters.append(head)
+    params, forwarded = _split_query(raw_query)
+    wrappers = _wrappers(letters, params) if letters or params else NO_WRAPPERS
+    query = b"&".join(forwarded).decode("latin-1")
+    if not segments:
+        raise PathError(404, "no target after the gateway wrappers; expected e.g. p/<service-id>")
+    head = segments[0]
+    kind = ADDRESS_PREFIXES.get(head)
+    # "p/<slug>" is a listing path (e.g. the groq catalog's "/p/groq"), not a service id.
+    if kind == "service" and len(segments) > 1 and not is_uuid(unquote(segments[1])):
+        kind = None
+    if kind is None:
+        rest = "/".join(segments)
+        name = ""
+        kind_out: AddressKind = "path"
+    else:
+        if len(segments) < 2 or not segments[1]:
+            raise PathError(404, f"'{head}/' needs a name after it, e.g. {head}/<name>")
+        name = unquote(segments[1])
+        rest = "/".join(segments[2:])
+        kind_out = kind
+    address = "/".join(segments)
+    target = f"{address}?{query}" if query else address
+    return GatewayPath(wrappers, kind_out, name, rest, query, target)

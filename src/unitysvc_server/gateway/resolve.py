@@ -1,0 +1,478 @@
+"""Service addresses to upstream calls: routing selection, channel choice, rendering.
+
+For ``p/<service-id>``, ``g/<group>``, ``e/<code>`` and listing paths this module builds
+the candidates (``routing.targets``), lets ``routing.selection`` pick — the same code
+``POST /v1/resolve`` runs, so a dry run predicts the real choice — picks the first
+channel the caller can use, renders it (``catalog.render``: enrollment parameters,
+``${ customer_secrets.NAME }``), applies the upstream map and the credential
+disposition, and hands the dispatcher an :class:`UpstreamCall`.
+
+Errors are raised as :class:`GatewayError` with the status the gateway answers:
+
+* 404 no route (the message names the path and what was tried), 409 ambiguous (lists
+  the candidates);
+* 424 *Failed Dependency* when a customer secret the channel needs is not set — the
+  request is fine, a dependency the customer controls is missing; the message names the
+  secret and the ``PUT /v1/secrets/<NAME>`` that fixes it (docs/decisions.md);
+* 403 when the only usable channel needs an enrollment the caller does not hold;
+* 502 ``error_source: "gateway"`` for a channel this server cannot render or sign.
+
+Seller/platform secrets (``${ secrets.NAME }``) come from the server's environment as
+``UNITYSVC_SELLER_SECRET_<NAME>``: they belong to the operator who loads the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select as sql_select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc_server.catalog.model import (
+    Catalog,
+    CatalogService,
+    UpstreamChannel,
+)
+from unitysvc_server.catalog.render import (
+    CUSTOMER_SECRETS,
+    MissingSecret,
+    RenderContext,
+    RenderError,
+    render_channel,
+)
+from unitysvc_server.domain.collections import collection_group
+from unitysvc_server.domain.enrollments import (
+    active_enrollment_by_code,
+    active_enrollments_for,
+    active_service_ids,
+    render_context,
+)
+from unitysvc_server.domain.secrets import resolve_customer_secret
+from unitysvc_server.gateway.dispatcher import apply_override
+from unitysvc_server.gateway.errors import GatewayError
+from unitysvc_server.gateway.pipeline import GatewayRequest
+from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
+from unitysvc_server.routing.selection import (
+    Ambiguous,
+    Candidate,
+    LatencyTracker,
+    NoChannel,
+    NoRoute,
+    Selection,
+    UnknownStrategy,
+    Unusable,
+    channel_check,
+    select,
+    select_channel,
+)
+from unitysvc_server.routing.targets import (
+    caller_can_use,
+    group_candidates,
+    group_remainder,
+    group_strategy,
+    path_candidates,
+    prefer_usable,
+    service_candidate,
+)
+from unitysvc_server.runtime import Runtime
+from unitysvc_server.storage.tables.enrollments import EnrollmentRow
+from unitysvc_server.storage.tables.secrets import SecretRow
+
+#: Where operator-held seller secrets come from: ``UNITYSVC_SELLER_SECRET_<NAME>``.
+SELLER_SECRET_ENV_PREFIX = "UNITYSVC_SELLER_SECRET_"
+#: Hosts a ``__forward__`` channel may receive the caller's svcpass key (core's list).
+TRUSTED_FORWARD_SUFFIXES = (".svcpass.com", ".unitysvc.com")
+LATENCY_KEY = "routing.latency"
+
+_STRIP = ("", "__strip__")
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """A resolved upstream call (see :class:`~unitysvc_server.gateway.dispatcher.RoutedCall`)."""
+
+    call: UpstreamCall
+    customer_supplied: bool
+    service_id: uuid.UUID
+    latency: LatencyTracker | None
+
+    def observe(self, latency_ms: float | None, ok: bool) -> None:
+        """Feed ``lowest_latency`` routing with a successful call's time to headers."""
+        if ok and latency_ms is not None and self.latency is not None:
+            self.latency.observe(self.service_id, latency_ms)
+
+
+class _Session:
+    """A database transaction opened on first use: managed channels never touch the DB."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._session: AsyncSession | None = None
+
+    async def get(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self._runtime.sessionmaker()
+        return self._session
+
+    async def close(self, failed: bool) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            # Commits what resolution wrote (a secret's coarse last-used time).
+            if failed:
+                await session.rollback()
+            else:
+                await session.commit()
+        finally:
+            await session.close()
+
+
+def _routing_error(exc: NoRoute | Ambiguous) -> GatewayError:
+    if isinstance(exc, Ambiguous):
+        return GatewayError(
+            409,
+            exc.detail,
+            error_type="ambiguous_route",
+            extra={
+                "candidates": [
+                    {"service_id": str(c.service.id), "service_name": c.service.name}
+                    for c in exc.candidates
+                ]
+            },
+        )
+    return GatewayError(404, exc.detail, error_type="no_route", extra={"tried": list(exc.tried)})
+
+
+def _credential(api_key: Any, url: str, request: GatewayRequest) -> list[tuple[bytes, bytes]]:
+    """Headers carrying the upstream credential, per the channel's ``api_key`` disposition."""
+    if api_key is None or api_key in _STRIP:
+        return []
+    if not isinstance(api_key, str):
+        raise GatewayError(
+            502,
+            "the service's channel has a malformed api_key; contact the seller",
+            error_type="bad_channel",
+        )
+    if api_key == "__forward__":
+        host = (urlsplit(url).hostname or "").lower()
+        if not any(host == s[1:] or host.endswith(s) for s in TRUSTED_FORWARD_SUFFIXES):
+            raise GatewayError(
+                502,
+                "the service's channel forwards platform keys to an untrusted host; refused",
+                error_type="untrusted_forward",
+            )
+        own = request.header(b"authorization")
+        return [(b"authorization", own)] if own else []
+    if api_key == "__sigv4__":
+        raise GatewayError(
+            502,
+            "the service's channel needs AWS SigV4 request signing, which this gateway "
+            "does not implement",
+            error_type="unsupported_signing",
+        )
+    return [(b"authorization", f"Bearer {api_key}".encode("latin-1"))]
+
+
+class CatalogResolver:
+    """Resolves ``p/``, ``g/``, ``e/`` and listing-path addresses against the catalog.
+
+    Args:
+        runtime: The platform runtime (catalog, sessions, crypto, settings).
+        rng: Random source for ``weighted_random`` (a seeded one in tests).
+    """
+
+    def __init__(self, runtime: Runtime, rng: random.Random | None = None) -> None:
+        self._runtime = runtime
+        self._rng = rng or random.Random()
+        self._upstreams = runtime.settings.upstreams
+        self._static_channels: dict[int, tuple[UpstreamChannel, dict[str, Any]]] = {}
+
+    @property
+    def _latency(self) -> LatencyTracker | None:
+        tracker = self._runtime.extras.get(LATENCY_KEY)
+        return tracker if isinstance(tracker, LatencyTracker) else None
+
+    def _catalog(self) -> Catalog:
+        catalog = self._runtime.catalog
+        if not isinstance(catalog, Catalog):
+            raise GatewayError(503, "the catalog is not loaded yet", error_type="not_ready")
+        return catalog
+
+    async def resolve(self, request: GatewayRequest, routing_key: dict[str, Any] | None) -> Routed:
+        """Resolve ``request`` to an upstream call (see the module docstring)."""
+        session = _Session(self._runtime)
+        failed = True
+        try:
+            routed = await self._resolve(request, routing_key, session)
+            failed = False
+            return routed
+        finally:
+            await session.close(failed)
+
+    async def _resolve(
+        self, request: GatewayRequest, routing_key: dict[str, Any] | None, session: _Session
+    ) -> Routed:
+        catalog = self._catalog()
+        path = request.path
+        enrollment: EnrollmentRow | None = None
+        timeout: float | None = None
+        try:
+            if path.kind == "service":
+                service = catalog.service(uuid.UUID(path.name))
+                if service is None or not service.is_listed:
+                    raise GatewayError(
+                        404,
+                        f"no active service with id {path.name}; find one with "
+                        "GET /v1/groups/all_services/services",
+                        error_type="no_route",
+                    )
+                selection = select([service_candidate(service)], path=f"p/{path.name}")
+                sub_path = path.rest
+            elif path.kind == "group":
+                group = catalog.group(path.name)
+                if group is None or not group.is_visible:
+                    group = await collection_group(
+                        await session.get(), catalog, request.caller.customer_id, path.name
+                    )
+                if group is None:
+                    raise GatewayError(
+                        404,
+                        f"no group named {path.name!r}; list groups with GET /v1/groups",
+                        error_type="no_route",
+                    )
+                if not group.is_routable:
+                    raise GatewayError(
+                        404,
+                        f"group {path.name!r} is a {group.group_type} group and does not route "
+                        "requests; dispatch one of its services (p/<service-id>) instead",
+                        error_type="no_route",
+                    )
+                strategy = group_strategy(group)
+                timeout = strategy.timeout_ms / 1000 if strategy.timeout_ms else None
+                candidates = await self._prefer_usable(
+                    group_candidates(catalog, group), request, session
+                )
+                selection = select(
+                    candidates,
+                    path=f"g/{group.name}",
+                    routing_key=routing_key,
+                    strategy=strategy,
+                    rng=self._rng,
+                    latency=self._latency,
+                )
+                sub_path = group_remainder(group, path.rest)
+            elif path.kind == "path":
+                target = path_candidates(catalog, path.rest, routing_key)
+                if target is None:
+                    raise NoRoute(path.rest, _nearby(catalog, path.rest))
+                selection = select(target.candidates, path=target.match.prefix)
+                sub_path = target.match.remainder
+            else:  # enrollment
+                selection, sub_path, enrollment = await self._enrollment(catalog, request, session)
+        except (NoRoute, Ambiguous) as exc:
+            raise _routing_error(exc) from None
+        except UnknownStrategy as exc:
+            raise GatewayError(502, str(exc), error_type="bad_routing_policy") from None
+        return await self._call(request, selection, sub_path, enrollment, timeout, session)
+
+    async def _enrollment(
+        self, catalog: Catalog, request: GatewayRequest, session: _Session
+    ) -> tuple[Selection, str, EnrollmentRow]:
+        code = request.path.name
+        row = await active_enrollment_by_code(await session.get(), code)
+        # Another customer's code answers exactly like an unknown one.
+        service = None
+        if row is not None and row.customer_id == request.caller.customer_id:
+            service = catalog.service(row.service_id)
+        if row is None or service is None or not service.is_listed:
+            raise GatewayError(
+                404,
+                f"no active enrollment of yours has the code {code!r}; list yours with "
+                "GET /v1/enrollments/",
+                error_type="no_route",
+            )
+        candidate = Candidate(service=service, enrollment_id=row.id)
+        return select([candidate], path=f"e/{code}"), request.path.rest, row
+
+    async def _prefer_usable(
+        self, candidates: list[Candidate], request: GatewayRequest, session: _Session
+    ) -> list[Candidate]:
+        """Members the caller can use first -- exactly what ``/v1/resolve`` does."""
+        if not any(_needs_caller_context(c.service) for c in candidates):
+            return candidates
+        db = await session.get()
+        customer_id = request.caller.customer_id
+        names = await self._secret_names(session, customer_id)
+        enrolled = await active_service_ids(db, customer_id)
+        return prefer_usable(candidates, lambda s: caller_can_use(s, names, enrolled))
+
+    async def _secret_names(self, session: _Session, customer_id: uuid.UUID) -> set[str]:
+        db = await session.get()
+        rows = await db.execute(
+            sql_select(SecretRow.name).where(SecretRow.customer_id == customer_id)
+        )
+        return set(rows.scalars().all())
+
+    async def _channel(
+        self,
+        candidate: Candidate,
+        request: GatewayRequest,
+        enrollment: EnrollmentRow | None,
+        session: _Session,
+    ) -> tuple[UpstreamChannel, EnrollmentRow | None]:
+        service = candidate.service
+        needs_secrets = any(c.required_secrets for c in service.channels)
+        if enrollment is None and _needs_enrollment_lookup(service):
+            held = await active_enrollments_for(
+                await session.get(), request.caller.customer_id, service.id
+            )
+            enrollment = held[0] if held else None
+            if enrollment is None and service.enrollment_required:
+                raise NoChannel(
+                    service,
+                    [_needs_enrollment(service)],
+                )
+        names = (
+            await self._secret_names(session, request.caller.customer_id)
+            if needs_secrets
+            else set()
+        )
+        channel = select_channel(
+            service, channel_check(names, enrollment_active=enrollment is not None)
+        )
+        return channel, enrollment
+
+    async def _call(
+        self,
+        request: GatewayRequest,
+        selection: Selection,
+        sub_path: str,
+        enrollment: EnrollmentRow | None,
+        timeout: float | None,
+        session: _Session,
+    ) -> Routed:
+        blocked: NoChannel | None = None
+        for candidate in selection.candidates:
+            try:
+                channel, used = await self._channel(candidate, request, enrollment, session)
+            except NoChannel as exc:
+                # A group may still have a member this caller can use.
+                blocked = blocked or exc
+                continue
+            return await self._render(request, candidate, channel, sub_path, used, timeout, session)
+        assert blocked is not None
+        missing = blocked.missing_secrets
+        if missing:
+            raise GatewayError(
+                424,
+                blocked.detail,
+                error_type="missing_secret",
+                extra={"missing_secrets": list(missing)},
+            )
+        raise GatewayError(403, blocked.detail, error_type="channel_unavailable")
+
+    async def _render(
+        self,
+        request: GatewayRequest,
+        candidate: Candidate,
+        channel: UpstreamChannel,
+        sub_path: str,
+        enrollment: EnrollmentRow | None,
+        timeout: float | None,
+        session: _Session,
+    ) -> Routed:
+        service = candidate.service
+        customer_id = request.caller.customer_id
+
+        async def lookup(namespace: str, name: str) -> str | None:
+            if namespace == CUSTOMER_SECRETS:
+                db = await session.get()
+                return await resolve_customer_secret(db, self._runtime.crypto, customer_id, name)
+            if namespace == "secrets":
+                return os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
+            return None
+
+        context = (
+            render_context(enrollment, service, self._runtime.crypto)
+            if enrollment is not None
+            else RenderContext(service_name=service.name, routing_vars=service.routing_vars)
+        )
+        static = enrollment is None and channel.kind == "managed"
+        cached = self._static_channels.get(id(channel)) if static else None
+        try:
+            if cached is not None and cached[0] is channel:
+                rendered = cached[1]
+            else:
+                rendered = await render_channel(channel, context, lookup)
+                if static:
+                    # Managed channels render the same for every caller: render once.
+                    self._static_channels[id(channel)] = (channel, rendered)
+        except MissingSecret as exc:
+            if exc.namespace == CUSTOMER_SECRETS:
+                raise GatewayError(
+                    424,
+                    str(exc),
+                    error_type="missing_secret",
+                    extra={"missing_secrets": [exc.name]},
+                ) from None
+            raise GatewayError(502, str(exc), error_type="bad_channel") from None
+        except RenderError as exc:
+            raise GatewayError(
+                502,
+                f"the service's upstream configuration cannot be rendered: {exc}",
+                error_type="bad_channel",
+            ) from None
+        base_url = str(rendered.get("base_url") or "")
+        if not base_url:
+            raise GatewayError(
+                502, "the service's channel has no base_url", error_type="bad_channel"
+            )
+        url = join_url(apply_upstream_map(base_url, self._upstreams), sub_path, request.path.query)
+        if candidate.upstream_routing_key:
+            request.body = apply_override(request.body, dict(candidate.upstream_routing_key))
+        trace = request.trace
+        trace.service_id = service.id
+        trace.channel = channel.name
+        trace.enrollment_id = enrollment.id if enrollment is not None else None
+        return Routed(
+            call=UpstreamCall(url, _credential(rendered.get("api_key"), url, request), timeout),
+            customer_supplied=channel.kind == "byoe",
+            service_id=service.id,
+            latency=self._latency,
+        )
+
+
+def _needs_enrollment_lookup(service: CatalogService) -> bool:
+    return service.enrollment_required or any(c.needs_enrollment for c in service.channels)
+
+
+def _needs_caller_context(service: CatalogService) -> bool:
+    """Whether the caller's secrets or enrollments can change this service's usability."""
+    return _needs_enrollment_lookup(service) or any(c.required_secrets for c in service.channels)
+
+
+def _needs_enrollment(service: CatalogService) -> Unusable:
+    return Unusable(
+        "*", f"{service.name!r} needs an active enrollment; enroll with POST /v1/enrollments/"
+    )
+
+
+def _nearby(catalog: Catalog, path: str) -> list[str]:
+    """Declared paths that share the request's first segment (what was tried)."""
+    head = path.strip("/").split("/", 1)[0]
+    near = sorted(p for p in catalog.declared_paths if p.split("/", 1)[0] == head)
+    return near[:20] or [
+        "p/<service-id>",
+        "g/<group>",
+        "a/<alias>",
+        "e/<code>",
+        "c/<chain>",
+        "b/<broadcast>",
+        "listing paths (none declared under this prefix)",
+    ]

@@ -1,0 +1,250 @@
+"""The recurrent-request scheduler: fire due requests through the gateway as their owner.
+
+The loop is a thin shell with an injected clock and sleep around two transactions per
+run. Each tick *leases* the due rows in one short transaction
+(``domain.recurrent_requests.claim_due``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+concurrent servers never pick the same row, and ``next_run_at`` moved forward before the
+commit). Only after the lease commits does the request run, so a tick fires exactly once
+however many servers share the database. The run's outcome (last run, counters, last
+status) is recorded in its own transaction (``record_run``).
+
+Runs missed while no server was up are not replayed one by one: the next tick fires once
+and schedules the following run after *now*.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from unitysvc_server.domain.recurrent_requests import claim_due, record_run
+from unitysvc_server.storage.base import utcnow
+from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
+
+if TYPE_CHECKING:
+    from unitysvc_server.runtime import Runtime
+
+logger = logging.getLogger("unitysvc_server.gateway.scheduler")
+
+#: Response bodies kept by a run (the trigger endpoint returns them).
+MAX_RESULT_BYTES = 10 * 1024 * 1024
+_TEMPLATES = SandboxedEnvironment(autoescape=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What one run needs from a recurrent-request row (detached from the session)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    owner_id: uuid.UUID | None
+    method: str
+    gateway_path: str
+    body_template: dict[str, Any] | None
+    headers: dict[str, str]
+    run_number: int
+
+    @classmethod
+    def from_row(cls, row: RecurrentRequestRow) -> Job:
+        """Snapshot a row."""
+        return cls(
+            id=row.id,
+            customer_id=row.customer_id,
+            owner_id=row.owner_id,
+            method=(row.http_method or "POST").upper(),
+            gateway_path=row.gateway_path,
+            body_template=row.body_template,
+            headers={str(k): str(v) for k, v in (row.request_headers or {}).items()},
+            run_number=row.run_count + 1,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FireResult:
+    """The outcome of one run.
+
+    Attributes:
+        status_code: The gateway's answer (upstream status, or the gateway's own error).
+        headers: Response headers.
+        body: Response body (at most :data:`MAX_RESULT_BYTES`).
+        error: Short reason when the run failed.
+    """
+
+    status_code: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run succeeded (2xx, as ``record_run`` counts it)."""
+        return 200 <= self.status_code < 300 and not self.error
+
+    @property
+    def content_type(self) -> str:
+        """The response's content type (``application/octet-stream`` if none)."""
+        for key, value in self.headers:
+            if key == b"content-type":
+                return value.decode("latin-1")
+        return "application/octet-stream"
+
+
+#: Runs a job through the gateway.
+Fire = Callable[[Job], Awaitable[FireResult]]
+
+
+def render_body(template: dict[str, Any] | None, context: dict[str, Any]) -> bytes | None:
+    """The JSON body of a run: the template with ``{{ ... }}`` strings rendered.
+
+    String values containing ``{{`` are rendered in a Jinja sandbox with ``now`` (ISO
+    timestamp), ``run_number`` and ``request_id``; everything else is sent as stored.
+    """
+    if template is None:
+        return None
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str) and "{{" in value:
+            return _TEMPLATES.from_string(value).render(context)
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return json.dumps(walk(template)).encode()
+
+
+async def lease_due(
+    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, limit: int = 100
+) -> list[Job]:
+    """Claim the rows due at ``now`` (advancing their next run) in one committed transaction."""
+    async with sessionmaker() as session, session.begin():
+        rows = await claim_due(session, now, limit=limit)
+        return [Job.from_row(row) for row in rows]
+
+
+async def store_run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job_id: uuid.UUID,
+    result: FireResult,
+    at: datetime,
+) -> None:
+    """Record a run's outcome: last run, counters, last status."""
+    async with sessionmaker() as session, session.begin():
+        await record_run(
+            session, job_id, fired_at=at, status_code=result.status_code, error=result.error
+        )
+
+
+class Scheduler:
+    """The background loop that leases and fires due recurrent requests.
+
+    Args:
+        sessionmaker: Database sessions.
+        fire: Runs a job through the gateway.
+        spawn: Runs a background coroutine the server drains at shutdown.
+        clock: The current aware UTC time.
+        sleep: Waits a number of seconds.
+        tick_seconds: Pause between polls of the schedule.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        fire: Fire,
+        spawn: Callable[[Coroutine[Any, Any, None]], object],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        tick_seconds: float = 0.25,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._fire = fire
+        self._spawn = spawn
+        self._clock = clock
+        self._sleep = sleep
+        self._tick = tick_seconds
+        self._stopping = False
+        self.fired = 0
+
+    async def tick(self) -> int:
+        """Lease what is due now and start each run; returns how many were started."""
+        now = self._clock()
+        jobs = await lease_due(self._sessionmaker, now)
+        for job in jobs:
+            self._spawn(self._run_quietly(job))
+        return len(jobs)
+
+    async def _run_quietly(self, job: Job) -> None:
+        await self.run(job)
+
+    async def run(self, job: Job) -> FireResult:
+        """Fire one job and record its outcome."""
+        started = self._clock()
+        try:
+            result = await self._fire(job)
+        except Exception as exc:
+            logger.exception("recurrent request %s failed to run", job.id)
+            result = FireResult(500, [], b"", error=f"{type(exc).__name__}: {exc}")
+        self.fired += 1
+        try:
+            await store_run(self._sessionmaker, job.id, result, started)
+        except Exception:
+            logger.exception("could not record the run of recurrent request %s", job.id)
+        return result
+
+    async def loop(self) -> None:
+        """Poll until :meth:`stop`; a failing poll is logged and retried next tick."""
+        while not self._stopping:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("scheduler tick failed")
+            await self._sleep(self._tick)
+
+    def stop(self) -> None:
+        """Ask the loop to end after the current tick."""
+        self._stopping = True
+
+
+async def load_job(
+    sessionmaker: async_sessionmaker[AsyncSession], request_id: uuid.UUID, customer_id: uuid.UUID
+) -> Job | None:
+    """The job of one of ``customer_id``'s recurrent requests, or ``None`` (not theirs,
+    unknown, or cancelled)."""
+    async with sessionmaker() as session:
+        row = await session.scalar(
+            select(RecurrentRequestRow).where(
+                RecurrentRequestRow.id == request_id,
+                RecurrentRequestRow.customer_id == customer_id,
+            )
+        )
+        if row is None or row.status == "cancelled":
+            return None
+        return Job.from_row(row)
+
+
+async def fire_now(runtime: Runtime, request_id: uuid.UUID, customer_id: uuid.UUID) -> FireResult:
+    """Fire one of ``customer_id``'s recurrent requests now (``POST .../trigger``).
+
+    The run goes through the gateway as the owner and is recorded like a scheduled one
+    (last run, counters, last status); the schedule itself is not moved.
+
+    Raises:
+        Conflict: The request is cancelled (or not the customer's).
+        RuntimeError: The gateway is not running in this platform.
+    """
+    # The component imports this module; resolving it at call time avoids the cycle.
+    from unitysvc_server.gateway.component import gateway_of
+
+    return await gateway_of(runtime).fire_now(request_id, customer_id)

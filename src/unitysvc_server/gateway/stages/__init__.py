@@ -1,0 +1,1 @@
+"""Wrapper stages of the gateway pipeline: each one is ``Stage(inner) -> Handler``."""

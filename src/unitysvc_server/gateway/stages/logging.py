@@ -1,0 +1,204 @@
+"""``l/`` and the customer's logging preference: one request-log row per dispatch.
+
+A dispatch is logged when the path carries ``l/`` (``_complete`` for full bodies), when
+the caller sends ``X-Unitysvc-Log-Request`` (``1``/``true``/``complete``), or when the
+customer turned logging on (``truncated`` or ``complete`` mode); the most complete of
+these wins. The row is assembled while the response streams past — previews of at most
+8 KB of each body, full bodies (bounded) in complete mode — and handed to the log writer
+when the body ends, so logging never delays the response. Credential headers are left out
+and secret-looking query values redacted; the upstream's URL and credential never enter the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from unitysvc_server.gateway.pipeline import (
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+    Headers,
+    ObservedBody,
+)
+from unitysvc_server.gateway.upstream import loggable_headers
+from unitysvc_server.storage.base import utcnow
+
+logger = logging.getLogger("unitysvc_server.gateway")
+
+LogMode = Literal["truncated", "complete"]
+PREVIEW_BYTES = 8 * 1024
+#: Complete mode keeps bodies up to this size in full; longer ones are marked truncated.
+MAX_COMPLETE_BYTES = 32 * 1024 * 1024
+OPT_IN_HEADER = b"x-unitysvc-log-request"
+
+_RANK = {None: 0, "truncated": 1, "complete": 2}
+_SECRET_QUERY = re.compile(
+    r"(?i)(^|[?&])([^=&]*(?:key|token|secret|password|signature|auth)[^=&]*)=[^&]*"
+)
+
+PreferenceLookup = Callable[[uuid.UUID], Awaitable[LogMode | None]]
+
+
+@dataclass(slots=True)
+class DispatchLog:
+    """Everything a request-log row records about one dispatch.
+
+    Bodies are previews (at most 8 KB); ``*_full`` hold complete bodies in complete mode
+    for the writer to put in the object store.
+    """
+
+    log_id: uuid.UUID
+    event_id: str
+    event_timestamp: datetime
+    mode: LogMode
+    customer_id: uuid.UUID
+    user_id: uuid.UUID | None
+    recurrent_request_id: uuid.UUID | None
+    method: str
+    path: str
+    request_headers: dict[str, str]
+    request_content_type: str
+    request_preview: bytes
+    request_truncated: bool
+    request_full: bytes | None
+    service_id: uuid.UUID | None = None
+    enrollment_id: uuid.UUID | None = None
+    status_code: int | None = None
+    response_time_ms: float | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_content_type: str = ""
+    response_preview: bytes = b""
+    response_truncated: bool = False
+    response_full: bytes | None = None
+    error_source: str | None = None
+    error_type: str | None = None
+
+
+def opt_in_mode(value: bytes | None) -> LogMode | None:
+    """The mode a ``X-Unitysvc-Log-Request`` header value asks for."""
+    if value is None:
+        return None
+    text = value.decode("latin-1").strip().lower()
+    if text == "complete":
+        return "complete"
+    if text in ("", "0", "false", "no", "off", "none"):
+        return None
+    return "truncated"
+
+
+def redact_path(path: str) -> str:
+    """The path with secret-looking query values replaced."""
+    if "?" not in path:
+        return path
+    return _SECRET_QUERY.sub(lambda m: f"{m.group(1)}{m.group(2)}=***redacted***", path)
+
+
+def _content_type(headers: Headers) -> str:
+    for key, value in headers:
+        if key == b"content-type":
+            return value.decode("latin-1")
+    return ""
+
+
+class _ResponseCapture:
+    __slots__ = ("record", "limit", "parts", "size", "submit")
+
+    def __init__(self, record: DispatchLog, submit: Callable[[DispatchLog], None]) -> None:
+        self.record = record
+        self.limit = MAX_COMPLETE_BYTES if record.mode == "complete" else PREVIEW_BYTES
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.submit = submit
+
+    def chunk(self, data: bytes) -> None:
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(data[:room])
+        self.size += len(data)
+
+    def end(self, complete: bool) -> None:
+        record = self.record
+        body = b"".join(self.parts)
+        self.parts = []
+        record.response_preview = body[:PREVIEW_BYTES]
+        record.response_truncated = self.size > PREVIEW_BYTES
+        if record.mode == "complete":
+            record.response_full = body
+            record.response_truncated = self.size > len(body)
+        if not complete and record.error_type is None:
+            record.error_source = record.error_source or "gateway"
+            record.error_type = "response_interrupted"
+        try:
+            self.submit(record)
+        except Exception:
+            logger.exception("could not queue a request log")
+
+
+def logging_stage(
+    inner: Handler,
+    *,
+    submit: Callable[[DispatchLog], None],
+    preference: PreferenceLookup,
+) -> Handler:
+    """Build the logging stage.
+
+    Args:
+        inner: The next handler.
+        submit: Queues a finished record (must return at once).
+        preference: The customer's logging mode, ``None`` when logging is off.
+    """
+
+    async def handle(request: GatewayRequest) -> GatewayResponse:
+        wrappers = request.path.wrappers
+        mode: LogMode | None = (
+            "complete" if wrappers.log_complete else "truncated" if wrappers.log else None
+        )
+        for candidate in (
+            opt_in_mode(request.header(OPT_IN_HEADER)),
+            await preference(request.caller.customer_id),
+        ):
+            if _RANK[candidate] > _RANK[mode]:
+                mode = candidate
+        if mode is None:
+            return await inner(request)
+        timestamp = utcnow()
+        body = request.body
+        record = DispatchLog(
+            log_id=uuid.uuid4(),
+            event_id=uuid.uuid4().hex,
+            event_timestamp=timestamp,
+            mode=mode,
+            customer_id=request.caller.customer_id,
+            user_id=request.caller.user_id,
+            recurrent_request_id=request.recurrent_request_id,
+            method=request.method,
+            path=redact_path(request.display_path),
+            request_headers=loggable_headers(request.headers),
+            request_content_type=_content_type(request.headers),
+            request_preview=body[:PREVIEW_BYTES],
+            request_truncated=len(body) > PREVIEW_BYTES,
+            request_full=body if mode == "complete" else None,
+        )
+        response = await inner(request)
+        trace = request.trace
+        record.service_id = trace.service_id
+        record.enrollment_id = trace.enrollment_id
+        # The upstream's status; None when the gateway made the answer itself (no route,
+        # timeout...): the error fields say what happened instead.
+        record.status_code = None if response.error_type else response.status
+        record.response_time_ms = round((time.perf_counter() - request.started) * 1000, 3)
+        record.response_headers = loggable_headers(response.headers)
+        record.response_content_type = _content_type(response.headers)
+        record.error_source = response.error_source or trace.error_source
+        record.error_type = response.error_type or trace.error_type
+        response.body = ObservedBody(response.body, _ResponseCapture(record, submit))
+        return response
+
+    return handle

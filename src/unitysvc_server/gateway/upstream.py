@@ -1,0 +1,298 @@
+"""The upstream call: forward a request, stream the answer back chunk by chunk.
+
+One :class:`aiohttp.ClientSession` (connection pool) serves every call. What is forwarded:
+method, sub-path, query, body and end-to-end headers. What is not: hop-by-hop headers, the
+``Host``, the caller's own ``svcpass_`` credential (in ``Authorization`` or anywhere else),
+and the gateway's own ``x-unitysvc-*`` control headers. The upstream credential is added as
+``Authorization: Bearer <key>`` — the scheme every OpenAI-compatible API (and the demo and
+groq catalogs) expects; docs/decisions.md records this choice.
+
+The response is streamed raw (content-encoding untouched), status and end-to-end headers
+propagated. Failures before the response headers become JSON errors: timeout → 504,
+connection failure → 502, both ``error_source: "upstream"``. A failure in the middle of a
+streamed body cannot change the status any more; it raises :class:`UpstreamInterrupted`
+and the connection to the caller is cut, which is how HTTP signals a truncated body.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from unitysvc_server.gateway.errors import error_response
+from unitysvc_server.gateway.pipeline import GatewayResponse, Headers, Trace
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+_REQUEST_DROP = HOP_BY_HOP | {b"host", b"content-length", b"authorization"}
+# The server in front of us sets its own; two of each would be sent otherwise.
+_RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
+_CONTROL_PREFIX = b"x-unitysvc-"
+_CUSTOMER_KEY_MARK = b"svcpass_"
+_REDACTED = "***redacted***"
+_SENSITIVE = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization"})
+
+
+class UpstreamInterrupted(Exception):
+    """The upstream broke off in the middle of a response body."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """A fully rendered upstream request target.
+
+    Attributes:
+        url: Absolute URL (base URL + sub-path + query), after the upstream map.
+        headers: Headers the channel adds (the credential, static channel headers).
+        timeout: Seconds to wait for the upstream, per phase; ``None`` for the default.
+    """
+
+    url: str
+    headers: Headers = field(default_factory=list)
+    timeout: float | None = None
+
+
+def _connection_tokens(headers: Headers) -> set[bytes]:
+    tokens: set[bytes] = set()
+    for key, value in headers:
+        if key == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return tokens
+
+
+def forward_request_headers(inbound: Headers, added: Headers) -> Headers:
+    """Inbound end-to-end headers minus credentials and control headers, plus ``added``."""
+    named_hop = _connection_tokens(inbound)
+    out: Headers = [
+        (key, value)
+        for key, value in inbound
+        if key not in _REQUEST_DROP
+        and key not in named_hop
+        and not key.startswith(_CONTROL_PREFIX)
+        and _CUSTOMER_KEY_MARK not in value
+    ]
+    out.extend(added)
+    return out
+
+
+def forward_response_headers(upstream: Headers) -> Headers:
+    """Upstream response headers minus hop-by-hop ones, names lower-cased."""
+    named_hop = _connection_tokens(upstream)
+    out: Headers = []
+    for key, value in upstream:
+        name = key.lower()
+        if name not in _RESPONSE_DROP and name not in named_hop:
+            out.append((name, value))
+    return out
+
+
+def _is_credential(name: str, text: str) -> bool:
+    return (
+        name in _SENSITIVE
+        or "svcpass_" in text
+        or any(word in name for word in ("key", "token", "secret", "cookie"))
+    )
+
+
+def redact_headers(headers: Headers) -> dict[str, str]:
+    """Headers as a dict for diagnostics, every credential value replaced."""
+    out: dict[str, str] = {}
+    for key, value in headers:
+        name = key.decode("latin-1")
+        text = value.decode("latin-1")
+        out[name] = _REDACTED if _is_credential(name, text) else text
+    return out
+
+
+def loggable_headers(headers: Headers) -> dict[str, str]:
+    """Headers as a dict for request logs: credential headers left out entirely."""
+    out: dict[str, str] = {}
+    for key, value in headers:
+        name = key.decode("latin-1")
+        text = value.decode("latin-1")
+        if not _is_credential(name, text):
+            out[name] = text
+    return out
+
+
+def apply_upstream_map(url: str, mapping: Mapping[str, str]) -> str:
+    """Point a catalog upstream at a local stand-in (``--upstream-map``).
+
+    ``{"https://api.groq.com": "http://127.0.0.1:9001"}`` turns
+    ``https://api.groq.com/openai/v1/chat`` into ``http://127.0.0.1:9001/openai/v1/chat``.
+    Origins match on a whole scheme+host[:port]; the longest match wins.
+    """
+    best = ""
+    for origin in mapping:
+        bare = origin.rstrip("/")
+        if (
+            url.startswith(bare)
+            and (len(url) == len(bare) or url[len(bare)] in "/?#")
+            and len(bare) > len(best)
+        ):
+            best = bare
+    if not best:
+        return url
+    target = mapping[best] if best in mapping else mapping[best + "/"]
+    return target.rstrip("/") + url[len(best) :]
+
+
+def join_url(base_url: str, sub_path: str, query: str) -> str:
+    """The upstream URL: base URL, then the caller's sub-path, then the forwarded query.
+
+    The base URL's own query (rare; static parameters) is kept ahead of the caller's.
+    """
+    base, _, base_query = base_url.partition("?")
+    url = base.rstrip("/") + "/" + sub_path if sub_path else base
+    combined = "&".join(q for q in (base_query, query) if q)
+    return f"{url}?{combined}" if combined else url
+
+
+def make_client(timeout: float = 300.0, connect_timeout: float = 10.0) -> aiohttp.ClientSession:
+    """The shared upstream client (create it inside the running event loop).
+
+    aiohttp rather than httpx on this path: on the bench machine httpx's connection pool
+    collapses under concurrency (about 440 proxied requests/s at 32 concurrent calls,
+    against 6,600 with aiohttp; bench/bench_gateway.py). No pool limit, no redirects
+    followed, no automatic decompression (bodies pass through byte for byte), no default
+    ``User-Agent``/``Accept`` headers invented on the caller's behalf.
+    """
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60),
+        timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=timeout),
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+class _Relay:
+    """Streams an aiohttp response body; returns the connection to the pool when done."""
+
+    __slots__ = ("_response", "_done")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise UpstreamInterrupted(
+                f"upstream broke off mid-response: {type(exc).__name__}"
+            ) from exc
+        self._done = True
+
+    async def aclose(self) -> None:
+        # A half-read connection cannot be reused: close it instead of pooling it.
+        if self._done:
+            self._response.release()
+        else:
+            self._response.close()
+
+
+def _error(trace: Trace, started: float, status: int, detail: str, kind: str) -> GatewayResponse:
+    trace.upstream_ms = (time.perf_counter() - started) * 1000
+    source = "gateway" if kind == "bad_upstream_url" else "upstream"
+    return error_response(status, detail, error_type=kind, error_source=source)
+
+
+async def proxy(
+    client: aiohttp.ClientSession,
+    method: str,
+    call: UpstreamCall,
+    inbound_headers: Headers,
+    body: bytes,
+    trace: Trace,
+) -> GatewayResponse:
+    """Send the request upstream and return the streamed response.
+
+    Args:
+        client: The shared client.
+        method: HTTP method.
+        call: Where to and with which credential.
+        inbound_headers: The caller's headers (filtered here).
+        body: The request body.
+        trace: Receives the upstream URL, redacted headers and time to headers.
+
+    Returns:
+        The upstream's response (body not yet read), or a 502/504 JSON error.
+    """
+    headers = forward_request_headers(inbound_headers, call.headers)
+    trace.upstream_url = call.url
+    trace.upstream_headers = redact_headers(headers)
+    started = time.perf_counter()
+    options: dict[str, Any] = {}
+    if call.timeout is not None:
+        options["timeout"] = aiohttp.ClientTimeout(
+            total=None, connect=call.timeout, sock_read=call.timeout
+        )
+    try:
+        url = URL(call.url, encoded=True)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(call.url)
+        response = await client.request(
+            method,
+            url,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
+            data=body or None,
+            allow_redirects=False,
+            **options,
+        )
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        return _error(
+            trace,
+            started,
+            504,
+            "upstream timeout: the upstream service did not answer in time",
+            "upstream_timeout",
+        )
+    except aiohttp.ClientConnectorError:
+        return _error(
+            trace,
+            started,
+            502,
+            "upstream unreachable: could not connect to the upstream service",
+            "upstream_connect_error",
+        )
+    except (ValueError, aiohttp.InvalidURL):
+        return _error(
+            trace,
+            started,
+            502,
+            "the service's upstream URL is not a valid http(s) URL; contact the seller",
+            "bad_upstream_url",
+        )
+    except aiohttp.ClientError as exc:
+        return _error(
+            trace,
+            started,
+            502,
+            f"upstream error before a response was received ({type(exc).__name__})",
+            "upstream_protocol_error",
+        )
+    trace.upstream_ms = (time.perf_counter() - started) * 1000
+    return GatewayResponse(
+        response.status,
+        forward_response_headers(list(response.raw_headers)),
+        _Relay(response),
+    )

@@ -1,0 +1,3 @@
+#!/bin/sh
+# Connectivity test: any request answers.
+curl -sf "${BASE_URL}"
