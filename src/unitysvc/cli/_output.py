@@ -1,0 +1,215 @@
+"""How ``usvc`` prints: Rich tables for people, ``--json`` for programs, one-line errors.
+
+Results go to stdout; status lines, progress and errors go to stderr, so
+``usvc … --json | jq`` always sees clean JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from uuid import UUID
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+#: ``--json`` of read commands.
+JsonFlag = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON to stdout instead of a table.")
+]
+
+#: Consoles that are not terminals get a wide canvas so that tables never wrap ids.
+_PIPE_WIDTH = 240
+
+
+def stdout_console() -> Console:
+    """A Rich console on the current stdout."""
+    from rich.console import Console
+
+    console = Console(highlight=False, soft_wrap=False)
+    if not console.is_terminal:
+        console.width = _PIPE_WIDTH
+    return console
+
+
+def stderr_console() -> Console:
+    """A Rich console on the current stderr (status, progress, spinners)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def jsonable(value: Any) -> Any:
+    """Convert SDK results (models, records, pages, lists) to JSON-ready data."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "to_dict") and hasattr(value, "record"):
+        return value.to_dict()
+    if hasattr(value, "data") and hasattr(value, "next_cursor"):  # an SDK Page
+        return [jsonable(item) for item in value.data]
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def print_json(value: Any) -> None:
+    """Print ``value`` as indented JSON on stdout."""
+    typer.echo(json.dumps(jsonable(value), indent=2, ensure_ascii=False))
+
+
+def cell(value: Any) -> str:
+    """One table cell: ``-`` for missing values, compact JSON for structures."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        # People read local time; --json keeps the server's ISO-8601 timestamps.
+        local = value.astimezone() if value.tzinfo else value
+        return local.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(jsonable(value), ensure_ascii=False, separators=(", ", ": "))
+    return str(value)
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    empty: str,
+    title: str | None = None,
+) -> None:
+    """Print rows as a table, or ``empty`` on stderr when there are none."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(*columns, box=box.SIMPLE_HEAD, title=title, header_style="bold", pad_edge=False)
+    count = 0
+    for row in rows:
+        table.add_row(*(cell(value) for value in row))
+        count += 1
+    if not count:
+        info(empty)
+        return
+    stdout_console().print(table)
+
+
+def print_record(value: Any, *, fields: Sequence[str] | None = None) -> None:
+    """Print one record as ``field  value`` lines."""
+    from rich import box
+    from rich.table import Table
+
+    data = jsonable(value)
+    table = Table(box=box.SIMPLE, show_header=False, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    # Known fields in a readable order, then anything else the server sent.
+    ordered = [key for key in fields or [] if key in data]
+    ordered += [key for key in data if key not in ordered]
+    for key in ordered:
+        table.add_row(key, cell(data[key]))
+    stdout_console().print(table)
+
+
+def emit(
+    value: Any,
+    as_json: bool,
+    render: Callable[[Any], None],
+) -> None:
+    """``--json``: print ``value`` as JSON; otherwise ``render`` it for people."""
+    if as_json:
+        print_json(value)
+    else:
+        render(value)
+
+
+def info(message: str) -> None:
+    """A dim note on stderr (empty results, hints)."""
+    stderr_console().print(message, style="dim", markup=False, soft_wrap=True)
+
+
+def success(message: str) -> None:
+    """A ``✓`` confirmation on stderr."""
+    stderr_console().print(f"[green]✓[/green] {_escape(message)}", soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    """Print ``error: message`` as one line on stderr and exit with ``code``."""
+    line = " ".join(message.split())  # one line, whatever the message held
+    typer.secho("error: ", fg="red", bold=True, err=True, nl=False)
+    typer.echo(line, err=True)
+    raise typer.Exit(code)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The one-line description of an SDK error (without the ``error:`` prefix).
+
+    API errors read ``<status> <reason>: <detail> [request id <id>]``; errors raised
+    before any request (no key, a bad value) read as their message.
+    """
+    from unitysvc.exceptions import APIError, AuthenticationError, _summarise_detail
+
+    if isinstance(exc, AuthenticationError) and exc.response_body is None:
+        return (
+            "this command needs an API key: pass --api-key svcpass_… or set "
+            "UNITYSVC_API_KEY (without a key only the catalog can be browsed)"
+        )
+    if not isinstance(exc, APIError):
+        return str(exc) or type(exc).__name__
+    try:
+        reason = HTTPStatus(exc.status_code).phrase
+    except ValueError:
+        reason = "Error"
+    text = f"{exc.status_code} {reason}"
+    summary = _summarise_detail(exc.detail)
+    if summary:
+        text += f": {summary}"
+    if isinstance(exc, AuthenticationError):
+        text += " (check --api-key / UNITYSVC_API_KEY)"
+    if exc.request_id:
+        text += f" [request id {exc.request_id}]"
+    return text
+
+
+def write_body(content: bytes) -> None:
+    """Write raw bytes to stdout (binary-safe when stdout has a buffer)."""
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    stream.flush()
+    if buffer is not None:
+        buffer.write(content)
+        buffer.flush()
+    else:
+        stream.write(content.decode("utf-8", "replace"))
+        stream.flush()
+
+
+def stdout_is_terminal() -> bool:
+    """Whether stdout is an interactive terminal."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def examples(*lines: str) -> str:
+    """A command's ``Examples`` epilog (shown at the end of ``--help``)."""
+    from rich.markup import escape
+
+    return "[bold]Examples[/bold]\n" + "\n".join(f"  [dim]$[/dim] {escape(line)}" for line in lines)

@@ -1,0 +1,287 @@
+"""``usvc services``: one service: details, interfaces, dispatch, schedule, enroll."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from unitysvc.cli import _dispatch, _input
+from unitysvc.cli._context import client
+from unitysvc.cli._output import (
+    JsonFlag,
+    emit,
+    examples,
+    print_json,
+    print_record,
+    print_table,
+    success,
+)
+from unitysvc.cli.enrollments import Parameters, ParametersJson, Wait, WaitTimeout, settle
+from unitysvc.cli.recurrent_requests import Cron, Interval, Recurrence, Timezone, render_recurrent
+
+app = typer.Typer(
+    help="One service: details, interfaces, dispatch, stream, schedule, enroll.\n\n"
+    "Find services with `usvc groups services <group>`.",
+    no_args_is_help=True,
+    epilog=examples(
+        "usvc services show <service-uuid>",
+        "usvc services dispatch <service-uuid> --path chat/completions --json @body.json",
+    ),
+)
+
+ServiceId = Annotated[str, typer.Argument(help="Service UUID (a unique prefix is enough).")]
+Interface = Annotated[
+    str | None,
+    typer.Option("--interface", help="Interface name, when several could serve the call."),
+]
+Enrollment = Annotated[
+    str | None,
+    typer.Option("--enrollment", help="Use the interface bound to this enrollment UUID."),
+]
+SubPath = Annotated[
+    str,
+    typer.Option("--path", "-p", help="Sub-path after the interface URL, e.g. chat/completions."),
+]
+
+_SERVICE_FIELDS = [
+    "id",
+    "name",
+    "display_name",
+    "description",
+    "service_type",
+    "gateway_type",
+    "provider_name",
+    "seller_name",
+    "listing_type",
+    "enrollment_channel",
+    "capabilities",
+    "tags",
+    "list_price",
+]
+
+
+@app.command(
+    "show", epilog=examples("usvc services show <service-uuid>", "usvc services show 3f2a --json")
+)
+def show_service(service_id: ServiceId, as_json: JsonFlag = False) -> None:
+    """Show a service's details."""
+    emit(
+        client().services.get(service_id),
+        as_json,
+        lambda s: print_record(s, fields=_SERVICE_FIELDS),
+    )
+
+
+@app.command("interfaces", epilog=examples("usvc services interfaces <service-uuid> --json"))
+def list_interfaces(service_id: ServiceId, as_json: JsonFlag = False) -> None:
+    """List the interfaces you can dispatch this service through.
+
+    Shared interfaces, plus the ones bound to your enrollments (BYOK/BYOE).
+    """
+    interfaces = client().services.interfaces(service_id)
+
+    def render(rows: Any) -> None:
+        print_table(
+            ["Name", "Access", "Enrollment", "Base URL"],
+            [[i.name, i.access_method, i.enrollment_id, i.base_url] for i in rows],
+            empty="No interfaces: this service may need an enrollment (usvc services enroll).",
+        )
+
+    emit(interfaces, as_json, render)
+
+
+def _dispatch_service(
+    service_id: str,
+    interface: str | None,
+    enrollment: str | None,
+    path: str,
+    request: _dispatch.Request,
+    wrappers: _dispatch.Wrappers,
+    *,
+    stream: bool,
+    include: bool,
+) -> None:
+    services = client().services
+    if wrappers:
+        if interface or enrollment:
+            raise typer.BadParameter(
+                "gateway wrappers address the service as p/<id>; drop --interface/--enrollment"
+            )
+        target = wrappers.apply(services.get(service_id))
+        _dispatch.run(
+            request,
+            stream=stream,
+            include=include,
+            dispatch=lambda **kw: target.dispatch(path=path, **kw),
+            open_stream=lambda **kw: target.stream(path=path, **kw),
+        )
+        return
+    _dispatch.run(
+        request,
+        stream=stream,
+        include=include,
+        dispatch=lambda **kw: services.dispatch(
+            service_id, interface=interface, enrollment=enrollment, path=path, **kw
+        ),
+        open_stream=lambda **kw: services.stream(
+            service_id, interface=interface, enrollment=enrollment, path=path, **kw
+        ),
+    )
+
+
+@app.command(
+    "dispatch",
+    epilog=examples(
+        "usvc services dispatch <service-uuid> --path chat/completions --json @body.json",
+        "usvc services dispatch <service-uuid> --json '{\"x\": 1}' --cache 5m",
+        "usvc services dispatch <service-uuid> --enrollment <enrollment-uuid> -X GET --path models",
+    ),
+)
+def dispatch_service(
+    service_id: ServiceId,
+    path: SubPath = "",
+    interface: Interface = None,
+    enrollment: Enrollment = None,
+    body_json: _dispatch.BodyJson = None,
+    body_data: _dispatch.BodyData = None,
+    method: _dispatch.Method = None,
+    header: _dispatch.Headers = None,
+    timeout: _dispatch.RequestTimeout = None,
+    stream: _dispatch.Stream = False,
+    include: _dispatch.Include = False,
+    cache: _dispatch.Cache = None,
+    renew: _dispatch.Renew = False,
+    log: _dispatch.Log = False,
+    complete: _dispatch.Complete = False,
+    failover: _dispatch.Failover = None,
+    tee: _dispatch.Tee = None,
+) -> None:
+    """Send a request to a service through its gateway interface.
+
+    The status goes to stderr and the body to stdout. Exits 1 on a 4xx/5xx answer.
+    """
+    _dispatch_service(
+        service_id,
+        interface,
+        enrollment,
+        path,
+        _dispatch.build_request(body_json, body_data, method, header, timeout),
+        _dispatch.build_wrappers(cache, renew, log, complete, failover, tee),
+        stream=stream,
+        include=include,
+    )
+
+
+@app.command(
+    "stream",
+    epilog=examples(
+        "usvc services stream <service-uuid> --path chat/completions "
+        '--json \'{"model": "demo-small", "stream": true, '
+        '"messages": [{"role": "user", "content": "hi"}]}\'',
+    ),
+)
+def stream_service(
+    service_id: ServiceId,
+    path: SubPath = "",
+    interface: Interface = None,
+    enrollment: Enrollment = None,
+    body_json: _dispatch.BodyJson = None,
+    body_data: _dispatch.BodyData = None,
+    method: _dispatch.Method = None,
+    header: _dispatch.Headers = None,
+    timeout: _dispatch.RequestTimeout = None,
+    include: _dispatch.Include = False,
+    cache: _dispatch.Cache = None,
+    renew: _dispatch.Renew = False,
+    log: _dispatch.Log = False,
+    complete: _dispatch.Complete = False,
+    failover: _dispatch.Failover = None,
+    tee: _dispatch.Tee = None,
+) -> None:
+    """Stream a service's response, printing tokens as they arrive.
+
+    OpenAI-style chunks print their delta content; other streams print each
+    event's data on its own line. Ask the upstream to stream ("stream": true).
+    """
+    _dispatch_service(
+        service_id,
+        interface,
+        enrollment,
+        path,
+        _dispatch.build_request(body_json, body_data, method, header, timeout),
+        _dispatch.build_wrappers(cache, renew, log, complete, failover, tee),
+        stream=True,
+        include=include,
+    )
+
+
+@app.command(
+    "schedule",
+    epilog=examples(
+        "usvc services schedule <service-uuid> --interval 300 --json '{\"ping\": true}'",
+        "usvc services schedule <service-uuid> --cron '*/5 * * * *' --timezone Europe/Paris",
+    ),
+)
+def schedule_service(
+    service_id: ServiceId,
+    interval: Interval = None,
+    cron: Cron = None,
+    timezone: Timezone = "UTC",
+    recurrence: Recurrence = None,
+    path: SubPath = "",
+    interface: Interface = None,
+    enrollment: Enrollment = None,
+    method: Annotated[str, typer.Option("--method", "-X", help="HTTP method.")] = "POST",
+    body_json: Annotated[
+        str | None,
+        typer.Option("--body", metavar="JSON|@FILE|-", help="JSON object sent on every run."),
+    ] = None,
+    header: _dispatch.Headers = None,
+    name: Annotated[str | None, typer.Option("--name", help="A label for the schedule.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Call a service on a schedule (give one of --interval, --cron, --recurrence)."""
+    schedule = _input.recurrence(recurrence, interval, cron, timezone)
+    if schedule is None:
+        raise typer.BadParameter("give one of --interval SECONDS, --cron EXPR or --recurrence JSON")
+    created = client().services.schedule(
+        service_id,
+        recurrence=schedule,
+        interface=interface,
+        enrollment=enrollment,
+        path=path,
+        method=method,
+        json=_input.json_object(body_json, "--body"),
+        headers=_input.headers(header),
+        name=name,
+    )
+    if as_json:
+        print_json(created)
+        return
+    success(f"Scheduled recurrent request {created.id} ({created.status})")
+    render_recurrent(created)
+
+
+@app.command(
+    "enroll",
+    epilog=examples(
+        "usvc services enroll <service-uuid> --wait",
+        "usvc services enroll <service-uuid> -P api_key='${ customer_secrets.MY_KEY }' --wait",
+        "usvc services enroll <service-uuid> --parameters @params.json --json",
+    ),
+)
+def enroll_service(
+    service_id: ServiceId,
+    parameter: Parameters = None,
+    parameters: ParametersJson = None,
+    wait: Wait = False,
+    wait_timeout: WaitTimeout = 60.0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Enroll in a service (BYOK/BYOE values go in --parameter)."""
+    from unitysvc.cli.enrollments import collect_parameters
+
+    params = collect_parameters(parameters, parameter)
+    enrollment = client().services.get(service_id).enroll(parameters=params)
+    settle(enrollment, wait=wait, timeout=wait_timeout, as_json=as_json)

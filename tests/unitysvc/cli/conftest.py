@@ -1,0 +1,106 @@
+"""Fixtures for ``usvc`` tests: Typer's runner against a real platform on 127.0.0.1.
+
+``usvc`` builds its client from the environment, so each invocation runs with the
+``UNITYSVC_*`` variables pointing at the module's :class:`LocalPlatform` (and any
+variable of the developer's own shell removed).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from unitysvc.cli import app
+
+if TYPE_CHECKING:
+    from unitysvc_server.testing import LocalPlatform
+
+#: Every variable the CLI reads; unset unless a test sets it.
+CLEAN_ENV: dict[str, str | None] = {
+    "UNITYSVC_API_KEY": None,
+    "UNITYSVC_API_URL": None,
+    "UNITYSVC_API_BASE_URL": None,
+    "UNITYSVC_S3_BASE_URL": None,
+    "UNITYSVC_SMTP_BASE_URL": None,
+    "UNITYSVC_LOG": None,
+    "NO_COLOR": "1",
+    "COLUMNS": "200",
+}
+
+
+@dataclass
+class Usvc:
+    """Runs ``usvc`` in-process with a given environment."""
+
+    env: Mapping[str, str | None]
+
+    def __call__(
+        self, *args: str, input: str | bytes | None = None, env: Mapping[str, str | None] = {}
+    ) -> Result:
+        runner = CliRunner()
+        return runner.invoke(
+            app, list(args), input=input, env={**CLEAN_ENV, **self.env, **env}, prog_name="usvc"
+        )
+
+    def ok(self, *args: str, input: str | bytes | None = None, **kw: Any) -> Result:
+        """Run and assert exit status 0 (showing stderr on failure)."""
+        result = self(*args, input=input, **kw)
+        assert result.exit_code == 0, (
+            f"usvc {' '.join(args)} exited {result.exit_code}\n"
+            f"stdout: {result.stdout}\nstderr: {result.stderr}\n{result.exception!r}"
+        )
+        return result
+
+    def json(self, *args: str, **kw: Any) -> Any:
+        """Run with ``--json`` and parse stdout."""
+        return json.loads(self.ok(*args, "--json", **kw).stdout)
+
+    def fails(self, *args: str, code: int = 1, **kw: Any) -> str:
+        """Run, assert exit status ``code`` and return the one ``error:`` line."""
+        result = self(*args, **kw)
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+        return one_error_line(result)
+
+
+@pytest.fixture
+def usvc_offline() -> Usvc:
+    """``usvc`` with no settings at all (help, usage errors, env)."""
+    return Usvc({})
+
+
+@pytest.fixture(scope="module")
+def platform() -> Iterator[LocalPlatform]:
+    from unitysvc_server.testing import LocalPlatform
+
+    with LocalPlatform(demo=True) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def api_key(platform: LocalPlatform) -> str:
+    return platform.create_customer("cli-tests")
+
+
+@pytest.fixture(scope="module")
+def usvc(platform: LocalPlatform, api_key: str) -> Usvc:
+    """``usvc`` configured through the environment for the module's customer."""
+    return Usvc({"UNITYSVC_API_KEY": api_key, "UNITYSVC_API_URL": platform.api_url})
+
+
+@pytest.fixture(scope="module")
+def anonymous(platform: LocalPlatform) -> Usvc:
+    """``usvc`` pointed at the platform without a key."""
+    return Usvc({"UNITYSVC_API_URL": platform.api_url})
+
+
+def one_error_line(result: Result) -> str:
+    """The single ``error:`` line a failed command printed on stderr."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one error line, got: {result.stderr!r}"
+    assert lines[0].startswith("error: "), lines[0]
+    return lines[0]
