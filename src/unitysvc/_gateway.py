@@ -141,23 +141,29 @@ class Wrappable(Bound[M], ABC):
         """Retry on ``other`` when this target answers 5xx or 429, times out or is down.
 
         Args:
-            other: A gateway-relative path, or a service, group or wrapped target.
+            other: A gateway-relative path (used as written), or a service, group or
+                wrapped target (the dispatch's ``path`` is appended to it as well).
 
         Raises:
             ValueError: ``other`` is an external URL.
         """
-        return self._wrap(self._spec().with_failover(gateway_relative(other, what="failover")))
+        secondary = gateway_relative(other, what="failover")
+        follows = not isinstance(other, str)
+        return self._wrap(self._spec().with_failover(secondary, follows_sub_path=follows))
 
     def with_tee(self, other: Any) -> WrappedTarget[M]:
         """Also send a fire-and-forget copy of each call to ``other`` (``t/``).
 
         Args:
-            other: A gateway-relative path, or a service, group or wrapped target.
+            other: A gateway-relative path (used as written), or a service, group or
+                wrapped target (the dispatch's ``path`` is appended to it as well).
 
         Raises:
             ValueError: ``other`` is an external URL.
         """
-        return self._wrap(self._spec().with_tee(gateway_relative(other, what="tee")))
+        secondary = gateway_relative(other, what="tee")
+        follows = not isinstance(other, str)
+        return self._wrap(self._spec().with_tee(secondary, follows_sub_path=follows))
 
 
 class WrappedTarget(Wrappable[M], Generic[M]):

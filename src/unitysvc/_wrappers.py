@@ -57,6 +57,29 @@ def gateway_relative(target: Any, *, what: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Secondary:
+    """A failover or tee destination.
+
+    Attributes:
+        path: Gateway-relative path, possibly wrapped (``m/p/b?_ttl=5m``).
+        follows_sub_path: The destination was given as a target object (service,
+            group, wrapped target), so the sub-path of each dispatch applies to it
+            too: ``svc.with_failover(llm).dispatch(path="chat/completions")`` fails
+            over to ``g/llm/chat/completions``. A path string is used as written.
+    """
+
+    path: str
+    follows_sub_path: bool = False
+
+    def render(self, sub_path: str) -> str:
+        """The destination path for a dispatch with ``sub_path``."""
+        if not (self.follows_sub_path and sub_path):
+            return self.path
+        path, mark, query = self.path.partition("?")
+        return f"{path.rstrip('/')}/{sub_path.lstrip('/')}{mark}{query}"
+
+
+@dataclass(frozen=True, slots=True)
 class WrapSpec:
     """The wrappers applied to a target.
 
@@ -71,8 +94,8 @@ class WrapSpec:
     log: str | None = None
     cache_ttl: str | None = None
     cache_renew: bool = False
-    failover: tuple[str, ...] = field(default=())
-    tee: tuple[str, ...] = field(default=())
+    failover: tuple[Secondary, ...] = field(default=())
+    tee: tuple[Secondary, ...] = field(default=())
 
     def with_log(self, complete: bool) -> WrapSpec:
         """Add ``l/`` (upgrading to complete if asked either time)."""
@@ -86,13 +109,13 @@ class WrapSpec:
         new_ttl = ttl if ttl is not None else (self.cache_ttl or "")
         return replace(self, cache_ttl=new_ttl, cache_renew=self.cache_renew or renew)
 
-    def with_failover(self, target: str) -> WrapSpec:
-        """Add a failover secondary."""
-        return replace(self, failover=(*self.failover, target))
+    def with_failover(self, target: str, *, follows_sub_path: bool = False) -> WrapSpec:
+        """Add a failover secondary (see :class:`Secondary`)."""
+        return replace(self, failover=(*self.failover, Secondary(target, follows_sub_path)))
 
-    def with_tee(self, target: str) -> WrapSpec:
-        """Add a tee destination."""
-        return replace(self, tee=(*self.tee, target))
+    def with_tee(self, target: str, *, follows_sub_path: bool = False) -> WrapSpec:
+        """Add a tee destination (see :class:`Secondary`)."""
+        return replace(self, tee=(*self.tee, Secondary(target, follows_sub_path)))
 
 
 def render(base: str, spec: WrapSpec, sub_path: str = "") -> str:
@@ -123,10 +146,10 @@ def render(base: str, spec: WrapSpec, sub_path: str = "") -> str:
             query.append(("_renew", ""))
     for secondary in spec.failover:
         prefixes.append("f")
-        query.append(("_else", secondary))
+        query.append(("_else", secondary.render(sub_path)))
     for destination in spec.tee:
         prefixes.append("t")
-        query.append(("_to", destination))
+        query.append(("_to", destination.render(sub_path)))
     rendered = "/".join([*prefixes, path])
     encoded = urlencode(query, quote_via=quote, safe="")
     full_query = "&".join(q for q in (existing_query, encoded) if q)

@@ -11,7 +11,7 @@ platform activates the enrollment in the background::
 from __future__ import annotations
 
 import time
-from typing import Any, Generic, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
 from uuid import UUID
 
 from unitysvc._core import Flow, PageFlow, Sleep, parse
@@ -209,14 +209,20 @@ class _EnrollmentRecord(RecordMixin[Any], Bound[M], Generic[M]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={str(self.id)!r}, status={self.status!r})"
 
-    refresh = forward(_EnrollmentsOps.get, "id")
-    cancel = forward(_EnrollmentsOps.cancel, "id")
-    wait = forward(_EnrollmentsOps.wait, "id")
+    refresh = forward(_EnrollmentsOps[M].get, "id")
+    cancel = forward(_EnrollmentsOps[M].cancel, "id")
+    wait = forward(_EnrollmentsOps[M].wait, "id")
 
 
-class Enrollment(_EnrollmentRecord[Sync]):
-    """A customer enrollment (active record over ``CustomerEnrollment``)."""
+if TYPE_CHECKING:
+    # To a type checker the public names are exactly what the operations return,
+    # so ``svc: Enrollment = client.enrollments.get(...)`` type-checks in user code.
+    Enrollment: TypeAlias = _EnrollmentRecord[Sync]
+    AsyncEnrollment: TypeAlias = _EnrollmentRecord[Async]
+else:
 
+    class Enrollment(_EnrollmentRecord[Sync]):
+        """A customer enrollment (active record over ``CustomerEnrollment``)."""
 
-class AsyncEnrollment(_EnrollmentRecord[Async]):
-    """Async flavour of :class:`Enrollment`."""
+    class AsyncEnrollment(_EnrollmentRecord[Async]):
+        """Async flavour of :class:`Enrollment`."""

@@ -13,14 +13,15 @@ dispatchable at ``g/<name>``.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Generic, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
 from uuid import UUID
 
 from unitysvc._core import UNSET, Flow, PageFlow, parse, parse_as
-from unitysvc._gateway import Wrappable, dispatch_flow, join_url
+from unitysvc._gateway import Wrappable, dispatch_flow, gateway_root, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, pager, stream_op
 from unitysvc._records import Page, RecordMixin, pick_class
 from unitysvc._resource import Resource, walk_cursor
+from unitysvc.exceptions import NotFoundError
 from unitysvc.models import (
     CursorPageServiceSummary,
     CustomerGroupDetail,
@@ -32,6 +33,8 @@ from unitysvc.models import (
 
 if TYPE_CHECKING:
     import httpx
+
+    from unitysvc.services import _ServiceRecord
 
 __all__ = [
     "AsyncGroup",
@@ -208,7 +211,7 @@ class _GroupsOps(Resource[M], Generic[M]):
     @pager
     def iter_services(
         self, name: str, *, search: str | None = None, page_size: int = 50
-    ) -> PageFlow[Any]:
+    ) -> PageFlow[_ServiceRecord[M]]:
         """Iterate over every service of a group, page by page."""
         yield from walk_cursor(
             lambda cursor: _GroupsOps.services.flow(
@@ -219,7 +222,17 @@ class _GroupsOps(Resource[M], Generic[M]):
         )
 
     def _interface_url(self, name: str, path: str) -> Flow[str]:
-        group = yield from _GroupsOps.get.flow(self, name)
+        try:
+            group = yield from _GroupsOps.get.flow(self, name)
+        except NotFoundError:
+            # ``GET /groups/{name}`` finds the customer's own collections by UUID
+            # only; by name they are reachable at the gateway's ``g/<name>``.
+            if self._ctx.core.config.api_key is None:
+                raise
+            own = yield from _GroupsOps.list.flow(self, owner="own")
+            if not any(row.name == name for row in own):
+                raise
+            return join_url(gateway_root(self._ctx), join_url(f"g/{name}", path))
         interface = getattr(group.record, "interface", None)
         if interface is None:
             raise ValueError(
@@ -336,20 +349,26 @@ class _GroupRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
         return cast("_GroupRecord[M]", record)
 
     # Navigation and dispatch go by name (``g/<name>``); collection edits by id.
-    services = forward(_GroupsOps.services, "name")
-    iter_services = forward(_GroupsOps.iter_services, "name")
-    dispatch = forward(_GroupsOps.dispatch, "name")
-    stream = forward(_GroupsOps.stream, "name")
-    update = forward(_GroupsOps.update, "id")
-    delete = forward(_GroupsOps.delete, "id")
-    add_member = forward(_GroupsOps.add_member, "id")
-    members = forward(_GroupsOps.members, "id")
-    remove_member = forward(_GroupsOps.remove_member, "id")
+    services = forward(_GroupsOps[M].services, "name")
+    iter_services = forward(_GroupsOps[M].iter_services, "name")
+    dispatch = forward(_GroupsOps[M].dispatch, "name")
+    stream = forward(_GroupsOps[M].stream, "name")
+    update = forward(_GroupsOps[M].update, "id")
+    delete = forward(_GroupsOps[M].delete, "id")
+    add_member = forward(_GroupsOps[M].add_member, "id")
+    members = forward(_GroupsOps[M].members, "id")
+    remove_member = forward(_GroupsOps[M].remove_member, "id")
 
 
-class Group(_GroupRecord[Sync]):
-    """A service group or collection (active record)."""
+if TYPE_CHECKING:
+    # To a type checker the public names are exactly what the operations return,
+    # so ``svc: Group = client.groups.get(...)`` type-checks in user code.
+    Group: TypeAlias = _GroupRecord[Sync]
+    AsyncGroup: TypeAlias = _GroupRecord[Async]
+else:
 
+    class Group(_GroupRecord[Sync]):
+        """A service group or collection (active record)."""
 
-class AsyncGroup(_GroupRecord[Async]):
-    """Async flavour of :class:`Group`."""
+    class AsyncGroup(_GroupRecord[Async]):
+        """Async flavour of :class:`Group`."""

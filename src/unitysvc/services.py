@@ -14,7 +14,7 @@ The same operations exist on the manager (``client.services.dispatch(service_id,
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Generic, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
 from uuid import UUID
 
 from unitysvc._core import Flow, parse, parse_as
@@ -303,11 +303,11 @@ class _ServiceRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(id={str(self.id)!r}, name={self.name!r})"
 
-    refresh = forward(_ServicesOps.get, "id")
-    interfaces = forward(_ServicesOps.interfaces, "id")
-    dispatch = forward(_ServicesOps.dispatch, "id")
-    stream = forward(_ServicesOps.stream, "id")
-    schedule = forward(_ServicesOps.schedule, "id")
+    refresh = forward(_ServicesOps[M].get, "id")
+    interfaces = forward(_ServicesOps[M].interfaces, "id")
+    dispatch = forward(_ServicesOps[M].dispatch, "id")
+    stream = forward(_ServicesOps[M].stream, "id")
+    schedule = forward(_ServicesOps[M].schedule, "id")
 
     @op
     def enroll(self, *, parameters: dict[str, Any] | None = None) -> Flow[_EnrollmentRecord[M]]:
@@ -321,9 +321,15 @@ class _ServiceRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
         return cast("_EnrollmentRecord[M]", record)
 
 
-class Service(_ServiceRecord[Sync]):
-    """A customer-visible service (active record over ``ServiceDetail``)."""
+if TYPE_CHECKING:
+    # To a type checker the public names are exactly what the operations return,
+    # so ``svc: Service = client.services.get(...)`` type-checks in user code.
+    Service: TypeAlias = _ServiceRecord[Sync]
+    AsyncService: TypeAlias = _ServiceRecord[Async]
+else:
 
+    class Service(_ServiceRecord[Sync]):
+        """A customer-visible service (active record over ``ServiceDetail``)."""
 
-class AsyncService(_ServiceRecord[Async]):
-    """Async flavour of :class:`Service`."""
+    class AsyncService(_ServiceRecord[Async]):
+        """Async flavour of :class:`Service`."""

@@ -11,6 +11,8 @@ from typing import Literal, assert_type
 import httpx
 
 import unitysvc
+from unitysvc.enrollments import AsyncEnrollment, Enrollment
+from unitysvc.groups import AsyncGroup, Group
 from unitysvc.models import (
     AccessInterface,
     Message,
@@ -18,6 +20,7 @@ from unitysvc.models import (
     SecretPublic,
     SecretsPublic,
 )
+from unitysvc.services import AsyncService, Service
 
 
 def sync_usage(client: unitysvc.Client) -> None:
@@ -47,3 +50,26 @@ async def async_usage(client: unitysvc.AsyncClient) -> None:
     group = await client.groups.get("llm")
     page = await group.services()
     assert_type(len(page), int)
+
+
+def records_are_the_public_classes(client: unitysvc.Client) -> None:
+    # Users annotate with the public names; forwarded methods keep the flavour.
+    group: Group = client.groups.get("llm")
+    service: Service = client.services.get("abc")
+    enrollment: Enrollment = client.enrollments.get("e")
+    enrollment = enrollment.wait()
+    assert_type(enrollment.refresh(), Enrollment)
+    assert_type(service.enroll(), Enrollment)
+    assert_type(group.refresh(), Group)
+    for member in client.groups.iter_services("llm"):
+        assert_type(member, Service)
+
+
+async def async_records_are_the_public_classes(client: unitysvc.AsyncClient) -> None:
+    group: AsyncGroup = await client.groups.get("llm")
+    service: AsyncService = await client.services.get("abc")
+    enrollment: AsyncEnrollment = await service.enroll()
+    assert_type(await enrollment.wait(), AsyncEnrollment)
+    assert_type(await group.refresh(), AsyncGroup)
+    async for member in client.groups.iter_services("llm"):
+        assert_type(member, AsyncService)

@@ -83,3 +83,20 @@ def test_gateway_relative_accepts_objects_with_path() -> None:
     assert gateway_relative(Target(), what="tee") == "g/llm"
     with pytest.raises(ValueError, match="needs a gateway path"):
         gateway_relative(object(), what="tee")
+
+
+def test_target_secondaries_follow_the_dispatch_sub_path() -> None:
+    spec = (
+        WrapSpec()
+        .with_failover("g/llm", follows_sub_path=True)
+        .with_tee("m/p/audit?_ttl=5m", follows_sub_path=True)
+        .with_failover("p/fixed")
+    )
+    assert render("p/svc", spec, "chat/completions") == (
+        "f/f/t/p/svc/chat/completions?_else=g%2Fllm%2Fchat%2Fcompletions&_else=p%2Ffixed"
+        "&_to=m%2Fp%2Faudit%2Fchat%2Fcompletions%3F_ttl%3D5m"
+    )
+    # Without a sub-path the secondaries are exactly what was given.
+    assert render("p/svc", spec) == (
+        "f/f/t/p/svc?_else=g%2Fllm&_else=p%2Ffixed&_to=m%2Fp%2Faudit%3F_ttl%3D5m"
+    )

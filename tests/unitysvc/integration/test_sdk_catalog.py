@@ -70,6 +70,11 @@ def test_collections_crud_and_members(client: Any) -> None:
     updated = client.groups.update(collection.id, display_name="Renamed")
     assert updated.display_name == "Renamed"
     assert name in {g.name for g in client.groups.list(owner="own")}
+    # Collections have no group-level interface: they dispatch at ``g/<name>``.
+    routed = collection.dispatch(path="hello", json={"model": "e"})
+    assert routed.status_code == 200, routed.text
+    assert routed.json()["path"].endswith("/hello")
+    assert client.groups.dispatch(name, path="hello", json={"model": "e"}).status_code == 200
     client.groups.remove_member(collection.id, echo.id)
     assert list(client.groups.members(collection.id)) == []
     client.groups.delete(collection.id)

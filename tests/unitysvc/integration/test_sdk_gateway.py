@@ -72,6 +72,14 @@ def test_failover_from_a_down_service(client: Any, demo_service: Any) -> None:
     assert response.json()["method"] == "POST"
 
 
+def test_failover_to_a_group_keeps_the_sub_path(client: Any, demo_service: Any) -> None:
+    down = demo_service("demo-down")
+    llm = client.groups.get("llm")
+    response = down.with_failover(llm).dispatch(path="chat/completions", json=CHAT)
+    assert response.status_code == 200
+    assert response.json()["model"] == "demo-small"
+
+
 def test_external_failover_is_refused_locally(client: Any, demo_service: Any) -> None:
     echo = demo_service("echo")
     with pytest.raises(ValueError, match="gateway-relative"):
