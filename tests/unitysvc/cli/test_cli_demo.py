@@ -1,0 +1,223 @@
+"""``usvc demo``: run to completion, every step shown, nothing left running.
+
+The demo starts its own platform, so these tests need no fixture platform: they
+check what it printed, that it exited 0, and that its server, threads and
+temporary directory are gone afterwards. ``--keep`` runs as a real process so
+that Ctrl-C can be sent to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import unitysvc
+
+DEMO_BYOK_KEY = "sk-demo-byok-0123456789"
+
+#: One phrase per step (and the results that prove the step worked), in order.
+STEPS = [
+    " 1/13 Start the platform",
+    "listening on http://127.0.0.1:",
+    " 2/13 Create a customer",
+    " 3/13 Browse the catalog",
+    "all_services",
+    "demo-byok",
+    "2 groups, 7 services",
+    " 4/13 Turn on request logging",
+    "request logging enabled: True",
+    " 5/13 Store a secret",
+    "secret DEMO_API_KEY stored encrypted",
+    " 6/13 Enroll in demo-byok",
+    ": pending",
+    "enrollment active after",
+    " 7/13 Dispatch a chat completion",
+    "200 in",
+    "'[demo-byok] Hello from the unitysvc demo'",
+    " 8/13 Stream a reply, token by token",
+    "[demo-byok] streaming arrives one token at a time",
+    "8 tokens streamed",
+    " 9/13 Resolve a route",
+    "demo-medium",
+    "model demo-medium resolves to: demo-medium",
+    "10/13 Cache a slow call",
+    "x-unitysvc-cache: miss",
+    "x-unitysvc-cache: hit",
+    "11/13 Fail over from demo-down",
+    "demo-down alone answers 503",
+    "200 from the secondary (x-unitysvc-failover: 1): '[demo-small] Are you there?'",
+    "12/13 Schedule a recurrent request every 1s",
+    "run 1 fired at",
+    "run 2 fired at",
+    "schedule deleted",
+    "13/13 Read the request log",
+    "Done in",
+    "Platform stopped; temporary data removed.",
+]
+
+
+def _in_order(text: str, phrases: list[str]) -> None:
+    position = 0
+    for phrase in phrases:
+        found = text.find(phrase, position)
+        assert found >= 0, f"{phrase!r} missing (after offset {position}) in:\n{text}"
+        position = found + len(phrase)
+
+
+def _port_closed(url: str) -> bool:
+    host, port = re.match(r"http://([\d.]+):(\d+)", url).groups()  # type: ignore[union-attr]
+    with socket.socket() as sock:
+        return sock.connect_ex((host, int(port))) != 0
+
+
+def _platform_url(output: str) -> str:
+    match = re.search(r"listening on (http://127\.0\.0\.1:\d+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def _data_dir(output: str) -> Path:
+    match = re.search(r"SQLite in (\S+),", output)
+    assert match, output
+    return Path(match.group(1))
+
+
+def test_demo_walks_through_every_step_and_leaves_nothing_running(usvc_offline: Any) -> None:
+    threads_before = set(threading.enumerate())
+
+    result = usvc_offline.ok("demo")
+
+    out = result.stdout
+    _in_order(out, STEPS)
+    # The request log shows the calls of every step, the scheduled runs included.
+    log = out[out.index("13/13") :]
+    for path in ("e/", "m/g/llm/chat/completions?_ttl=5m", "f/p/", "demo-down/v1", "schedule"):
+        assert path in log, (path, log)
+    assert re.search(r"✓ \d+ request-log rows", log)
+    # Keys are shown by prefix only; the BYOK secret never.
+    assert DEMO_BYOK_KEY not in out
+    assert not re.search(r"svcpass_[A-Za-z0-9_-]{20,}", out)
+    assert "export UNITYSVC" not in out
+
+    # Nothing left running: server port closed, threads gone, temporary data removed.
+    assert _port_closed(_platform_url(out))
+    assert not _data_dir(out).exists()
+    assert set(threading.enumerate()) - threads_before == set()
+
+
+def test_demo_without_the_server_extra_says_what_to_install(
+    usvc_offline: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # None in sys.modules makes the import fail, as when the extra is not installed.
+    monkeypatch.setitem(sys.modules, "unitysvc_server.app", None)
+    line = usvc_offline.fails("demo")
+    assert 'pip install "unitysvc[server]"' in line
+    assert "unitysvc_server.app" in line
+
+
+def test_demo_help_explains_keep(usvc_offline: Any) -> None:
+    out = usvc_offline.ok("demo", "--help").stdout
+    assert "--keep" in out
+    assert "usvc demo --keep" in out
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str:
+    """Lines of ``proc``'s stdout up to (and including) the one containing ``marker``."""
+    lines: list[str] = []
+    done = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if marker in line:
+                break
+        done.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    if not done.wait(timeout):
+        proc.kill()
+        reader.join()
+        raise AssertionError(f"{marker!r} never printed:\n{''.join(lines)}")
+    reader.join()
+    return "".join(lines)
+
+
+def test_demo_keep_serves_until_ctrl_c_and_prints_exports() -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("UNITYSVC_")},
+        "NO_COLOR": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from unitysvc.cli import main; main()", "demo", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        head = _read_until(proc, "Press Ctrl-C to stop.", timeout=90)
+        exports = dict(
+            re.findall(r"^export (UNITYSVC_API_URL|UNITYSVC_API_KEY)=(\S+)$", head, re.M)
+        )
+        assert set(exports) == {"UNITYSVC_API_URL", "UNITYSVC_API_KEY"}, head
+        assert exports["UNITYSVC_API_KEY"].startswith("svcpass_")
+
+        # The printed settings work for your own code: the demo's customer and its data.
+        with unitysvc.Client(
+            exports["UNITYSVC_API_KEY"], base_url=exports["UNITYSVC_API_URL"]
+        ) as client:
+            assert "DEMO_API_KEY" in [s.name for s in client.secrets.list().data]
+            assert [e.status for e in client.enrollments.list()] == ["active"]
+            # The demo's schedule was removed before handing over.
+            assert client.recurrent_requests.list().count == 0
+            reply = client.dispatch(
+                "g/llm/chat/completions",
+                json={"model": "demo-large", "messages": [{"role": "user", "content": "hi"}]},
+            )
+            assert reply.json()["choices"][0]["message"]["content"] == "[demo-large] hi"
+
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, head + rest
+    assert "Platform stopped; temporary data removed." in rest
+    assert _port_closed(exports["UNITYSVC_API_URL"])
+    assert not _data_dir(head).exists()
+
+
+def test_demo_keep_stops_cleanly_on_sigterm() -> None:
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from unitysvc.cli import main; main()", "demo", "--keep"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        head = _read_until(proc, "Press Ctrl-C to stop.", timeout=90)
+        proc.terminate()
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, head + rest
+    assert "Platform stopped; temporary data removed." in rest
+    assert _port_closed(_platform_url(head))
+    assert not _data_dir(head).exists()
