@@ -70,7 +70,7 @@ def generate() -> str:
     # Drop the generator's own banner (it names a temp path) in favour of ours.
     while lines and lines[0].startswith("#"):
         lines.pop(0)
-    source = _inline_root_models("".join(lines).lstrip("\n"))
+    source = _list_envelopes(_inline_root_models("".join(lines).lstrip("\n")))
     names = sorted(re.findall(r"^class (\w+)\(", source, flags=re.MULTILINE))
     exports = "".join(f"    {name!r},\n" for name in names)
     return f"{HEADER}{source}\n\n__all__ = [\n{exports}]\n"
@@ -102,6 +102,27 @@ def _inline_root_models(source: str) -> str:
     if "RootModel[" not in source:
         source = source.replace(", RootModel\n", "\n", 1)
     return source
+
+
+_ENVELOPE = re.compile(
+    r"^class (\w+)\(WireModel\):\n((?:(?!^class ).*\n)*?)    data: Annotated\[list\[(\w+)\]",
+    flags=re.MULTILINE,
+)
+
+
+def _list_envelopes(source: str) -> str:
+    """Base every ``{data: [...]}`` response on ``ListEnvelope[Row]`` (iterable, sized)."""
+    source = _ENVELOPE.sub(
+        lambda m: (
+            f"class {m.group(1)}(ListEnvelope[{m.group(3)}]):\n{m.group(2)}"
+            f"    data: Annotated[list[{m.group(3)}]"
+        ),
+        source,
+    )
+    return source.replace(
+        "from unitysvc.models._base import WireModel",
+        "from unitysvc.models._base import ListEnvelope, WireModel",
+    )
 
 
 def main() -> int:

@@ -73,3 +73,11 @@ async def async_records_are_the_public_classes(client: unitysvc.AsyncClient) -> 
     assert_type(await group.refresh(), AsyncGroup)
     async for member in client.groups.iter_services("llm"):
         assert_type(member, AsyncService)
+
+
+def list_envelopes_are_typed_sequences(client: unitysvc.Client) -> None:
+    page = client.secrets.list()
+    assert_type(len(page), int)
+    assert_type(page[0], SecretPublic)
+    for secret in page:
+        assert_type(secret, SecretPublic)

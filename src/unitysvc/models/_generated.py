@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
-from unitysvc.models._base import WireModel
+from unitysvc.models._base import ListEnvelope, WireModel
 
 
 class AccessInterface(WireModel):
@@ -519,7 +519,7 @@ class SecretUpdate(WireModel):
     """
 
 
-class SecretsPublic(WireModel):
+class SecretsPublic(ListEnvelope[SecretPublic]):
     """
     List of secrets with count.
     """
@@ -605,7 +605,7 @@ class ServiceAliasUpdate(WireModel):
     ] = None
 
 
-class ServiceAliasesPublic(WireModel):
+class ServiceAliasesPublic(ListEnvelope[ServiceAliasPublic]):
     """
     List response for ServiceAliases.
     """
@@ -856,7 +856,7 @@ class BroadcastPublic(WireModel):
     ] = []
 
 
-class BroadcastsPublic(WireModel):
+class BroadcastsPublic(ListEnvelope[BroadcastPublic]):
     data: Annotated[list[BroadcastPublic], Field(title='Data')]
     count: Annotated[int, Field(title='Count')]
 
@@ -885,7 +885,7 @@ class ChainPublic(WireModel):
     ] = []
 
 
-class ChainsPublic(WireModel):
+class ChainsPublic(ListEnvelope[ChainPublic]):
     data: Annotated[list[ChainPublic], Field(title='Data')]
     count: Annotated[int, Field(title='Count')]
 
@@ -912,7 +912,7 @@ class ChannelPlan(WireModel):
     ] = None
 
 
-class CursorPageServiceSummary(WireModel):
+class CursorPageServiceSummary(ListEnvelope[ServiceSummary]):
     data: Annotated[list[ServiceSummary], Field(title='Data')]
     next_cursor: Annotated[str | None, Field(title='Next Cursor')] = None
     has_more: Annotated[bool | None, Field(title='Has More')] = False
@@ -1054,7 +1054,7 @@ class CustomerEnrollmentCreateResponse(WireModel):
     message: Annotated[str, Field(title='Message')]
 
 
-class CustomerEnrollmentsResponse(WireModel):
+class CustomerEnrollmentsResponse(ListEnvelope[CustomerEnrollment]):
     """
     Paginated list of the caller's enrollments.
     """
@@ -1200,7 +1200,7 @@ class RecurrentRequestPublic(WireModel):
     updated_at: Annotated[str | None, Field(title='Updated At')] = None
 
 
-class RecurrentRequestsPublic(WireModel):
+class RecurrentRequestsPublic(ListEnvelope[RecurrentRequestPublic]):
     """
     List of RecurrentRequests for API responses.
     """
@@ -1284,7 +1284,7 @@ class AccessPlan(WireModel):
     ] = None
 
 
-class CustomerGroupListResponse(WireModel):
+class CustomerGroupListResponse(ListEnvelope[CustomerGroupView]):
     """
     Envelope for the unified groups list. ``data`` items are
     ``CustomerGroupView`` (platform + own); ``count`` is len(data).
