@@ -26,7 +26,6 @@ from unitysvc._constants import (
 )
 from unitysvc._core import UNSET, ClientConfig, Core, Flow, redact_key
 from unitysvc._drivers import AsyncDriver, SyncDriver
-from unitysvc._gateway import dispatch_flow, join_url
 from unitysvc._ops import Async, Bound, Context, M, Sync, op, stream_op
 from unitysvc._version import __version__
 
@@ -326,6 +325,10 @@ class _ClientBase(Bound[M], Generic[M]):
         Returns:
             The raw ``httpx.Response``; upstream 4xx/5xx are returned, not raised.
         """
+        # Imported on first dispatch: the gateway and wrapper modules are not needed
+        # by control-plane calls, and ``import unitysvc`` stays cheaper without them.
+        from unitysvc._gateway import dispatch_flow, join_url
+
         url = join_url(self.api_base_url, path)
         return (
             yield from dispatch_flow(

@@ -139,6 +139,10 @@ class Core:
         self.config = config
         self.http = http
         self.policy = RetryPolicy(config.max_retries)
+        self._base_key: httpx.URL | None = None
+        self._base_str = ""
+        self._timeout_key: Any = UNSET
+        self._timeout_value: dict[str, float | None] = {}
 
     # -- request building -------------------------------------------------------------
 
@@ -177,13 +181,7 @@ class Core:
             merged["Authorization"] = f"Bearer {key}"
         if idempotent_post and not any(k.lower() == "idempotency-key" for k in merged):
             merged["Idempotency-Key"] = str(uuid.uuid4())
-        clean_params = None
-        if params:
-            clean_params = {
-                k: ("true" if v is True else "false" if v is False else v)
-                for k, v in params.items()
-                if v is not None
-            }
+        clean_params = query_params(params) if params else None
         extra: dict[str, Any] = {}
         if json is not UNSET:
             extra["json"] = json
@@ -191,9 +189,44 @@ class Core:
             extra["content"] = content
         if timeout is UNSET:
             timeout = self.config.timeout
+        http = self.http
+        base = self._base_url(http)
+        if base and url[:1] == "/" and url[1:2] != "/" and "?" not in url and "#" not in url:
+            # Fast path for control-plane paths (every resource call): one URL string,
+            # parsed once by httpx, instead of httpx merging base URL, path and query
+            # params through three parses. The result is the same URL: the base URL
+            # plus the path, and the query encoded by httpx's own QueryParams.
+            if clean_params and not http.params:
+                full = f"{base}{url}?{httpx.QueryParams(clean_params)}"
+                clean_params = None
+            else:
+                full = base + url
+            if timeout is not UNSET:
+                extra["extensions"] = {"timeout": self._timeout_dict(timeout)}
+            return http.build_request(method, full, params=clean_params, headers=merged, **extra)
         if timeout is not UNSET:
             extra["timeout"] = timeout
-        return self.http.build_request(method, url, params=clean_params, headers=merged, **extra)
+        return http.build_request(method, url, params=clean_params, headers=merged, **extra)
+
+    def _base_url(self, http: httpx.Client | httpx.AsyncClient) -> str:
+        """The httpx client's base URL without its trailing slash (cached per value).
+
+        Empty when the fast path of :meth:`request` does not apply: no base URL, or
+        one with a query or fragment (then httpx's own merge decides).
+        """
+        base = http.base_url
+        if base is not self._base_key:
+            self._base_key = base
+            simple = base.is_absolute_url and not base.query and not base.fragment
+            self._base_str = str(base).rstrip("/") if simple else ""
+        return self._base_str
+
+    def _timeout_dict(self, timeout: Any) -> dict[str, float | None]:
+        """``httpx.Timeout(timeout).as_dict()``, cached: it is the same for every call."""
+        if timeout is not self._timeout_key:
+            self._timeout_key = timeout
+            self._timeout_value = httpx.Timeout(timeout).as_dict()
+        return self._timeout_value
 
     def require_key(self, what: str) -> None:
         """Raise locally when an anonymous client attempts a call that needs a key."""
@@ -280,6 +313,15 @@ class Core:
                     retry_after=parse_retry_after(response.headers.get("retry-after")),
                 )
             return response
+
+
+def query_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Query parameters as the API expects them: ``None`` dropped, booleans lower-case."""
+    return {
+        k: ("true" if v is True else "false" if v is False else v)
+        for k, v in params.items()
+        if v is not None
+    }
 
 
 def _connection_error(request: httpx.Request, exc: httpx.HTTPError) -> APIConnectionError:

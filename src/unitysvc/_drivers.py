@@ -6,7 +6,6 @@ they drive is written once in :mod:`unitysvc._core` and the resource modules.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -104,6 +103,10 @@ class AsyncDriver:
         if isinstance(effect, Close):
             await effect.response.aclose()
         else:
+            # Imported here: only retrying async clients need it, and asyncio is a
+            # sizeable import that sync users would otherwise pay for.
+            import asyncio
+
             await asyncio.sleep(effect.seconds)
         return _NOTHING
 
