@@ -11,7 +11,11 @@
 * ``customer_key`` / ``other_customer_key`` -- keys of two distinct customers
   of that platform (isolation tests use both).
 * ``api`` / ``other_api`` -- raw ``httpx`` clients on ``platform.api_url``
-  authenticated as those customers.
+  authenticated as those customers. Every response they (and
+  ``anonymous_api``) receive is checked against the wire contract: a 2xx
+  JSON body must validate against the contract's response schema for that
+  operation and status (required fields, enum values, types), a 422 must be
+  FastAPI-shaped and any other error ``{"detail": "<text>"}``.
 
 With ``UNITYSVC_TEST_DATABASE_URL`` set (PostgreSQL), every platform gets its
 own fresh database on that server, so modules never see each other's rows.
@@ -19,14 +23,77 @@ own fresh database on that server, so modules never see each other's rows.
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from jsonschema import Draft202012Validator
 
 from unitysvc_server.testing import LocalPlatform
+
+CONTRACT = Path(__file__).parents[2] / "src/unitysvc_server/contract/customer-openapi.json"
+
+
+@cache
+def _contract() -> tuple[dict[str, Any], list[tuple[str, re.Pattern[str], dict[str, Any]]]]:
+    spec: dict[str, Any] = json.loads(CONTRACT.read_text())
+    operations = []
+    # Literal paths before templated ones (``/request-logs/start`` before ``{log_id}``).
+    for path, methods in sorted(spec["paths"].items(), key=lambda item: item[0].count("{")):
+        pattern = re.compile(
+            "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path.rstrip("/"))) + "/?$"
+        )
+        for method, operation in methods.items():
+            operations.append((method.upper(), pattern, operation))
+    return spec, operations
+
+
+def check_against_contract(response: httpx.Response) -> None:
+    """Fail when ``response`` (to a ``/v1`` request) breaks the wire contract."""
+    path = response.request.url.path
+    if not path.startswith("/v1/") or response.status_code in (204, 304):
+        return
+    response.read()
+    if response.status_code >= 400:
+        detail = response.json()["detail"]
+        if response.status_code == 422:
+            assert isinstance(detail, list) and detail, response.text
+            assert all({"loc", "msg", "type"} <= set(item) for item in detail), response.text
+        else:
+            assert isinstance(detail, str), response.text
+        return
+    spec, operations = _contract()
+    method = response.request.method
+    found = [op for m, pattern, op in operations if m == method and pattern.match(path[3:])]
+    if not found:
+        return  # not a contract operation (e.g. the signed file endpoints)
+    documented = found[0].get("responses", {}).get(str(response.status_code))
+    schema = (documented or {}).get("content", {}).get("application/json", {}).get("schema")
+    if not schema:
+        return
+    validator = Draft202012Validator({**schema, "components": spec["components"]})
+    errors = sorted(validator.iter_errors(response.json()), key=lambda e: list(e.absolute_path))
+    assert not errors, (
+        f"{method} {path} -> {response.status_code} breaks the contract: "
+        + "; ".join(f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5])
+    )
+
+
+@pytest.fixture
+def contract_check() -> Callable[[httpx.Response], None]:
+    """:func:`check_against_contract`, for tests that build their own responses."""
+    return check_against_contract
+
+
+def _checked(client: httpx.Client) -> httpx.Client:
+    client.event_hooks["response"].append(check_against_contract)
+    return client
 
 
 @pytest.fixture(scope="module")
@@ -57,19 +124,19 @@ def other_customer_key(platform: LocalPlatform) -> str:
 @pytest.fixture
 def api(platform: LocalPlatform, customer_key: str) -> Iterator[httpx.Client]:
     """Raw HTTP client on the API base URL as the main customer."""
-    with platform.http(customer_key) as client:
+    with _checked(platform.http(customer_key)) as client:
         yield client
 
 
 @pytest.fixture
 def other_api(platform: LocalPlatform, other_customer_key: str) -> Iterator[httpx.Client]:
     """Raw HTTP client on the API base URL as the other customer."""
-    with platform.http(other_customer_key) as client:
+    with _checked(platform.http(other_customer_key)) as client:
         yield client
 
 
 @pytest.fixture
 def anonymous_api(platform: LocalPlatform) -> Iterator[httpx.Client]:
     """Raw HTTP client on the API base URL without credentials."""
-    with platform.http() as client:
+    with _checked(platform.http()) as client:
         yield client

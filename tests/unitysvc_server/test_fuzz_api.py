@@ -4,23 +4,34 @@ Every documented operation gets generated requests -- schema-valid ones and
 ones violating the schema -- sent over HTTP to a running platform as an
 authenticated customer. Bounded per operation so the sweep stays well under a
 minute; ``derandomize`` makes runs repeatable.
+
+For a deeper exploratory run, set ``UNITYSVC_FUZZ_SEED`` (a different seed
+explores different inputs) and ``UNITYSVC_FUZZ_EXAMPLES`` (examples per
+operation), e.g. in a loop against PostgreSQL::
+
+    for seed in 1 2 3; do UNITYSVC_FUZZ_SEED=$seed UNITYSVC_FUZZ_EXAMPLES=50 \
+        pytest tests/unitysvc_server/test_fuzz_api.py; done
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.core.result import Ok
 
 from unitysvc_server.testing import LocalPlatform
 
-EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_OPERATION = int(os.environ.get("UNITYSVC_FUZZ_EXAMPLES", "8"))
+#: ``None``: the default, derandomized (repeatable) run.
+SEED = int(os.environ["UNITYSVC_FUZZ_SEED"]) if os.environ.get("UNITYSVC_FUZZ_SEED") else None
 
 
 def _check(response: Any, case: Any) -> str | None:
@@ -40,7 +51,12 @@ def _check(response: Any, case: Any) -> str | None:
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_no_server_errors(platform: LocalPlatform, customer_key: str, mode: GenerationMode) -> None:
+def test_no_server_errors(
+    platform: LocalPlatform,
+    customer_key: str,
+    mode: GenerationMode,
+    contract_check: Callable[[httpx.Response], None],
+) -> None:
     spec = httpx.get(f"{platform.gateway_url}/openapi.json").json()
     schema = schemathesis.openapi.from_dict(spec)
     headers = {"Authorization": f"Bearer {customer_key}"}
@@ -57,14 +73,24 @@ def test_no_server_errors(platform: LocalPlatform, customer_key: str, mode: Gene
             deadline=None,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
-            derandomize=True,
+            derandomize=SEED is None,
             database=None,
         )
         def probe(case: Any) -> None:
             response = case.call(base_url=platform.gateway_url, headers=headers, timeout=30)
             problem = _check(response, case)
             assert problem is None, problem
+            # Whatever was accepted is answered in the contract's shapes.
+            request = httpx.Request(response.request.method or "GET", response.request.url or "")
+            try:
+                contract_check(
+                    httpx.Response(response.status_code, content=response.content, request=request)
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{case.method} {case.formatted_path}: {exc}") from None
 
+        if SEED is not None:
+            probe = seed(SEED)(probe)
         try:
             probe()
         except AssertionError as exc:

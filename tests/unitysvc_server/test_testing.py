@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import http.server
+import json
 import os
 import signal
 import subprocess
@@ -15,6 +18,8 @@ import httpx
 import pytest
 
 from unitysvc_server.testing import LocalPlatform
+
+GROQ = Path(__file__).parent / "data" / "catalogs" / "groq"
 
 
 def test_thread_mode_starts_serves_and_cleans_up() -> None:
@@ -115,3 +120,56 @@ def test_pytest_plugin_fixtures(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+class _Upstream(http.server.BaseHTTPRequestHandler):
+    """A stand-in for ``https://api.groq.com``: echoes what reached it."""
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        seen = {
+            "path": self.path,
+            "authorization": self.headers.get("authorization"),
+            "body": json.loads(self.rfile.read(length) or b"null"),
+        }
+        payload = json.dumps(seen).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass  # keep the test output clean
+
+
+def test_upstreams_map_catalog_hosts_and_async_client_works() -> None:
+    fake = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Upstream)
+    serving = threading.Thread(target=fake.serve_forever, daemon=True)
+    serving.start()
+    local = f"http://127.0.0.1:{fake.server_address[1]}"
+    try:
+        with LocalPlatform(catalogs=[GROQ], upstreams={"https://api.groq.com": local}) as platform:
+            key = platform.create_customer("upstreams")
+
+            async def set_secret() -> list[str]:
+                async with platform.async_client(key) as client:
+                    await client.secrets.set("GROQ_API_KEY", "gsk-local-test")
+                    return [s.name for s in (await client.secrets.list()).data]
+
+            assert asyncio.run(set_secret()) == ["GROQ_API_KEY"]
+            response = httpx.post(
+                f"{platform.gateway_url}/p/groq/v1/chat/completions",
+                json={"model": "llama-3.1-8b-instant", "messages": []},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+        assert response.status_code == 200, response.text
+        seen = response.json()
+        # The catalog's https://api.groq.com/openai reached the local server instead.
+        assert seen["path"] == "/openai/v1/chat/completions"
+        assert seen["authorization"] == "Bearer gsk-local-test"
+        assert seen["body"]["model"] == "llama-3.1-8b-instant"
+    finally:
+        fake.shutdown()
+        fake.server_close()
+        serving.join()

@@ -5,6 +5,7 @@
   official SDK's generated parser requires), never echoing the rejected input
   (it may be a secret value);
 * malformed JSON: 400 with the parser's position;
+* a value the database cannot store (SQLSTATE class 22): 422 at ``["body"]``;
 * anything unexpected: 500 ``{"detail": "internal error", "request_id"}``,
   logged server-side (see :mod:`unitysvc_server.api.middleware`).
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -103,6 +104,44 @@ async def _on_integrity(request: Request, exc: Exception) -> Response:
     return error_response(409, "the request conflicts with existing data")
 
 
+#: SQLSTATE class 22, "data exception": a value the database cannot store
+#: (too long for its column, out of range, not encodable).
+_DATA_EXCEPTION = "22"
+DATA_TOO_LARGE = (
+    "a value does not fit what the platform can store (too long or out of range); "
+    "shorten or correct it"
+)
+
+
+async def _on_database(request: Request, exc: Exception) -> Response:
+    # The safety net behind the API's own validation: a value that reached the
+    # database and does not fit its column is the caller's input, so a 422 --
+    # never a 500. Domain code names the field where it knows the limit.
+    orig = getattr(exc, "orig", None)
+    state = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    if state.startswith(_DATA_EXCEPTION):
+        logger.warning(
+            "data exception %s on %s %s (request %s)",
+            state,
+            request.method,
+            request.url.path,
+            request_id_of(request),
+        )
+        return error_response(
+            422, [{"loc": ["body"], "msg": DATA_TOO_LARGE, "type": "value_error"}]
+        )
+    # Type and traceback only: messages of driver errors can carry data.
+    logger.error(
+        "unhandled %s on %s %s (request %s)",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        request_id_of(request),
+        exc_info=exc,
+    )
+    return await _on_unexpected(request, exc)
+
+
 async def _on_unexpected(request: Request, _exc: Exception) -> Response:
     # Logged once by the outer middleware, which sees the re-raised exception.
     return JSONResponse(
@@ -116,5 +155,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _on_domain)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(IntegrityError, _on_integrity)
+    app.add_exception_handler(DBAPIError, _on_database)
     app.add_exception_handler(ResponseValidationError, _on_unexpected)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -6,7 +6,8 @@ Order, outermost first (see :func:`unitysvc_server.app.create_app`):
    an escaped exception into a logged 500 without a trace in the response.
 2. :class:`BodyLimit` (``/v1``) -- reads a non-multipart body up front and
    answers 413 above ``max_body_bytes``.
-3. :class:`RejectNul` (``/v1``) -- 422 for NUL characters in text.
+3. :class:`RejectNul` (``/v1``) -- 422 for text the databases cannot store
+   (NUL, lone surrogates) and out-of-range numbers, 400 for ``NaN``/``Infinity``.
 4. :class:`Idempotency` (``/v1``) -- ``Idempotency-Key`` on POST.
 5. :class:`SlashTolerance` (``/v1``) -- both trailing-slash forms of a route.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import uuid
 from collections.abc import Iterable
@@ -185,32 +187,75 @@ class BodyLimit:
 
 
 NUL_MESSAGE = "must not contain NUL characters (\\u0000); remove them"
+SURROGATE_MESSAGE = (
+    "must be valid Unicode text: a lone surrogate (\\ud800-\\udfff) is not a character; "
+    "send the character itself or a complete surrogate pair"
+)
+NUMBER_MESSAGE = "number out of range: it does not fit a 64-bit floating point value"
+NON_STANDARD_JSON = (
+    "malformed JSON body: NaN, Infinity and -Infinity are not JSON numbers; "
+    "send a valid JSON document"
+)
+
+# Cheap pre-filter: a body is parsed here only when it may hold something the
+# check refuses (most bodies hold none of these byte sequences).
+_SUSPECT = re.compile(rb"\x00|\\u0000|\\u[dD][89a-fA-F]|NaN|Infinity|[eE][+-]?[0-9]{3}|[0-9]{300}")
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _nul_location(value: Any, loc: list[str | int]) -> list[str | int] | None:
+def _bad_text(text: str) -> tuple[str, str] | None:
+    if "\x00" in text:
+        return NUL_MESSAGE, "string_nul"
+    if _LONE_SURROGATE.search(text):
+        return SURROGATE_MESSAGE, "string_unicode"
+    return None
+
+
+def _unstorable(value: Any, loc: list[str | int]) -> tuple[list[str | int], str, str] | None:
     if isinstance(value, str):
-        return loc if "\x00" in value else None
+        bad = _bad_text(value)
+        return None if bad is None else (loc, *bad)
+    if isinstance(value, float):
+        return (loc, NUMBER_MESSAGE, "finite_number") if math.isinf(value) else None
     if isinstance(value, dict):
         for key, item in value.items():
-            if "\x00" in key:
-                return loc
-            found = _nul_location(item, [*loc, key])
+            bad = _bad_text(key)
+            if bad is not None:
+                return (loc, *bad)
+            found = _unstorable(item, [*loc, key])
             if found is not None:
                 return found
     if isinstance(value, list):
         for index, item in enumerate(value):
-            found = _nul_location(item, [*loc, index])
+            found = _unstorable(item, [*loc, index])
             if found is not None:
                 return found
     return None
 
 
-class RejectNul:
-    """Answer 422 when a path, query or JSON body carries a NUL character.
+class _NonStandardJson(ValueError):
+    pass
 
-    PostgreSQL cannot store NUL in text or JSONB (the driver would fail with a
-    500); SQLite can. Rejecting it at the door keeps both databases behaving
-    the same and names the offending field.
+
+def _refuse_constant(_name: str) -> Any:
+    raise _NonStandardJson
+
+
+class RejectNul:
+    """Refuse request text that the databases cannot store or JSON cannot carry.
+
+    * 422 (FastAPI-shaped, ``loc`` naming the field) for a NUL character in the
+      path, the query or a JSON body, for a lone UTF-16 surrogate in a JSON
+      string (``"\\ud800"``) and for a number too large for a float (``1e999``).
+      PostgreSQL cannot store NUL in text or JSONB, and the driver cannot encode
+      a lone surrogate (both would be a 500); SQLite would store both. Refusing
+      them at the door keeps both databases behaving the same, including in the
+      free-form JSON fields (``body_template``, ``parameters``, routing keys) no
+      model inspects.
+    * 400 for ``NaN`` / ``Infinity`` literals: Python's parser accepts them, but
+      they are not JSON, and echoing them back would produce a response no
+      strict client can parse.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -218,30 +263,35 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            loc = self._find(scope)
-            if loc is not None:
-                await send_json(
-                    send, 422, {"detail": [{"loc": loc, "msg": NUL_MESSAGE, "type": "string_nul"}]}
-                )
+            try:
+                found = self._find(scope)
+            except _NonStandardJson:
+                await send_json(send, 400, {"detail": NON_STANDARD_JSON})
+                return
+            if found is not None:
+                loc, msg, kind = found
+                await send_json(send, 422, {"detail": [{"loc": loc, "msg": msg, "type": kind}]})
                 return
         await self.app(scope, receive, send)
 
     @staticmethod
-    def _find(scope: Scope) -> list[str | int] | None:
+    def _find(scope: Scope) -> tuple[list[str | int], str, str] | None:
         if "\x00" in scope["path"]:
-            return ["path"]
+            return ["path"], NUL_MESSAGE, "string_nul"
         query = bytes(scope.get("query_string", b"")).decode("utf-8", "replace")
         for key, value in parse_qsl(query, keep_blank_values=True):
             if "\x00" in key or "\x00" in value:
-                return ["query", key.replace("\x00", "")]
+                return ["query", key.replace("\x00", "")], NUL_MESSAGE, "string_nul"
         body = scope.get(BODY_SCOPE_KEY, b"")
-        if b"\\u0000" not in body and b"\x00" not in body:
+        if not _SUSPECT.search(body):
             return None
         try:
-            document = json.loads(body)
-        except ValueError:
+            document = json.loads(body, parse_constant=_refuse_constant)
+        except _NonStandardJson:
+            raise
+        except (ValueError, RecursionError):
             return None  # not JSON: the route's own parsing answers
-        return _nul_location(document, ["body"])
+        return _unstorable(document, ["body"])
 
 
 class Idempotency:
@@ -283,6 +333,7 @@ class Idempotency:
         scope[IDEMPOTENCY_SCOPE_KEY] = claim
         start: Message = {}
         chunks: list[bytes] = []
+        held: list[Message] = []
 
         async def capture(message: Message) -> None:
             nonlocal start
@@ -290,25 +341,35 @@ class Idempotency:
                 start = message
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Hold the last chunk until the response is recorded: a client
+                    # that retries the moment it has the answer must get the
+                    # replay, not "in progress".
+                    held.append(message)
+                    return
             await send(message)
 
-        await self.app(scope, receive, capture)
-        status = int(start.get("status", 500))
-        if claim.recorded or 200 <= status < 300:
-            headers = [
-                (k.decode("latin-1"), v.decode("latin-1"))
-                for k, v in start.get("headers", ())
-                if k.decode("latin-1").lower() not in _NOT_REPLAYED
-            ]
-            try:
-                async with self.runtime.transaction() as session:
-                    await idempotency.store_response(
-                        session, claim, status, headers, b"".join(chunks)
-                    )
-            except Exception:
-                # The work is committed and answered; a lost record only means
-                # a retry gets 409 instead of the replay.
-                logger.exception("could not record the response of an idempotent request")
+        try:
+            await self.app(scope, receive, capture)
+            status = int(start.get("status", 500))
+            if claim.recorded or 200 <= status < 300:
+                headers = [
+                    (k.decode("latin-1"), v.decode("latin-1"))
+                    for k, v in start.get("headers", ())
+                    if k.decode("latin-1").lower() not in _NOT_REPLAYED
+                ]
+                try:
+                    async with self.runtime.transaction() as session:
+                        await idempotency.store_response(
+                            session, claim, status, headers, b"".join(chunks)
+                        )
+                except Exception:
+                    # The work is committed; a lost record only means a retry
+                    # gets 409 instead of the replay.
+                    logger.exception("could not record the response of an idempotent request")
+        finally:
+            for message in held:
+                await send(message)
 
     async def _customer(self, scope: Scope) -> customers.Customer | None:
         authorization = header(scope, b"authorization")

@@ -20,6 +20,10 @@ def object_store(settings: SettingsDep) -> ObjectStore:
 
 def file_signing_key(settings: SettingsDep) -> bytes:
     """The HMAC key of file download/upload tickets."""
+    if not settings.secret_key:
+        # The runtime resolves the key at start; signing with an empty key would
+        # make every ticket forgeable, so refuse rather than fall back.
+        raise RuntimeError("the platform's secret_key was not resolved at start")
     return signing_key(settings.secret_key)
 
 

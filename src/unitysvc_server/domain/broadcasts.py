@@ -21,6 +21,7 @@ from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
+    validate_sort_order,
     validate_target_path,
     validate_timeout_ms,
 )
@@ -83,7 +84,7 @@ def _new_target(body: BroadcastTargetCreate, loc: Loc) -> BroadcastTargetRow:
         name=body.name,
         target_path=validate_target_path(body.target_path, (*loc, "target_path")),
         routing_key_override=body.routing_key_override or None,
-        sort_order=body.sort_order or 0,
+        sort_order=validate_sort_order(body.sort_order or 0, (*loc, "sort_order")),
     )
 
 

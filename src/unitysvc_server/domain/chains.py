@@ -29,6 +29,7 @@ from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
     validate_outcome,
+    validate_sort_order,
     validate_target_path,
     validate_timeout_ms,
 )
@@ -93,7 +94,7 @@ def _new_step(body: ChainStepCreate, loc: Loc) -> ChainStepRow:
         timeout_ms=None
         if body.timeout_ms is None
         else validate_timeout_ms(body.timeout_ms, (*loc, "timeout_ms")),
-        sort_order=body.sort_order,
+        sort_order=validate_sort_order(body.sort_order, (*loc, "sort_order")),
     )
 
 
@@ -281,7 +282,7 @@ async def update_step(
         elif field == "timeout_ms":
             step.timeout_ms = None if value is None else validate_timeout_ms(value, loc)
         elif field == "sort_order":
-            step.sort_order = value
+            step.sort_order = validate_sort_order(value, loc)
     await session.flush()
     return step
 

@@ -43,9 +43,13 @@ from unitysvc_server.catalog.model import (
 )
 from unitysvc_server.domain.enrollments import dispatchability
 from unitysvc_server.domain.errors import Conflict, Forbidden, NotFound, Unprocessable
+from unitysvc_server.domain.routing_objects import validate_sort_order
 from unitysvc_server.storage.tables.collections import CollectionMemberRow, CollectionRow
 
 MAX_MEMBERS = 20
+#: Widths of the free-text columns.
+MAX_DISPLAY_NAME = 200
+MAX_DESCRIPTION = 2000
 FAVORITES_NAME = "favorites"
 FAVORITES_DISPLAY = "Favorites"
 _NAME = re.compile(r"^[a-z0-9_-]{1,100}$")
@@ -212,6 +216,12 @@ async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
         raise Conflict(message) from None
 
 
+def _text(value: str | None, field: str, limit: int) -> str | None:
+    if value is not None and len(value) > limit:
+        raise Unprocessable(("body", field), f"must be at most {limit} characters")
+    return value
+
+
 async def create_collection(
     session: AsyncSession,
     catalog: Catalog,
@@ -223,7 +233,7 @@ async def create_collection(
     """Create a collection.
 
     Raises:
-        Unprocessable: Invalid name.
+        Unprocessable: Invalid name, or a text field longer than its column.
         Conflict: The name exists in the same scope or is a platform group's.
     """
     name = validate_name(body.name)
@@ -233,8 +243,8 @@ async def create_collection(
         customer_id=customer_id,
         shared=shared,
         name=name,
-        display_name=body.display_name,
-        description=body.description,
+        display_name=_text(body.display_name, "display_name", MAX_DISPLAY_NAME),
+        description=_text(body.description, "description", MAX_DESCRIPTION),
         members=[],
     )
     session.add(row)
@@ -254,9 +264,9 @@ async def update_collection(
     row = await get_collection(session, catalog, customer_id, group_id)
     sent = body.model_fields_set
     if "display_name" in sent:
-        row.display_name = body.display_name
+        row.display_name = _text(body.display_name, "display_name", MAX_DISPLAY_NAME)
     if "description" in sent:
-        row.description = body.description
+        row.description = _text(body.description, "description", MAX_DESCRIPTION)
     if "enabled" in sent:
         if body.enabled is None:
             raise Unprocessable(("body", "enabled"), "must be true or false")
@@ -324,7 +334,10 @@ async def add_member(
     row = await get_collection(session, catalog, customer_id, group_id)
     await _require_dispatchable(session, catalog, customer_id, body.service_id)
     member = _add_member(
-        row, body.service_id, _check_routing_key(body.routing_key), body.sort_order or 0
+        row,
+        body.service_id,
+        _check_routing_key(body.routing_key),
+        validate_sort_order(body.sort_order or 0, ("body", "sort_order")),
     )
     await _flush_or_conflict(session, f"service {body.service_id} is already in {row.name!r}")
     return member

@@ -63,6 +63,10 @@ _TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+#: Longest ``request_path`` (the width of its column).
+MAX_REQUEST_PATH = 2000
+
+
 # -- pure rules ----------------------------------------------------------------
 
 
@@ -78,6 +82,8 @@ def gateway_relative_path(request_path: str) -> str:
     """
     loc = ("body", "request_path")
     path = request_path.strip()
+    if len(path) > MAX_REQUEST_PATH:
+        raise Unprocessable(loc, f"must be at most {MAX_REQUEST_PATH} characters")
     if path.startswith(_GATEWAY_PLACEHOLDER):
         path = path[len(_GATEWAY_PLACEHOLDER) :]
     elif "://" in path:

@@ -201,6 +201,17 @@ async def _flush_setting(session: AsyncSession) -> None:
 # -- writer ----------------------------------------------------------------------
 
 
+def _fit(value: str, limit: int) -> str:
+    # Caller-controlled text (path, content types, a custom method) must fit its
+    # column and hold no NUL (PostgreSQL refuses both): one unstorable value
+    # would otherwise fail the whole batch, losing every row in it.
+    return value.replace("\x00", "\ufffd")[:limit]
+
+
+def _fit_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {_fit(name, 1000): _fit(value, 8000) for name, value in headers.items()}
+
+
 def _row_values(record: RequestLogRecord) -> dict[str, Any]:
     request_body, request_cut = preview(record.request_body_preview)
     response_body, response_cut = preview(record.response_body_preview)
@@ -213,28 +224,28 @@ def _row_values(record: RequestLogRecord) -> dict[str, Any]:
     return {
         "id": record.log_id,
         "customer_id": record.customer_id,
-        "event_id": record.event_id or record.log_id.hex,
+        "event_id": _fit(record.event_id or record.log_id.hex, 64),
         "event_timestamp": record.event_timestamp,
-        "gateway_source": record.gateway_source,
+        "gateway_source": _fit(record.gateway_source, 16),
         "service_id": record.service_id,
         "service_enrollment_id": record.service_enrollment_id,
         "recurrent_request_id": record.recurrent_request_id,
-        "method": record.method.upper(),
-        "path": record.path,
-        "request_headers": dict(record.request_headers),
-        "request_content_type": record.request_content_type,
+        "method": _fit(record.method.upper(), 16),
+        "path": _fit(record.path, 2000),
+        "request_headers": _fit_headers(record.request_headers),
+        "request_content_type": _fit(record.request_content_type, 200),
         "request_body_preview": request_body,
         "request_body_truncated": record.request_body_truncated or request_cut,
         "request_body_key": record.request_body_key,
         "status_code": record.status_code,
         "response_time_ms": record.response_time_ms,
-        "response_headers": dict(record.response_headers),
-        "response_content_type": record.response_content_type,
+        "response_headers": _fit_headers(record.response_headers),
+        "response_content_type": _fit(record.response_content_type, 200),
         "response_body_preview": response_body,
         "response_body_truncated": record.response_body_truncated or response_cut,
         "response_body_key": record.response_body_key,
-        "error_source": record.error_source,
-        "error_type": record.error_type,
+        "error_source": None if record.error_source is None else _fit(record.error_source, 16),
+        "error_type": None if record.error_type is None else _fit(record.error_type, 64),
         "usage_event": usage,
         "created_at": utcnow(),
     }

@@ -1,4 +1,4 @@
-"""Validation shared by chains and broadcasts (named routing objects of a customer)."""
+"""Validation shared by chains, broadcasts and collections (a customer's routing objects)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ __all__ = [
     "Loc",
     "validate_object_name",
     "validate_outcome",
+    "validate_sort_order",
     "validate_target_path",
     "validate_timeout_ms",
 ]
 
 Loc = tuple[str | int, ...]
 
+#: Bounds of a ``sort_order``: the column is a 32-bit integer on PostgreSQL, so a
+#: larger value would fail in the driver (a 500) instead of being refused (a 422).
+SORT_ORDER_MIN = -(2**31)
+SORT_ORDER_MAX = 2**31 - 1
 #: Longest per-call timeout a chain step or broadcast target may ask for.
 MAX_TIMEOUT_MS = 600_000
 #: What a chain does after a step (docs/decisions.md): ``stop`` answers with this
@@ -45,6 +50,13 @@ def validate_timeout_ms(value: int, loc: Loc) -> int:
     """Return ``value`` if it is a usable timeout in milliseconds, else raise a 422."""
     if not 1 <= value <= MAX_TIMEOUT_MS:
         raise Unprocessable(loc, f"must be between 1 and {MAX_TIMEOUT_MS} milliseconds")
+    return value
+
+
+def validate_sort_order(value: int, loc: Loc) -> int:
+    """Return ``value`` if it fits the ``sort_order`` column, else raise a 422 at ``loc``."""
+    if not SORT_ORDER_MIN <= value <= SORT_ORDER_MAX:
+        raise Unprocessable(loc, f"must be between {SORT_ORDER_MIN} and {SORT_ORDER_MAX}")
     return value
 
 

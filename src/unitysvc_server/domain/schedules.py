@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 
 __all__ = [
     "MAX_INTERVAL_SECONDS",
@@ -174,7 +174,10 @@ def _next_cron(schedule: CronSchedule, after: datetime) -> datetime:
     zone = schedule.zone
     iterator = croniter(schedule.cron_expression, after.astimezone(zone))
     for _ in range(_MAX_SKIPS):
-        candidate: datetime = iterator.get_next(datetime)
+        try:
+            candidate: datetime = iterator.get_next(datetime)
+        except CroniterBadDateError:
+            raise ScheduleError("cron_expression", "no run time could be computed") from None
         if schedule.hour_pinned and _is_second_occurrence(candidate, zone):
             continue
         return candidate.astimezone(UTC)
@@ -225,6 +228,14 @@ def _cron_expression(value: object) -> str:
         )
     if not croniter.is_valid(expression):
         raise ScheduleError("cron_expression", f"{expression!r} is not a valid cron expression")
+    try:
+        # Valid syntax can still name no date at all ("0 0 30 2 *": February 30).
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ScheduleError(
+            "cron_expression",
+            f"{expression!r} never fires (no such date); choose a day that exists",
+        ) from None
     return expression
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -70,3 +74,50 @@ def test_keys_of_one_customer_share_its_data(platform: LocalPlatform) -> None:
     )
     assert put.status_code == 201
     assert get(platform, "/secrets/SHARED_BY_KEYS", f"Bearer {second}").status_code == 200
+
+
+CONTRACT = (
+    Path(__file__).parents[3] / "src" / "unitysvc_server" / "contract" / "customer-openapi.json"
+)
+#: Catalog reads: CONTRACT.md §1.3 plus the "probably anonymous" ones (§5.18).
+ANONYMOUS = {
+    ("GET", "/groups"),
+    ("GET", "/groups/{name}"),
+    ("GET", "/groups/{name}/services"),
+    ("GET", "/services/{service_id}"),
+    ("GET", "/services/{service_id}/interfaces"),
+    ("GET", "/services/{service_id}/documents"),
+    ("GET", "/services/{service_id}/documents/{document_id}"),
+    ("GET", "/services/{service_id}/usage"),
+}
+
+
+def _contract_operations() -> list[tuple[str, str]]:
+    spec = json.loads(CONTRACT.read_text())
+    return [
+        (method.upper(), path)
+        for path, operations in spec["paths"].items()
+        for method in operations
+        if method in ("get", "put", "post", "patch", "delete")
+    ]
+
+
+def _call(platform: LocalPlatform, method: str, path: str, headers: dict[str, str]) -> int:
+    # Every path parameter gets a well-formed value, so only authentication decides.
+    concrete = re.sub(r"\{[^}]*name\}", "all_services", path)
+    concrete = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), concrete)
+    body = None if method in ("GET", "DELETE") else {}
+    url = f"{platform.api_url}{concrete}"
+    return httpx.request(method, url, json=body, headers=headers).status_code
+
+
+@pytest.mark.parametrize(("method", "path"), _contract_operations())
+def test_only_catalog_reads_are_anonymous(platform: LocalPlatform, method: str, path: str) -> None:
+    anonymous = _call(platform, method, path, {})
+    if (method, path) in ANONYMOUS:
+        assert anonymous != 401
+    else:
+        assert anonymous == 401
+    # A key that is sent must be valid, on anonymous-capable routes too.
+    bogus = {"Authorization": "Bearer svcpass_" + "0" * 43}
+    assert _call(platform, method, path, bogus) == 401

@@ -106,6 +106,10 @@ def test_duplicate_name_is_a_conflict(api: httpx.Client) -> None:
             {"name": "ok", "targets": [{"name": "t", "target_path": "https://x.test/"}]},
             ["body", "targets", 0, "target_path"],
         ),
+        (
+            {"name": "ok", "targets": [{"name": "t", "target_path": "g/x", "sort_order": 2**40}]},
+            ["body", "targets", 0, "sort_order"],
+        ),
     ],
 )
 def test_validation_names_the_field(

@@ -91,6 +91,9 @@ def test_steps_replace_add_patch_remove(api: httpx.Client) -> None:
         f"/chains/{chain['id']}/steps/{step_id}", json={"sort_order": -1, "on_failure": "stop"}
     )
     assert patched.status_code == 200 and patched.json()["on_failure"] == "stop"
+    too_big = api.patch(f"/chains/{chain['id']}/steps/{step_id}", json={"sort_order": 2**31})
+    assert too_big.status_code == 422
+    assert too_big.json()["detail"][0]["loc"] == ["body", "sort_order"]
     current = api.get(f"/chains/{chain['id']}").json()
     assert [s["name"] for s in current["steps"]] == ["c", "a", "b"]
 
@@ -123,6 +126,9 @@ def test_duplicate_name_is_a_conflict(api: httpx.Client) -> None:
             ["body", "steps", 1, "target_path"],
         ),
         ({"name": "ok", "steps": [{"name": "s", "target_path": "p/x"}]}, None),
+        # Beyond the 32-bit column (PostgreSQL): refused, not a driver error.
+        ({"name": "ok", "steps": [step("s", 2**31)]}, ["body", "steps", 0, "sort_order"]),
+        ({"name": "ok", "steps": [step("s", -(2**70))]}, ["body", "steps", 0, "sort_order"]),
     ],
 )
 def test_create_validation_names_the_field(

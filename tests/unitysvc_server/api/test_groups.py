@@ -201,6 +201,13 @@ def test_collection_names_and_scopes(api: httpx.Client) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "name"]
     assert api.post("groups", json={"name": "llm"}).status_code == 409
     assert api.post("groups", json={}).status_code == 422
+    for field, limit in (("display_name", 200), ("description", 2000)):
+        too_long = api.post("groups", json={"name": "long-text", field: "x" * (limit + 1)})
+        assert too_long.status_code == 422
+        assert too_long.json()["detail"][0]["loc"] == ["body", field]
+        patched = api.patch(f"groups/{shared.json()['id']}", json={field: "x" * (limit + 1)})
+        assert patched.status_code == 422
+        assert patched.json()["detail"][0]["loc"] == ["body", field]
 
 
 def test_members_must_be_dispatchable_and_at_most_twenty(
@@ -222,6 +229,35 @@ def test_members_must_be_dispatchable_and_at_most_twenty(
         json={"service_id": addable[0], "routing_key": {"model": {"nested": 1}}},
     )
     assert bad_key.status_code == 422
+    bad_order = api.post(
+        f"groups/{new_collection(api)['id']}/members",
+        json={"service_id": addable[0], "sort_order": 2**40},
+    )
+    assert bad_order.status_code == 422
+    assert bad_order.json()["detail"][0]["loc"] == ["body", "sort_order"]
+
+
+def test_a_failed_request_writes_nothing(
+    platform: LocalPlatform, service_ids: dict[str, str]
+) -> None:
+    # One transaction per request: PUT /services/{id}/groups first adds the
+    # service to one collection and creates Favorites, then finds the other
+    # collection full (409) -- none of it may remain.
+    addable = [sid for name, sid in service_ids.items() if name != "demo-byoe"]
+    with platform.http(platform.create_customer(f"tx-{uuid.uuid4().hex[:8]}")) as api:
+        empty = new_collection(api, name="a-empty")["id"]
+        full = new_collection(api, name="z-full")["id"]
+        for sid in addable[:20]:
+            assert api.post(f"groups/{full}/members", json={"service_id": sid}).status_code == 201
+        before = api.get("groups", params={"owner": "own"}).json()["data"]
+        response = api.put(
+            f"services/{addable[20]}/groups",
+            json={"group_ids": [empty, full], "include_default": True},
+        )
+        assert response.status_code == 409, response.text
+        assert api.get(f"groups/{empty}/members").json() == []
+        assert len(api.get(f"groups/{full}/members").json()) == 20
+        assert api.get("groups", params={"owner": "own"}).json()["data"] == before
 
 
 def test_collections_are_isolated_between_customers(

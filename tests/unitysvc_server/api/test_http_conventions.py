@@ -164,3 +164,58 @@ def test_nul_characters_are_422_naming_the_field(
     assert response.status_code == 422
     (item,) = response.json()["detail"]
     assert item["loc"] == loc and "NUL" in item["msg"]
+
+
+JSON = {"content-type": "application/json"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "loc"),
+    [
+        # Free-form JSON fields that no model inspects, and typed ones alike.
+        ("POST", "/resolve", b'{"path": "g/x\\ud800"}', ["body", "path"]),
+        (
+            "POST",
+            "/recurrent-requests/",
+            b'{"request_path": "p/x", "body_template": {"\\udc00": 1}}',
+            ["body", "body_template"],
+        ),
+        (
+            "POST",
+            "/aliases/",
+            b'{"name": "a", "target_path": "p/x", "routing_key": {"model": ["\\ud83d"]}}',
+            ["body", "routing_key", "model", 0],
+        ),
+        ("PUT", "/secrets/SURROGATE", b'{"value": "\\udfff"}', ["body", "value"]),
+    ],
+)
+def test_lone_surrogates_are_422_naming_the_field(
+    api: httpx.Client, method: str, path: str, body: bytes, loc: list[Any]
+) -> None:
+    # The PostgreSQL driver cannot encode a lone surrogate; both databases refuse it.
+    response = api.request(method, path, content=body, headers=JSON)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == loc and item["type"] == "string_unicode"
+
+
+def test_a_complete_surrogate_pair_is_text(api: httpx.Client) -> None:
+    response = api.put("/secrets/EMOJI", content=b'{"value": "\\ud83d\\ude00"}', headers=JSON)
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("token", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_standard_json_numbers_are_400(api: httpx.Client, token: bytes) -> None:
+    body = b'{"request_path": "p/x", "body_template": {"x": ' + token + b"}}"
+    response = api.post("/recurrent-requests/", content=body, headers=JSON)
+    assert response.status_code == 400
+    assert "NaN" in response.json()["detail"]
+    assert api.get("/recurrent-requests/").json()["data"] == []
+
+
+def test_out_of_range_number_is_422_naming_the_field(api: httpx.Client) -> None:
+    body = b'{"request_path": "p/x", "body_template": {"n": 1e999}}'
+    response = api.post("/recurrent-requests/", content=body, headers=JSON)
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "body_template", "n"]

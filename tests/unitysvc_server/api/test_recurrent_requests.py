@@ -101,6 +101,7 @@ def test_request_path_is_normalised_for_firing(api: httpx.Client, sent: str, fir
             ["body", "request_headers", "bad header"],
         ),
         ({"request_path": "g/llm", "name": "n" * 201}, ["body", "name"]),
+        ({"request_path": "g/" + "x" * 2000}, ["body", "request_path"]),
     ],
 )
 def test_create_validation_names_the_field(
@@ -151,6 +152,14 @@ def test_cron_schedule_is_normalised_and_next_run_is_on_the_minute(api: httpx.Cl
             ["body", "schedule", "interval_seconds"],
         ),
         ({"schedule_type": "hourly"}, ["body", "schedule", "schedule_type"]),
+        (  # valid syntax, but February 30 never comes
+            {"schedule_type": "cron", "cron_expression": "0 0 30 2 *"},
+            ["body", "schedule", "cron_expression"],
+        ),
+        (
+            {"schedule_type": "interval", "interval_seconds": 2**70},
+            ["body", "schedule", "interval_seconds"],
+        ),
     ],
 )
 def test_bad_schedules_are_422_naming_the_field(

@@ -252,6 +252,30 @@ def test_gateway_error_row_has_no_upstream_response(
     assert detail["error"] == {"category": "timeout", "request_id": row.log_id.hex}
 
 
+def test_unstorable_caller_text_is_fitted_not_fatal_to_the_batch(
+    api: httpx.Client, platform: LocalPlatform
+) -> None:
+    # Path, content type and method come from the caller: too long for their
+    # columns, or holding NUL, they must not fail the batch (PostgreSQL refuses
+    # both) -- the ordinary row written with them must survive too.
+    customer = customer_id_of(api)
+    marker = uuid.uuid4().hex
+    rows = [
+        record(customer, marker, path=f"/p/echo/{marker}/" + "x" * 5000),
+        record(customer, marker, path=f"/p/echo/{marker}/a\x00b", method="PROPFIND-" + "X" * 40),
+        record(customer, marker, request_content_type="text/plain; x=" + "y" * 500),
+        record(customer, marker, response_headers={"x-odd": "v\x00" * 5000}),
+        record(customer, marker),
+    ]
+    insert(platform, rows)
+    for row in rows:
+        detail = api.get(f"/request-logs/{row.log_id}")
+        assert detail.status_code == 200, detail.text
+    long_path = api.get(f"/request-logs/{rows[0].log_id}").json()
+    assert long_path["user_request"]["path"].startswith(f"/p/echo/{marker}/xxx")
+    assert len(long_path["user_request"]["path"]) == 2000
+
+
 def test_other_customers_logs_are_invisible(
     api: httpx.Client, other: httpx.Client, platform: LocalPlatform
 ) -> None:

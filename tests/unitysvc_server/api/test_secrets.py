@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -185,3 +186,33 @@ def test_secret_value_is_not_stored_in_clear(platform: LocalPlatform, api: httpx
         assert files
         for path in files:
             assert value.encode() not in path.read_bytes(), path.name
+
+
+def test_secret_values_are_never_logged(
+    api: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The platform runs in this process (thread mode): its log records land here.
+    value = f"never-logged-{uuid.uuid4().hex}"
+    name = unique_name("LOGGED")
+    with caplog.at_level(logging.DEBUG):
+        assert api.put(f"/secrets/{name}", json={"value": value}).status_code == 201
+        assert (
+            api.put(f"/secrets/{name}", json={"value": value, "sensitive": False}).status_code
+            == 409
+        )
+        read = api.get(f"/secrets/{name}")
+        assert read.status_code == 200 and read.json()["value"] is None
+        wrong_type = api.put(f"/secrets/{name}", json={"value": [value]})
+        assert wrong_type.status_code == 422 and value not in wrong_type.text
+        bad_name = api.put("/secrets/bad-name", json={"value": value})
+        assert bad_name.status_code == 422 and value not in bad_name.text
+        malformed = api.put(
+            f"/secrets/{name}",
+            content=b'{"value": "' + value.encode() + b'",',
+            headers={"content-type": "application/json"},
+        )
+        assert malformed.status_code == 400 and value not in malformed.text
+        listed = api.get("/secrets/")
+        assert value not in listed.text
+    assert caplog.records  # DEBUG records of client, server and database driver
+    assert value not in caplog.text

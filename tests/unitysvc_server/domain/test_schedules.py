@@ -75,6 +75,8 @@ def test_cron_macros_are_accepted() -> None:
         (cron("61 * * * *"), "cron_expression"),
         (cron("* * * * * *"), "cron_expression"),
         (cron("@fortnightly"), "cron_expression"),
+        (cron("0 0 30 2 *"), "cron_expression"),  # no such date
+        (cron("0 0 31 4,6,9,11 *"), "cron_expression"),
         ({"schedule_type": "cron"}, "cron_expression"),
         (cron("* * * * *", "Mars/Olympus"), "timezone"),
         (cron("* * * * *", ""), "timezone"),

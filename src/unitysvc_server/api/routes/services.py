@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from unitysvc.models import (
@@ -17,10 +17,20 @@ from unitysvc.models import (
     ServiceDocumentsResponse,
 )
 from unitysvc_server.api.catalog_deps import CatalogDep
-from unitysvc_server.api.deps import CustomerDep, OptionalCustomerDep, SessionDep
+from unitysvc_server.api.deps import (
+    CustomerDep,
+    OptionalCustomerDep,
+    SessionDep,
+    get_optional_customer,
+)
 from unitysvc_server.domain import collections, services
 
 router = APIRouter(prefix="/services", tags=["services"])
+
+#: Catalog reads are anonymous, but a key that *is* sent must be valid (401
+#: otherwise), as on every other route: a typo'd key never silently reads as
+#: anonymous.
+CHECK_KEY_IF_SENT = [Depends(get_optional_customer)]
 
 ServiceId = Annotated[
     str, Path(description="The service UUID, or a unique prefix of it.", max_length=36)
@@ -51,7 +61,7 @@ DocumentCategory = Literal[
 ]
 
 
-@router.get("/{service_id}", response_model=ServiceDetail)
+@router.get("/{service_id}", response_model=ServiceDetail, dependencies=CHECK_KEY_IF_SENT)
 async def get_service(service_id: ServiceId, request: Request, catalog: CatalogDep) -> Any:
     """A public service by id or unique id prefix (``ETag``; 304 on ``If-None-Match``)."""
     service = services.find_service(catalog, service_id)
@@ -99,7 +109,7 @@ async def set_membership(
     return await collections.set_membership(session, catalog, customer.id, service, body)
 
 
-@router.get("/{service_id}/documents")
+@router.get("/{service_id}/documents", dependencies=CHECK_KEY_IF_SENT)
 async def list_documents(
     service_id: ServiceId,
     catalog: CatalogDep,
@@ -124,7 +134,7 @@ async def list_documents(
     )
 
 
-@router.get("/{service_id}/documents/{document_id}")
+@router.get("/{service_id}/documents/{document_id}", dependencies=CHECK_KEY_IF_SENT)
 async def get_document(
     service_id: ServiceId,
     document_id: UUID,
@@ -138,7 +148,7 @@ async def get_document(
     return services.document(catalog, service, document_id, interface=interface)
 
 
-@router.get("/{service_id}/usage")
+@router.get("/{service_id}/usage", dependencies=CHECK_KEY_IF_SENT)
 async def get_usage(service_id: ServiceId, catalog: CatalogDep) -> AccessPlan:
     """The service's access plan: enrollment mode, parameters, interfaces, channels."""
     return services.access_plan(catalog, services.find_service(catalog, service_id))
