@@ -136,11 +136,13 @@ def start(
         typer.Option("--upstream-map", help="ORIGIN=LOCAL upstream redirect (repeatable)."),
     ] = None,
     allow_private_upstreams: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            "--allow-private-upstreams", help="Let the gateway reach loopback/private addresses."
+            "--allow-private-upstreams/--deny-private-upstreams",
+            help="Let the gateway reach loopback/private BYOE upstreams "
+            "(default: allowed with --demo, denied otherwise).",
         ),
-    ] = False,
+    ] = None,
     public_url: Annotated[
         str | None, typer.Option("--public-url", help="Externally visible root URL.")
     ] = None,
@@ -171,6 +173,8 @@ def start(
         sock.bind((host, port))
     except OSError as exc:
         raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    # A demo runs its fakes on loopback; anything else guards against SSRF by default.
+    allow_private = demo if allow_private_upstreams is None else allow_private_upstreams
     settings = _settings(
         host=host,
         port=sock.getsockname()[1],
@@ -182,7 +186,7 @@ def start(
         redis_url=redis_url,
         secret_key=secret_key,
         upstreams=_parse_upstreams(upstream_map or []),
-        allow_private_upstreams=allow_private_upstreams,
+        allow_private_upstreams=allow_private,
         public_url=public_url,
         rate_limit_rps=rate_limit_rps,
         rate_limit_burst=rate_limit_burst,

@@ -456,6 +456,8 @@ def cli_arguments(settings: Settings) -> list[str]:
     flags: list[tuple[bool, str]] = [
         (settings.demo, "--demo"),
         (settings.allow_private_upstreams, "--allow-private-upstreams"),
+        # Explicit both ways: the CLI's default depends on --demo.
+        (not settings.allow_private_upstreams, "--deny-private-upstreams"),
         (not settings.scheduler_enabled, "--no-scheduler"),
     ]
     args += [flag for enabled, flag in flags if enabled]

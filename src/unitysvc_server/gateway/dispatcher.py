@@ -23,11 +23,10 @@ import json
 import logging
 from typing import Any, Protocol
 
-import aiohttp
-
 from unitysvc_server.gateway.cache import ResponseCache
 from unitysvc_server.gateway.composite import RoutingObjects, Spawn, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
+from unitysvc_server.gateway.h1client import UpstreamPool
 from unitysvc_server.gateway.paths import PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
@@ -44,12 +43,15 @@ from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_sta
 from unitysvc_server.gateway.stages.memoize import memoize_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
+from unitysvc_server.routing.selection import extract_routing_key
 from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
 #: Deepest nesting of child requests (alias -> chain -> failover ...).
 MAX_DEPTH = 8
+#: Address kinds that name one service: their resolution never uses a routing key.
+_KEYLESS_KINDS = frozenset({"service", "enrollment", "chain", "broadcast"})
 
 
 class RoutedCall(Protocol):
@@ -81,13 +83,26 @@ class Resolver(Protocol):
 
 
 def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
-    """The request's routing key: ``{"model": ...}`` from a JSON body, if present."""
+    """The request's routing key: ``{"model": ...}`` from the body, if present.
+
+    A JSON object body is the common case (parsed once, shared with other stages); form
+    bodies (audio uploads send ``model`` as a multipart field) go through the same
+    extraction ``/v1/resolve`` documents (``routing.selection.extract_routing_key``).
+    """
     body = request.json()
     if isinstance(body, dict):
         model = body.get("model")
         if isinstance(model, str) and model:
             return {"model": model}
-    return None
+        return None
+    if not request.body:
+        return None
+    content_type = request.header(b"content-type")
+    if content_type is None or not content_type.lower().startswith(
+        (b"multipart/", b"application/x-www-form-urlencoded")
+    ):
+        return None
+    return extract_routing_key(request.body, content_type.decode("latin-1"))
 
 
 def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
@@ -140,7 +155,7 @@ class Dispatcher:
         *,
         resolver: Resolver,
         sessionmaker: Any,
-        client: aiohttp.ClientSession,
+        client: UpstreamPool,
         cache: ResponseCache,
         submit_log: Any,
         preference: PreferenceLookup,
@@ -240,7 +255,13 @@ class Dispatcher:
 
     async def _route(self, request: GatewayRequest) -> GatewayResponse:
         kind = request.path.kind
-        routing_key = request.routing_key_override or routing_key_of(request)
+        # Only group, listing-path and alias addresses route by key: a p/ or e/ call
+        # skips parsing the body.
+        routing_key = (
+            None
+            if kind in _KEYLESS_KINDS
+            else request.routing_key_override or routing_key_of(request)
+        )
         if kind == "alias":
             return await self.routing_objects.alias(request, routing_key)
         if kind == "chain":

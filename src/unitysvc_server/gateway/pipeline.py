@@ -129,7 +129,6 @@ class Trace:
         enrollment_id: The enrollment whose channel was used (BYOK/BYOE), if any.
         channel: The upstream channel name.
         upstream_url: The upstream URL called (gateway internal; never shown to customers).
-        upstream_headers: Headers sent upstream, credentials redacted.
         upstream_ms: Time until the upstream's response headers arrived.
         error_source: ``gateway`` or ``upstream`` when the dispatch failed.
         error_type: A short machine-readable reason.
@@ -139,7 +138,6 @@ class Trace:
     enrollment_id: uuid.UUID | None = None
     channel: str | None = None
     upstream_url: str | None = None
-    upstream_headers: dict[str, str] | None = None
     upstream_ms: float | None = None
     error_source: str | None = None
     error_type: str | None = None

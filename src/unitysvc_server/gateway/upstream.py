@@ -1,6 +1,7 @@
 """The upstream call: forward a request, stream the answer back chunk by chunk.
 
-One :class:`aiohttp.ClientSession` (connection pool) serves every call. What is forwarded:
+One :class:`~unitysvc_server.gateway.h1client.UpstreamPool` (keep-alive connections, a
+lean HTTP/1.1 client: see that module for why) serves every call. What is forwarded:
 method, sub-path, query, body and end-to-end headers. What is not: hop-by-hop headers, the
 ``Host``, the caller's own ``svcpass_`` credential (in ``Authorization`` or anywhere else),
 and the gateway's own ``x-unitysvc-*`` control headers. The upstream credential is added as
@@ -19,12 +20,16 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import aiohttp
-from yarl import URL
 
 from unitysvc_server.gateway.errors import error_response
+from unitysvc_server.gateway.h1client import (
+    BadUpstreamURL,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 from unitysvc_server.gateway.pipeline import GatewayResponse, Headers, Trace
 
 HOP_BY_HOP = frozenset(
@@ -40,7 +45,9 @@ HOP_BY_HOP = frozenset(
         b"upgrade",
     }
 )
-_REQUEST_DROP = HOP_BY_HOP | {b"host", b"content-length", b"authorization"}
+# ``expect``: the body is read in full before the call, so a 100-continue handshake
+# with the upstream would only cost a round trip.
+_REQUEST_DROP = HOP_BY_HOP | {b"host", b"content-length", b"authorization", b"expect"}
 # The server in front of us sets its own; two of each would be sent otherwise.
 _RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server"}
 _CONTROL_PREFIX = b"x-unitysvc-"
@@ -164,50 +171,38 @@ def join_url(base_url: str, sub_path: str, query: str) -> str:
     return f"{url}?{combined}" if combined else url
 
 
-def make_client(timeout: float = 300.0, connect_timeout: float = 10.0) -> aiohttp.ClientSession:
+def make_client(timeout: float = 300.0, connect_timeout: float = 10.0) -> UpstreamPool:
     """The shared upstream client (create it inside the running event loop).
 
-    aiohttp rather than httpx on this path: on the bench machine httpx's connection pool
-    collapses under concurrency (about 440 proxied requests/s at 32 concurrent calls,
-    against 6,600 with aiohttp; bench/bench_gateway.py). No pool limit, no redirects
-    followed, no automatic decompression (bodies pass through byte for byte), no default
-    ``User-Agent``/``Accept`` headers invented on the caller's behalf.
+    Neither httpx nor aiohttp on this path: httpx's pool collapses under concurrency
+    (about 440 proxied requests/s at 32 concurrent calls here) and aiohttp's per-request
+    bookkeeping was half the gateway's CPU (bench/bench_gateway.py). The pool has no
+    connection limit, follows no redirects, leaves bodies encoded (they pass through byte
+    for byte) and invents no ``User-Agent``/``Accept`` headers on the caller's behalf.
     """
-    return aiohttp.ClientSession(
-        connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=60),
-        timeout=aiohttp.ClientTimeout(total=None, connect=connect_timeout, sock_read=timeout),
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-        trust_env=False,
-        cookie_jar=aiohttp.DummyCookieJar(),
-    )
+    return UpstreamPool(timeout=timeout, connect_timeout=connect_timeout)
 
 
 class _Relay:
-    """Streams an aiohttp response body; returns the connection to the pool when done."""
+    """Streams an upstream body; returns the connection to the pool when done."""
 
-    __slots__ = ("_response", "_done")
+    __slots__ = ("_response",)
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: UpstreamResponse) -> None:
         self._response = response
-        self._done = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.content.iter_any():
+            async for chunk in self._response.iter_body():
                 yield chunk
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except UpstreamError as exc:
             raise UpstreamInterrupted(
                 f"upstream broke off mid-response: {type(exc).__name__}"
             ) from exc
-        self._done = True
 
     async def aclose(self) -> None:
-        # A half-read connection cannot be reused: close it instead of pooling it.
-        if self._done:
-            self._response.release()
-        else:
-            self._response.close()
+        # A half-read connection is closed rather than pooled (release() decides).
+        self._response.release()
 
 
 def _error(trace: Trace, started: float, status: int, detail: str, kind: str) -> GatewayResponse:
@@ -217,7 +212,7 @@ def _error(trace: Trace, started: float, status: int, detail: str, kind: str) ->
 
 
 async def proxy(
-    client: aiohttp.ClientSession,
+    client: UpstreamPool,
     method: str,
     call: UpstreamCall,
     inbound_headers: Headers,
@@ -232,33 +227,19 @@ async def proxy(
         call: Where to and with which credential.
         inbound_headers: The caller's headers (filtered here).
         body: The request body.
-        trace: Receives the upstream URL, redacted headers and time to headers.
+        trace: Receives the upstream URL and the time to headers.
 
     Returns:
         The upstream's response (body not yet read), or a 502/504 JSON error.
     """
     headers = forward_request_headers(inbound_headers, call.headers)
     trace.upstream_url = call.url
-    trace.upstream_headers = redact_headers(headers)
     started = time.perf_counter()
-    options: dict[str, Any] = {}
-    if call.timeout is not None:
-        options["timeout"] = aiohttp.ClientTimeout(
-            total=None, connect=call.timeout, sock_read=call.timeout
-        )
     try:
-        url = URL(call.url, encoded=True)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(call.url)
         response = await client.request(
-            method,
-            url,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers],
-            data=body or None,
-            allow_redirects=False,
-            **options,
+            method, call.url, headers, body, timeout=call.timeout, connect_timeout=call.timeout
         )
-    except (TimeoutError, aiohttp.ServerTimeoutError):
+    except UpstreamTimeout:
         return _error(
             trace,
             started,
@@ -266,7 +247,7 @@ async def proxy(
             "upstream timeout: the upstream service did not answer in time",
             "upstream_timeout",
         )
-    except aiohttp.ClientConnectorError:
+    except UpstreamConnectError:
         return _error(
             trace,
             started,
@@ -274,7 +255,7 @@ async def proxy(
             "upstream unreachable: could not connect to the upstream service",
             "upstream_connect_error",
         )
-    except (ValueError, aiohttp.InvalidURL):
+    except BadUpstreamURL:
         return _error(
             trace,
             started,
@@ -282,7 +263,7 @@ async def proxy(
             "the service's upstream URL is not a valid http(s) URL; contact the seller",
             "bad_upstream_url",
         )
-    except aiohttp.ClientError as exc:
+    except UpstreamError as exc:
         return _error(
             trace,
             started,
@@ -293,6 +274,6 @@ async def proxy(
     trace.upstream_ms = (time.perf_counter() - started) * 1000
     return GatewayResponse(
         response.status,
-        forward_response_headers(list(response.raw_headers)),
+        forward_response_headers(response.headers),
         _Relay(response),
     )

@@ -386,20 +386,66 @@ def list_price_amount(
     ``effective_price()`` amount for ``channel`` (the channel-price's default
     when None).
     """
-    from unitysvc_core.models.pricing import ChannelPriceData, UsageData, validate_pricing
+    from unitysvc_core.models.pricing import UsageData
 
     pricing = _pricing(service)
     if pricing is None:
         return None
     if usage is not None:
         return Decimal(pricing.calculate_cost(UsageData(**dict(usage)), channel=channel))
+    effective = _effective(pricing, channel)
+    return None if effective is None else effective[0]
+
+
+#: What one nominal request uses, per ``EffectivePrice.unit``: how ``by_price`` compares
+#: listings priced in different units (per token, per request, per hour...). A nominal
+#: request is 1,000 tokens, one second, one megabyte, 1,000 characters, one image or step.
+NOMINAL_REQUEST: Mapping[str, Decimal] = MappingProxyType(
+    {
+        "request": Decimal(1),
+        "one_million_tokens": Decimal(1000) / Decimal(1_000_000),
+        "one_hour": Decimal(1) / Decimal(3600),
+        "one_gigabyte": Decimal(1) / Decimal(1024),
+        "one_million_characters": Decimal(1000) / Decimal(1_000_000),
+        "image": Decimal(1),
+        "step": Decimal(1),
+    }
+)
+
+
+def _effective(pricing: Any, channel: str | None) -> tuple[Decimal, str] | None:
+    """``effective_price()`` amount and unit, of ``channel``'s price for a channel price."""
+    from unitysvc_core.models.pricing import ChannelPriceData, validate_pricing
+
     if isinstance(pricing, ChannelPriceData):
         channels = pricing.channels
         pricing = validate_pricing(
             channels.get(channel or pricing.default) or channels[pricing.default]
         )
     effective = pricing.effective_price()
-    return None if effective is None else Decimal(effective.amount)
+    return None if effective is None else (Decimal(effective.amount), str(effective.unit))
+
+
+def request_price(
+    service: CatalogService, *, channel: str | None = None, usage: Mapping[str, Any] | None = None
+) -> Decimal | None:
+    """What one request to ``service`` costs the customer, for ``by_price``; None: unpriced.
+
+    With ``usage`` this is core's ``calculate_cost``. Otherwise the listing's
+    ``effective_price()`` (which also reads upstream prices stated in a description)
+    scaled to :data:`NOMINAL_REQUEST`, so listings priced per token, per request or per
+    hour compare on one basis. Listings sharing a unit keep the order of their amounts.
+    """
+    if usage is not None:
+        return list_price_amount(service, channel=channel, usage=usage)
+    pricing = _pricing(service)
+    if pricing is None:
+        return None
+    effective = _effective(pricing, channel)
+    if effective is None:
+        return None
+    amount, unit = effective
+    return amount * NOMINAL_REQUEST.get(unit, Decimal(1))
 
 
 # -- selection ------------------------------------------------------------------------
@@ -461,7 +507,7 @@ def _order(
 
         def price_key(c: Candidate) -> tuple[int, Decimal, str, uuid.UUID]:
             channel = channel_of(c) if channel_of is not None else None
-            amount = list_price_amount(c.service, channel=channel, usage=usage)
+            amount = request_price(c.service, channel=channel, usage=usage)
             # Unpriced candidates last; equal prices by name so a dry run is
             # reproducible.
             return (amount is None, amount or Decimal(0), c.service.name, c.service.id)
@@ -499,7 +545,7 @@ def select(
       (:func:`match_routing_key`: keyed matches, else unkeyed candidates, else
       :class:`NoRoute` listing the keys that would work).
     * ``weighted_random``: weighted random order (weight default 10).
-    * ``by_price``: cheapest list price first (see :func:`list_price_amount`;
+    * ``by_price``: cheapest price per request first (see :func:`request_price`;
       ``channel_of`` names the channel each candidate would use).
     * ``lowest_latency``: lowest moving-average latency first, unmeasured first.
 

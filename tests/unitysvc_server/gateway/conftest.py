@@ -19,7 +19,8 @@ import unitysvc
 from unitysvc_server.testing import LocalPlatform
 
 DATA = Path(__file__).parent / "data"
-GROQ = Path("/work/shared/reference/catalogs/groq")
+#: The real groq catalog, checked into the repository (served offline via the upstream map).
+GROQ = Path(__file__).parents[1] / "data" / "catalogs" / "groq"
 FAKE_ORIGIN = "https://fake.gwtest.example.com"
 DEAD_ORIGIN = "https://dead.gwtest.example.com"
 GROQ_ORIGIN = "https://api.groq.com"
@@ -33,12 +34,9 @@ def fake() -> Iterator[FakeUpstream]:
 
 @pytest.fixture(scope="package")
 def platform(fake: FakeUpstream) -> Iterator[LocalPlatform]:
-    catalogs = [DATA / "gwtest"]
-    if GROQ.is_dir():
-        catalogs.append(GROQ)
     with LocalPlatform(
         demo=True,
-        catalogs=catalogs,
+        catalogs=[DATA / "gwtest", GROQ],
         groups_file=DATA / "groups.toml",
         upstreams={
             FAKE_ORIGIN: fake.url,

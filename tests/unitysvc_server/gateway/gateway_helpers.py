@@ -10,6 +10,7 @@ Runs uvicorn in a background thread on a free 127.0.0.1 port. Routes (any method
 * ``/status/<code>`` — answers that status with a JSON body;
 * ``/sleep/<seconds>`` — waits, then answers 200;
 * ``/big/<bytes>`` — streams that many bytes in 64 KiB chunks;
+* ``.../with-headers`` — 200 with an end-to-end and two hop-by-hop response headers;
 * anything else — 200 JSON echo of method, path, query, headers and body (plus the hit count).
 """
 
@@ -102,6 +103,19 @@ class FakeUpstream:
                 {"type": "http.response.body", "body": b'data: {"n": 2}\n\n', "more_body": True}
             )
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
+            return
+        if path.endswith("/with-headers"):
+            # An end-to-end header the gateway must pass on, and hop-by-hop ones it must not.
+            await start(
+                200,
+                b"application/json",
+                [
+                    (b"x-upstream-custom", b"kept"),
+                    (b"proxy-authenticate", b"Basic realm=upstream"),
+                    (b"keep-alive", b"timeout=5"),
+                ],
+            )
+            await send({"type": "http.response.body", "body": b'{"with": "headers"}'})
             return
         if "/status/" in path:
             status = int(path.rsplit("/", 1)[1])

@@ -7,6 +7,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -80,9 +81,14 @@ def test_access_log_lines_are_structured_and_secret_free(
 ) -> None:
     caplog.set_level(logging.INFO, logger="unitysvc_server.gateway.access")
     client.dispatch(f"p/{service_id('echo')}/{marker}?api_key=hunter2", json={})
-    lines = [json.loads(r.getMessage()) for r in caplog.records if marker in r.getMessage()]
-    assert len(lines) == 1
-    line = lines[0]
+
+    def lines() -> list[dict[str, Any]]:
+        return [json.loads(r.getMessage()) for r in caplog.records if marker in r.getMessage()]
+
+    # The line is written once the response has gone out, so it may trail the reply.
+    wait_for(lines, what="the access-log line")
+    assert len(lines()) == 1
+    line = lines()[0]
     assert line["status"] == 200 and line["method"] == "POST"
     assert line["service_id"] == service_id("echo")
     assert line["duration_ms"] >= 0

@@ -59,9 +59,12 @@ def test_lowest_latency_prefers_the_faster_member(
 ) -> None:
     for _ in range(20):
         assert client.dispatch(f"g/fastest/{marker}/slowish", json={}).status_code == 200
-    # Each member is measured (unmeasured ones go first), then the fast one wins.
-    assert fake.count(f"/pricey/{marker}") >= 1
+    # Unmeasured members go first; a slow answer raises pricey's moving average, so the
+    # fast member wins from then on. (Other tests in this package may have measured both
+    # already, so pricey is not necessarily tried here.)
     assert fake.count(f"/cheap/{marker}") >= 18
+    last = [h["path"].split("/")[1] for h in fake.hits if marker in h["path"]][-10:]
+    assert last == ["cheap"] * 10
 
 
 def test_customer_collection_routes_by_model(
