@@ -147,9 +147,16 @@ def start(
         str | None, typer.Option("--public-url", help="Externally visible root URL.")
     ] = None,
     rate_limit_rps: Annotated[
-        float | None, typer.Option("--rate-limit-rps", help="Per-customer gateway rate limit.")
+        float | None,
+        typer.Option(
+            "--rate-limit-rps",
+            help="Per-customer gateway requests per second (token bucket; shared by "
+            "every server through --redis-url when given). Off by default.",
+        ),
     ] = None,
-    rate_limit_burst: Annotated[int, typer.Option("--rate-limit-burst")] = 20,
+    rate_limit_burst: Annotated[
+        int, typer.Option("--rate-limit-burst", help="Requests a customer may burst.")
+    ] = 20,
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Do not fire recurrent requests.")
     ] = False,

@@ -25,7 +25,7 @@ from unitysvc_server.gateway.pipeline import (
     GatewayResponse,
     Handler,
 )
-from unitysvc_server.gateway.ratelimit import TokenBucketLimiter, retry_after_header
+from unitysvc_server.gateway.ratelimit import RateLimiter, retry_after_header
 from unitysvc_server.gateway.upstream import UpstreamInterrupted
 
 access_log = logging.getLogger("unitysvc_server.gateway.access")
@@ -82,7 +82,7 @@ class GatewayApp:
     Args:
         dispatch: The folded pipeline.
         authenticate: Resolves a bearer token to the caller.
-        limiter: Per-customer rate limit.
+        limiter: Per-customer rate limit (in process, or shared through Redis).
         max_body_bytes: Largest accepted request body.
     """
 
@@ -90,7 +90,7 @@ class GatewayApp:
         self,
         dispatch: Handler,
         authenticate: Authenticate,
-        limiter: TokenBucketLimiter,
+        limiter: RateLimiter,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         self._dispatch = dispatch
@@ -146,7 +146,7 @@ class GatewayApp:
             return error_response(
                 401, "invalid or revoked API key", error_type="unauthenticated"
             ), None
-        wait = self._limiter.acquire(caller.customer_id)
+        wait = await self._limiter.take(caller.customer_id) if self._limiter.enabled else 0.0
         if wait > 0:
             return (
                 error_response(

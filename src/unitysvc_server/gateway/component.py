@@ -5,7 +5,7 @@ the SSRF guard, the dispatcher and the scheduler, then publishes the ASGI app as
 ``runtime.gateway_app`` (and itself as ``runtime.extras["gateway"]``). ``stop`` stops
 the scheduler, waits for the gateway's own background work (tee copies, cache stores,
 scheduled runs) so their log rows are queued, drains the log writer — no row is lost on
-a clean shutdown — and closes the client and the cache.
+a clean shutdown — and closes the client, the cache and the rate limiter.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from unitysvc_server.gateway.contextcache import TTLCache, watch_tables
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
 from unitysvc_server.gateway.pipeline import Caller
-from unitysvc_server.gateway.ratelimit import TokenBucketLimiter
+from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
 from unitysvc_server.gateway.resolve import CatalogResolver
 from unitysvc_server.gateway.scheduler import FireResult, Scheduler, load_job
 from unitysvc_server.gateway.ssrf import SSRFGuard
@@ -86,7 +86,10 @@ class GatewayComponent:
             spawn=self.spawn,
             ssrf=SSRFGuard(settings.allow_private_upstreams),
         )
-        self.limiter = TokenBucketLimiter(settings.rate_limit_rps or 0, settings.rate_limit_burst)
+        # Shared by every process on the same Redis, like the memoize store.
+        self.limiter: RateLimiter = make_limiter(
+            settings.rate_limit_rps or 0, settings.rate_limit_burst, settings.redis_url
+        )
         self.scheduler = Scheduler(
             runtime.sessionmaker, self.dispatcher.fire, self.spawn, sleep=self._sleep
         )
@@ -112,6 +115,7 @@ class GatewayComponent:
         await self.writer.close()
         await self.client.close()
         await self.cache.close()
+        await self.limiter.close()
         runtime.extras.pop("gateway", None)
 
     # -- shared services for the stages -----------------------------------------
