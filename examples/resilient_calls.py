@@ -40,7 +40,7 @@ def main() -> None:
         down = services["demo-down"]
         body = {"model": "demo-large", "messages": [{"role": "user", "content": "Still there?"}]}
         print("demo-down alone:", down.dispatch(path="chat/completions", json=body).status_code)
-        with_backup = down.with_failover("g/llm/chat/completions")
+        with_backup = down.with_failover(llm)  # the dispatch's sub-path applies to it too
         response = with_backup.dispatch(path="chat/completions", json=body)
         print(
             f"with failover: {response.status_code} "

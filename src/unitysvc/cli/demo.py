@@ -255,10 +255,8 @@ def _walk(out: _Printer, client: unitysvc.Client) -> None:
     out.code('down.dispatch(path="chat/completions", json=…)')
     direct = down.dispatch(path="chat/completions", json=body)
     out.note(f"demo-down alone answers [red]{direct.status_code}[/red]")
-    out.code('down.with_failover("g/llm/chat/completions").dispatch(path="chat/completions", …)')
-    response = down.with_failover("g/llm/chat/completions").dispatch(
-        path="chat/completions", json=body
-    )
+    out.code('down.with_failover(llm).dispatch(path="chat/completions", …)')
+    response = down.with_failover(llm).dispatch(path="chat/completions", json=body)
     response.raise_for_status()
     flag = response.headers.get("x-unitysvc-failover", "-")
     out.ok(
