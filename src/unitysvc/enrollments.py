@@ -16,7 +16,7 @@ from uuid import UUID
 
 from unitysvc._core import Flow, PageFlow, Sleep, parse
 from unitysvc._ops import Async, Bound, Context, M, Sync, forward, op, pager
-from unitysvc._records import Page, RecordMixin, pick_class
+from unitysvc._records import Page, RecordMixin, T, pick_class
 from unitysvc._resource import Resource, walk_offset
 from unitysvc.models import (
     CustomerEnrollment,
@@ -37,7 +37,7 @@ __all__ = [
 SETTLED_STATUSES = frozenset({"active", "incomplete", "paused", "cancelled"})
 
 
-class EnrollmentList(Page[Any]):
+class EnrollmentList(Page[T]):
     """A page of enrollments (``data``, ``count``, ``skip``, ``limit``)."""
 
 
@@ -56,7 +56,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
     @op
     def list(
         self, *, skip: int = 0, limit: int = 100, include_service_details: bool = True
-    ) -> Flow[EnrollmentList]:
+    ) -> Flow[EnrollmentList[_EnrollmentRecord[M]]]:
         """List enrollments owned by the calling customer.
 
         Returns:
@@ -79,7 +79,9 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
         )
 
     @pager
-    def iter(self, *, include_service_details: bool = True, page_size: int = 100) -> PageFlow[Any]:
+    def iter(
+        self, *, include_service_details: bool = True, page_size: int = 100
+    ) -> PageFlow[_EnrollmentRecord[M]]:
         """Iterate over every enrollment, page by page."""
         yield from walk_offset(
             lambda skip, limit: _EnrollmentsOps.list.flow(

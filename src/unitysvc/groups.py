@@ -19,7 +19,7 @@ from uuid import UUID
 from unitysvc._core import UNSET, Flow, PageFlow, parse, parse_as
 from unitysvc._gateway import Wrappable, dispatch_flow, gateway_root, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, pager, stream_op
-from unitysvc._records import Page, RecordMixin, pick_class
+from unitysvc._records import Page, RecordMixin, T, pick_class
 from unitysvc._resource import Resource, walk_cursor
 from unitysvc.exceptions import NotFoundError
 from unitysvc.models import (
@@ -48,11 +48,11 @@ __all__ = [
 _GroupModel = CustomerGroupView | CustomerGroupDetail | ServiceCollectionPublic
 
 
-class GroupListPage(Page[Any]):
+class GroupListPage(Page[T]):
     """Groups visible to the customer (``data`` of :class:`Group`, ``count``)."""
 
 
-class ServiceListPage(Page[Any]):
+class ServiceListPage(Page[T]):
     """One page of a group's services (``data``, ``next_cursor``, ``has_more``)."""
 
 
@@ -67,7 +67,9 @@ class _GroupsOps(Resource[M], Generic[M]):
         return result
 
     @op
-    def list(self, *, owner: str = "all", name: str | None = None) -> Flow[GroupListPage]:
+    def list(
+        self, *, owner: str = "all", name: str | None = None
+    ) -> Flow[GroupListPage[_GroupRecord[M]]]:
         """List service groups and collections visible to the customer.
 
         Args:
@@ -185,7 +187,7 @@ class _GroupsOps(Resource[M], Generic[M]):
         cursor: str | None = None,
         limit: int = 50,
         search: str | None = None,
-    ) -> Flow[ServiceListPage]:
+    ) -> Flow[ServiceListPage[_ServiceRecord[M]]]:
         """List the services of a group, newest first (cursor-paginated).
 
         Pass the page's ``next_cursor`` back as ``cursor=`` for the next page, or use

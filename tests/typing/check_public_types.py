@@ -63,6 +63,12 @@ def records_are_the_public_classes(client: unitysvc.Client) -> None:
     assert_type(group.refresh(), Group)
     for member in client.groups.iter_services("llm"):
         assert_type(member, Service)
+    for listed in client.groups.list():
+        assert_type(listed, Group)
+    assert_type(client.groups.services("llm")[0], Service)
+    assert_type(client.enrollments.list()[0], Enrollment)
+    for each in client.enrollments.iter():
+        assert_type(each, Enrollment)
 
 
 async def async_records_are_the_public_classes(client: unitysvc.AsyncClient) -> None:
