@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -60,6 +61,22 @@ class RecordMixin(Generic[R]):
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-ready data."""
         return self._record.model_dump(mode="json")
+
+    @property
+    def id(self) -> UUID:
+        """The record's id."""
+        value: UUID = getattr(self._record, "id")  # noqa: B009 - typed for every record
+        return value
+
+
+class NamedRecordMixin(RecordMixin[R]):
+    """A record addressed by a slug ``name`` as well as its id (groups, services)."""
+
+    @property
+    def name(self) -> str:
+        """The record's name (a group slug, a service's listing name)."""
+        value: str = getattr(self._record, "name")  # noqa: B009 - typed for every record
+        return value
 
 
 @dataclass(slots=True)

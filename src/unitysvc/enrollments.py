@@ -183,12 +183,6 @@ class _EnrollmentRecord(RecordMixin[Any], Bound[M], Generic[M]):
         self._manager: _EnrollmentsOps[M] = _EnrollmentsOps(client)
 
     @property
-    def id(self) -> UUID:
-        """The enrollment id."""
-        value: UUID = self._record.id
-        return value
-
-    @property
     def status(self) -> str:
         """``pending``, ``incomplete``, ``active``, ``paused`` or ``cancelled``."""
         value: str = self._record.status

@@ -19,7 +19,7 @@ from uuid import UUID
 from unitysvc._core import UNSET, Flow, PageFlow, parse, parse_as
 from unitysvc._gateway import Wrappable, dispatch_flow, gateway_root, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, pager, stream_op
-from unitysvc._records import Page, RecordMixin, T, pick_class
+from unitysvc._records import NamedRecordMixin, Page, T, pick_class
 from unitysvc._resource import Resource, walk_cursor
 from unitysvc.exceptions import NotFoundError
 from unitysvc.models import (
@@ -315,25 +315,13 @@ class AsyncGroups(_GroupsOps[Async]):
     """Async operations on service groups and collections (``/v1/groups``)."""
 
 
-class _GroupRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
+class _GroupRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
     """A group with its operations pre-bound (active record)."""
 
     def __init__(self, client: Context, record: _GroupModel) -> None:
         super().__init__(client)
         self._record = record
         self._manager: _GroupsOps[M] = _GroupsOps(client)
-
-    @property
-    def id(self) -> UUID:
-        """The group id."""
-        value: UUID = self._record.id
-        return value
-
-    @property
-    def name(self) -> str:
-        """The group slug (``g/<name>``)."""
-        value: str = self._record.name
-        return value
 
     @property
     def path(self) -> str:

@@ -20,7 +20,7 @@ from uuid import UUID
 from unitysvc._core import Flow, parse, parse_as
 from unitysvc._gateway import Wrappable, dispatch_flow, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, stream_op
-from unitysvc._records import RecordMixin, pick_class
+from unitysvc._records import NamedRecordMixin, pick_class
 from unitysvc._resource import Resource
 from unitysvc.models import (
     AccessInterface,
@@ -275,25 +275,13 @@ class AsyncServices(_ServicesOps[Async]):
     """Async operations on customer-visible services (``/v1/services``)."""
 
 
-class _ServiceRecord(RecordMixin[Any], Wrappable[M], Generic[M]):
+class _ServiceRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
     """A service with its operations pre-bound (active record)."""
 
     def __init__(self, client: Context, record: ServiceDetail | ServiceSummary) -> None:
         super().__init__(client)
         self._record = record
         self._manager: _ServicesOps[M] = _ServicesOps(client)
-
-    @property
-    def id(self) -> UUID:
-        """The service id."""
-        value: UUID = self._record.id
-        return value
-
-    @property
-    def name(self) -> str:
-        """The service (listing) name."""
-        value: str = self._record.name
-        return value
 
     @property
     def path(self) -> str:
