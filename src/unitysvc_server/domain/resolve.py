@@ -11,7 +11,8 @@ Per address kind:
   no strategy to choose answer 200 with every candidate and ``selected`` null
   (the gateway would answer 409);
 * ``g/<group>`` -- the members and the group's strategy (or the ``strategy``
-  override); ``selected`` is null when the strategy is content-dependent;
+  override); ``selected`` is null when the strategy is content-dependent and
+  the routing key did not narrow the members (the body decides);
 * ``e/<code>`` -- the caller's enrollment's service;
 * ``a/<alias>`` -- the alias's target, resolved in turn;
 * ``c/<chain>`` -- every step's candidates in order, ``selected`` = the first
@@ -104,7 +105,10 @@ def _split(path: str) -> tuple[str, bytes]:
 
 def _finish(selection: Selection) -> Resolution:
     strategy = selection.strategy
-    chosen = None if strategy is not None and strategy.content_dependent else selection.selected
+    # Content-dependent without a key that narrowed the pool: the gateway decides by
+    # the request body, which a dry run does not have.
+    undecided = strategy is not None and strategy.content_dependent and not selection.narrowed
+    chosen = None if undecided else selection.selected
     return Resolution(selection.candidates, strategy, chosen)
 
 

@@ -86,8 +86,13 @@ def test_group_default_is_content_dependent_without_preselection(api: httpx.Clie
     assert body["selected"] is None
     weights = {c["service_name"]: c["weight"] for c in body["candidates"]}
     assert weights == {"demo-small": 50, "demo-medium": 30, "demo-large": 20}
+    # A routing key that narrows the members makes the choice: it is pre-selected.
     keyed = resolve(api, "g/llm", routing_key={"model": "demo-large"}).json()
-    assert names(keyed["candidates"]) == ["demo-large"] and keyed["selected"] is None
+    assert names(keyed["candidates"]) == ["demo-large"]
+    assert keyed["selected"]["service_name"] == "demo-large"
+    # A key no member declares narrows nothing: the body still decides.
+    unknown = resolve(api, "g/llm", routing_key={"model": "nope"}).json()
+    assert len(unknown["candidates"]) == 3 and unknown["selected"] is None
 
 
 def test_by_price_override_preselects_the_cheapest(api: httpx.Client) -> None:
