@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,7 +120,7 @@ def test_no_log_row_lost_on_clean_shutdown(tmp_path: Path) -> None:
 
 
 def test_memoize_in_redis_survives_a_restart(tmp_path: Path, marker: str) -> None:
-    redis_url = "redis://127.0.0.1:6379/15"
+    redis_url = os.environ.get("UNITYSVC_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
     try:
         import redis
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from unitysvc_server.config import Settings
 from unitysvc_server.gateway.scheduler import FireResult, Job, Scheduler
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
-from unitysvc_server.testing import TEST_DATABASE_ENV, LocalPlatform, fresh_postgres_database
+from unitysvc_server.testing import LocalPlatform, fresh_postgres_database
 
 DATA = Path(__file__).parent / "data"
 
@@ -160,9 +159,10 @@ async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not os.environ.get(TEST_DATABASE_ENV), reason=f"needs {TEST_DATABASE_ENV}")
-def test_two_servers_on_one_database_fire_each_tick_once(fake: FakeUpstream, marker: str) -> None:
-    server_url = os.environ[TEST_DATABASE_ENV]
+def test_two_servers_on_one_database_fire_each_tick_once(
+    fake: FakeUpstream, marker: str, postgres_server_url: str
+) -> None:
+    server_url = postgres_server_url
     options = {
         "catalogs": [DATA / "gwtest"],
         "upstreams": {"https://fake.gwtest.example.com": fake.url},

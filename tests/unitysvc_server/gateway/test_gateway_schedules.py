@@ -6,7 +6,6 @@ Injected clocks make the tick tests exact; the end-to-end test runs a real platf
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 import uuid
 from collections import Counter
@@ -24,7 +23,7 @@ from unitysvc_server.config import Settings
 from unitysvc_server.gateway.scheduler import FireResult, Job, Scheduler
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
-from unitysvc_server.testing import TEST_DATABASE_ENV, LocalPlatform, fresh_postgres_database
+from unitysvc_server.testing import LocalPlatform, fresh_postgres_database
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -128,11 +127,8 @@ async def test_cron_fires_on_local_wall_clock_across_dst(sessions: Sessions) -> 
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    server = os.environ.get(TEST_DATABASE_ENV, "")
-    if not server.startswith("postgresql"):
-        pytest.skip(f"needs {TEST_DATABASE_ENV} naming a PostgreSQL server")
-    with fresh_postgres_database(server) as url:
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    with fresh_postgres_database(postgres_server_url) as url:
         yield url
 
 
