@@ -16,10 +16,12 @@ import time
 import uuid
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 import httpx
 
+from unitysvc._constants import API_KEY_PREFIX, ENV_API_KEY, ENV_API_URL
 from unitysvc._retry import RETRYABLE_STATUSES, RetryPolicy, is_idempotent, parse_retry_after
 from unitysvc.exceptions import (
     APIConnectionError,
@@ -98,7 +100,7 @@ def redact_key(key: str | None) -> str:
     """Show an API key by its prefix only, for logs and reprs."""
     if not key:
         return "<anonymous>"
-    return key[:12] + "…" if len(key) > 12 else "svcpass_…"
+    return key[:12] + "…" if len(key) > 12 else f"{API_KEY_PREFIX}…"
 
 
 def _short(content: bytes | None) -> str:
@@ -232,7 +234,7 @@ class Core:
         """Raise locally when an anonymous client attempts a call that needs a key."""
         if not self.config.api_key:
             raise AuthenticationError(
-                f"{what} needs an API key: pass api_key='svcpass_…' or set UNITYSVC_API_KEY "
+                f"{what} needs an API key: pass api_key='{API_KEY_PREFIX}…' or set {ENV_API_KEY} "
                 "(anonymous clients can only browse the catalog)",
                 status_code=401,
             )
@@ -245,7 +247,6 @@ class Core:
         *,
         stream: bool = False,
         raise_for_status: bool = True,
-        max_retries: int | None = None,
     ) -> Flow[httpx.Response]:
         """Send ``request`` with retries; map failures to SDK exceptions.
 
@@ -260,12 +261,11 @@ class Core:
             raise_for_status: Raise :class:`~unitysvc.exceptions.APIError` subclasses for
                 4xx/5xx (control-plane calls); when False the response is returned as
                 is (gateway dispatches).
-            max_retries: Override of the client's retry budget.
 
         Returns:
             The final ``httpx.Response``.
         """
-        policy = self.policy if max_retries is None else RetryPolicy(max_retries)
+        policy = self.policy
         idempotent = is_idempotent(request.method, request.headers)
         debug = logger.isEnabledFor(logging.DEBUG)
         retries = 0
@@ -274,7 +274,7 @@ class Core:
             try:
                 response: httpx.Response = yield Send(request, stream)
             except httpx.HTTPError as exc:
-                failure = _connection_error(request, exc)
+                failure = connection_error(request, exc)
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 delay = policy.delay(retries) if safe else None
                 if delay is None:
@@ -316,26 +316,49 @@ class Core:
 
 
 def query_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Query parameters as the API expects them: ``None`` dropped, booleans lower-case."""
-    return {
-        k: ("true" if v is True else "false" if v is False else v)
-        for k, v in params.items()
-        if v is not None
-    }
+    """Query parameters as the API expects them.
+
+    ``None`` is dropped, booleans are lower-case and datetimes ISO 8601 (``str()`` of a
+    datetime has a space instead of the ``T``); anything else is sent as ``str(value)``.
+    """
+    clean: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if value is True or value is False:
+            value = "true" if value else "false"
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        clean[key] = value
+    return clean
 
 
-def _connection_error(request: httpx.Request, exc: httpx.HTTPError) -> APIConnectionError:
-    """Translate an httpx transport error into the SDK's exception (one boundary)."""
-    target = f"{request.method} {request.url.copy_with(query=None)}"
+def connection_error(
+    request: httpx.Request | None,
+    exc: httpx.HTTPError,
+    *,
+    where: str = "",
+    advice: str = f"check the URL ({ENV_API_URL} / base_url=) and that the server is running",
+) -> APIConnectionError:
+    """Translate an httpx transport error into the SDK's exception (the one boundary).
+
+    Args:
+        request: The request that failed (named in the message without its query).
+        exc: The httpx error.
+        where: The stage, e.g. ``while reading the streamed body``.
+        advice: What to do about a failure that is not a timeout.
+    """
+    target = "the request"
+    if request is not None:
+        target = f"{request.method} {request.url.copy_with(query=None)}"
+    stage = f" {where}" if where else ""
     if isinstance(exc, httpx.TimeoutException):
+        # httpx's timeout messages are mostly "timed out": the class says which one.
         return APITimeoutError(
-            f"{target} timed out ({type(exc).__name__}); raise timeout= or check the server"
+            f"{target} timed out{stage} ({type(exc).__name__}); raise timeout= or check the server"
         )
     reason = str(exc) or type(exc).__name__
-    return APIConnectionError(
-        f"{target} failed: {reason}; check the URL (UNITYSVC_API_URL / base_url=) "
-        "and that the server is running"
-    )
+    return APIConnectionError(f"{target} failed{stage}: {reason}; {advice}")
 
 
 # -- response parsing -------------------------------------------------------------------

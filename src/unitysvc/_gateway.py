@@ -23,6 +23,16 @@ def join_url(base_url: str, path: str) -> str:
     return f"{base}/{path.lstrip('/')}" if path else base
 
 
+def check_body(json: Any, data: Any) -> None:
+    """Reject a dispatch given both body kinds.
+
+    Raises:
+        ValueError: Both ``json`` and ``data`` were given.
+    """
+    if json is not None and data is not None:
+        raise ValueError("pass either json= or data=, not both")
+
+
 def dispatch_flow(
     ctx: Context,
     url: str,
@@ -32,7 +42,6 @@ def dispatch_flow(
     data: Any = None,
     headers: dict[str, str] | None = None,
     timeout: float | None = None,
-    stream: bool | None = None,
 ) -> Flow[httpx.Response]:
     """Send one gateway request and return the response unraised.
 
@@ -44,8 +53,6 @@ def dispatch_flow(
         data: Raw body: bytes, str, or a form mapping.
         headers: Extra headers; an explicit ``Authorization`` is kept.
         timeout: Per-request timeout in seconds.
-        stream: Leave the body unread for lazy iteration; None: unread when the call
-            was opened by a ``stream()`` method.
 
     Returns:
         The gateway's response: upstream 4xx/5xx are returned, not raised.
@@ -53,8 +60,7 @@ def dispatch_flow(
     Raises:
         ValueError: Both ``json`` and ``data`` were given.
     """
-    if json is not None and data is not None:
-        raise ValueError("pass either json= or data=, not both")
+    check_body(json, data)
     core = ctx.core
     body: dict[str, Any] = {}
     if json is not None:
@@ -71,9 +77,8 @@ def dispatch_flow(
         timeout=UNSET if timeout is None else timeout,
         **body,
     )
-    if stream is None:
-        stream = streaming()
-    return (yield from core.send(request, stream=stream, raise_for_status=False))
+    # A ``stream()`` method leaves the body unread for lazy iteration.
+    return (yield from core.send(request, stream=streaming(), raise_for_status=False))
 
 
 def _form(data: Any) -> str:
@@ -84,7 +89,7 @@ def _form(data: Any) -> str:
 
 def gateway_root(ctx: Context) -> str:
     """The HTTP gateway root of this client (see ``Client.api_base_url``)."""
-    return str(ctx.core.config.api_base_url)
+    return ctx.core.config.api_base_url
 
 
 class Wrappable(Bound[M], ABC):

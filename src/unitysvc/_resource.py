@@ -13,6 +13,11 @@ from unitysvc._ops import Bound, Context, M
 T = TypeVar("T")
 
 
+def record_id(value: Any) -> str:
+    """An id argument as sent on the wire: a UUID, a string, or a record with ``.id``."""
+    return str(getattr(value, "id", value))
+
+
 class Resource(Bound[M]):
     """A group of API operations sharing one client context."""
 

@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
+from unitysvc._core import connection_error
 from unitysvc._sse import (
     Decoder,
     EventDecoder,
@@ -30,7 +31,6 @@ from unitysvc._sse import (
     pieces,
     text_encoding,
 )
-from unitysvc.exceptions import APIConnectionError, APITimeoutError
 
 __all__ = ["AsyncStreamingResponse", "StreamEvent", "StreamingResponse"]
 
@@ -55,6 +55,7 @@ class _Chunks:
         return []
 
 
+#: Per stage: where the failure happened, and what to do about it.
 _STAGES = {
     "open": ("while opening the stream", "check the URL and that the server is running"),
     "body": ("while reading the streamed body", "the stream is incomplete; send the request again"),
@@ -67,15 +68,8 @@ def _sdk_errors(request: httpx.Request | None, stage: Literal["open", "body"]) -
     try:
         yield
     except httpx.RequestError as exc:
-        target = "the request"
-        if request is not None:
-            target = f"{request.method} {request.url.copy_with(query=None)}"
         where, advice = _STAGES[stage]
-        reason = str(exc) or type(exc).__name__
-        if isinstance(exc, httpx.TimeoutException):
-            message = f"{target} timed out {where} ({reason}); raise timeout= or check the server"
-            raise APITimeoutError(message) from exc
-        raise APIConnectionError(f"{target} failed {where}: {reason}; {advice}") from exc
+        raise connection_error(request, exc, where=where, advice=advice) from exc
 
 
 class _StreamBase:

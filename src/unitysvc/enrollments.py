@@ -17,7 +17,7 @@ from uuid import UUID
 from unitysvc._core import Flow, PageFlow, Sleep, parse
 from unitysvc._ops import Async, Bound, Context, M, Sync, forward, op, pager
 from unitysvc._records import Page, RecordMixin, T, pick_class
-from unitysvc._resource import Resource, walk_offset
+from unitysvc._resource import Resource, record_id, walk_offset
 from unitysvc.models import (
     CustomerEnrollment,
     CustomerEnrollmentCancelResponse,
@@ -39,10 +39,6 @@ SETTLED_STATUSES = frozenset({"active", "incomplete", "paused", "cancelled"})
 
 class EnrollmentList(Page[T]):
     """A page of enrollments (``data``, ``count``, ``skip``, ``limit``)."""
-
-
-def _id(value: Any) -> str:
-    return str(getattr(value, "id", value))
 
 
 class _EnrollmentsOps(Resource[M], Generic[M]):
@@ -98,7 +94,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
         """Get one enrollment by UUID."""
         response = yield from self._call(
             "GET",
-            f"/enrollments/{_id(enrollment_id)}",
+            f"/enrollments/{record_id(enrollment_id)}",
             params={"include_service_details": include_service_details},
         )
         return self._wrap(parse(CustomerEnrollment, response))
@@ -117,7 +113,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
             parameters: User parameters (BYOK/BYOE values, model selection, ...).
                 Secret-shaped keys (``api_key``, ``password``, ...) are masked on reads.
         """
-        body: dict[str, Any] = {"service_id": _id(service_id)}
+        body: dict[str, Any] = {"service_id": record_id(service_id)}
         if parameters:
             body["parameters"] = parameters
         response = yield from self._call("POST", "/enrollments/", json=body, creates=True)
@@ -129,7 +125,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
 
         Parameters are kept, so re-enrolling with the same parameters reactivates.
         """
-        response = yield from self._call("DELETE", f"/enrollments/{_id(enrollment_id)}")
+        response = yield from self._call("DELETE", f"/enrollments/{record_id(enrollment_id)}")
         return parse(CustomerEnrollmentCancelResponse, response)
 
     @op
@@ -157,7 +153,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(
-                    f"enrollment {_id(enrollment_id)} still {enrollment.status!r} after "
+                    f"enrollment {record_id(enrollment_id)} still {enrollment.status!r} after "
                     f"{timeout:g}s; check it later with client.enrollments.get()"
                 )
             yield Sleep(min(interval, remaining))

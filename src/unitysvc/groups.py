@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
 from uuid import UUID
 
 from unitysvc._core import UNSET, Flow, PageFlow, parse, parse_as
-from unitysvc._gateway import Wrappable, dispatch_flow, gateway_root, join_url
+from unitysvc._gateway import Wrappable, check_body, dispatch_flow, gateway_root, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, pager, stream_op
 from unitysvc._records import NamedRecordMixin, Page, T, pick_class
-from unitysvc._resource import Resource, walk_cursor
+from unitysvc._resource import Resource, record_id, walk_cursor
 from unitysvc.exceptions import NotFoundError
 from unitysvc.models import (
     CursorPageServiceSummary,
@@ -54,10 +54,6 @@ class GroupListPage(Page[T]):
 
 class ServiceListPage(Page[T]):
     """One page of a group's services (``data``, ``next_cursor``, ``has_more``)."""
-
-
-def _id(value: Any) -> str:
-    return str(getattr(value, "id", value))
 
 
 class _GroupsOps(Resource[M], Generic[M]):
@@ -132,13 +128,13 @@ class _GroupsOps(Resource[M], Generic[M]):
             )
             if value is not UNSET
         }
-        response = yield from self._call("PATCH", f"/groups/{_id(group_id)}", json=body)
+        response = yield from self._call("PATCH", f"/groups/{record_id(group_id)}", json=body)
         return self._wrap(parse(ServiceCollectionPublic, response))
 
     @op
     def delete(self, group_id: str | UUID) -> Flow[None]:
         """Delete a customer-owned collection."""
-        yield from self._call("DELETE", f"/groups/{_id(group_id)}")
+        yield from self._call("DELETE", f"/groups/{record_id(group_id)}")
 
     @op
     def add_member(
@@ -157,18 +153,18 @@ class _GroupsOps(Resource[M], Generic[M]):
             routing_key: Routing key exposing the member, e.g. ``{"model": "fast"}``.
             sort_order: Position among the members.
         """
-        body: dict[str, Any] = {"service_id": _id(service_id), "sort_order": sort_order}
+        body: dict[str, Any] = {"service_id": record_id(service_id), "sort_order": sort_order}
         if routing_key is not None:
             body["routing_key"] = routing_key
         response = yield from self._call(
-            "POST", f"/groups/{_id(group_id)}/members", json=body, creates=True
+            "POST", f"/groups/{record_id(group_id)}/members", json=body, creates=True
         )
         return parse(ServiceCollectionMemberPublic, response)
 
     @op
     def members(self, group_id: str | UUID) -> Flow[builtins.list[ServiceCollectionMemberPublic]]:
         """List the member services of a collection."""
-        response = yield from self._call("GET", f"/groups/{_id(group_id)}/members")
+        response = yield from self._call("GET", f"/groups/{record_id(group_id)}/members")
         result: builtins.list[ServiceCollectionMemberPublic] = parse_as(
             builtins.list[ServiceCollectionMemberPublic], response
         )
@@ -177,7 +173,8 @@ class _GroupsOps(Resource[M], Generic[M]):
     @op
     def remove_member(self, group_id: str | UUID, service_id: str | UUID) -> Flow[None]:
         """Remove a service from a collection."""
-        yield from self._call("DELETE", f"/groups/{_id(group_id)}/members/{_id(service_id)}")
+        member = f"/groups/{record_id(group_id)}/members/{record_id(service_id)}"
+        yield from self._call("DELETE", member)
 
     @op
     def services(
@@ -278,8 +275,7 @@ class _GroupsOps(Resource[M], Generic[M]):
         Raises:
             ValueError: The group has no group-level interface.
         """
-        if json is not None and data is not None:
-            raise ValueError("pass either json= or data=, not both")
+        check_body(json, data)  # before the interface lookup's round trip
         url = yield from self._interface_url(name, path)
         return (
             yield from dispatch_flow(

@@ -11,7 +11,7 @@ from uuid import UUID
 
 from unitysvc._core import Flow, PageFlow, dump, parse, parse_json
 from unitysvc._ops import Async, M, Sync, op, pager
-from unitysvc._resource import Resource, walk_offset
+from unitysvc._resource import Resource, record_id, walk_offset
 from unitysvc.models import (
     RecurrentRequestCreate,
     RecurrentRequestPublic,
@@ -20,10 +20,6 @@ from unitysvc.models import (
 )
 
 __all__ = ["AsyncRecurrentRequests", "RecurrentRequests"]
-
-
-def _id(value: Any) -> str | None:
-    return None if value is None else str(getattr(value, "id", value))
 
 
 class _RecurrentRequestsOps(Resource[M], Generic[M]):
@@ -42,8 +38,8 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
             "GET",
             "/recurrent-requests/",
             params={
-                "service_id": _id(service_id),
-                "enrollment_id": _id(enrollment_id),
+                "service_id": None if service_id is None else record_id(service_id),
+                "enrollment_id": None if enrollment_id is None else record_id(enrollment_id),
                 "status": status,
                 "skip": skip,
                 "limit": limit,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Generic
+from typing import Generic
 from uuid import UUID
 
 from unitysvc._core import Flow, PageFlow, parse
@@ -17,18 +17,6 @@ from unitysvc.models import (
 )
 
 __all__ = ["AsyncRequestLogs", "RequestLogs"]
-
-
-def _filters(**values: Any) -> dict[str, Any]:
-    """Query parameters with datetimes in ISO-8601 and ids as strings."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, UUID):
-            value = str(value)
-        out[key] = value
-    return out
 
 
 class _RequestLogsOps(Resource[M], Generic[M]):
@@ -75,20 +63,20 @@ class _RequestLogsOps(Resource[M], Generic[M]):
         response = yield from self._call(
             "GET",
             "/request-logs",
-            params=_filters(
-                skip=skip,
-                limit=limit,
-                service_id=service_id,
-                service_enrollment_id=service_enrollment_id,
-                status_min=status_min,
-                status_max=status_max,
-                start_time=start_time,
-                end_time=end_time,
-                user_request_path=user_request_path,
-                error_source=error_source,
-                error_type=error_type,
-                gateway_source=gateway_source,
-            ),
+            params={
+                "skip": skip,
+                "limit": limit,
+                "service_id": service_id,
+                "service_enrollment_id": service_enrollment_id,
+                "status_min": status_min,
+                "status_max": status_max,
+                "start_time": start_time,
+                "end_time": end_time,
+                "user_request_path": user_request_path,
+                "error_source": error_source,
+                "error_type": error_type,
+                "gateway_source": gateway_source,
+            },
         )
         return parse(RequestLogListResponse, response)
 

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
 from uuid import UUID
 
 from unitysvc._core import Flow, parse, parse_as
-from unitysvc._gateway import Wrappable, dispatch_flow, join_url
+from unitysvc._gateway import Wrappable, check_body, dispatch_flow, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, stream_op
 from unitysvc._records import NamedRecordMixin, pick_class
-from unitysvc._resource import Resource
+from unitysvc._resource import Resource, record_id
 from unitysvc.models import (
     AccessInterface,
     RecurrentRequestPublic,
@@ -35,12 +35,6 @@ if TYPE_CHECKING:
     from unitysvc.enrollments import _EnrollmentRecord
 
 __all__ = ["AsyncService", "AsyncServices", "Service", "Services", "pick_interface"]
-
-
-def _id(value: Any) -> str:
-    """Accept a UUID, a string, or a record with ``.id``."""
-    value = getattr(value, "id", value)
-    return str(value)
 
 
 def pick_interface(
@@ -83,7 +77,7 @@ def pick_interface(
     if enrollment is not None:
         if len(interfaces) == 1:
             return interfaces[0]
-        wanted_id = _id(enrollment)
+        wanted_id = record_id(enrollment)
         matches = [i for i in bound if str(i.enrollment_id) == wanted_id]
         if len(matches) == 1:
             return matches[0]
@@ -117,7 +111,8 @@ class _ServicesOps(Resource[M], Generic[M]):
             NotFoundError: Unknown, inactive or non-public service, or an ambiguous
                 prefix.
         """
-        response = yield from self._call("GET", f"/services/{_id(service_id)}", anonymous=True)
+        path = f"/services/{record_id(service_id)}"
+        response = yield from self._call("GET", path, anonymous=True)
         return self._wrap(parse(ServiceDetail, response))
 
     @op
@@ -128,7 +123,7 @@ class _ServicesOps(Resource[M], Generic[M]):
         entry's ``enrollment_id`` is None for shared interfaces.
         """
         response = yield from self._call(
-            "GET", f"/services/{_id(service_id)}/interfaces", anonymous=True
+            "GET", f"/services/{record_id(service_id)}/interfaces", anonymous=True
         )
         result: builtins.list[AccessInterface] = parse_as(builtins.list[AccessInterface], response)
         return result
@@ -175,8 +170,7 @@ class _ServicesOps(Resource[M], Generic[M]):
         Raises:
             ValueError: No usable interface, an ambiguous choice, or both json and data.
         """
-        if json is not None and data is not None:
-            raise ValueError("pass either json= or data=, not both")
+        check_body(json, data)  # before the interface lookup's round trip
         chosen = yield from self._target(service_id, interface, enrollment)
         return (
             yield from dispatch_flow(
@@ -249,10 +243,10 @@ class _ServicesOps(Resource[M], Generic[M]):
         body: dict[str, Any] = {
             "request_path": join_url(str(chosen.base_url), path),
             "http_method": method.upper(),
-            "service_id": _id(service_id),
+            "service_id": record_id(service_id),
         }
         if enrollment is not None:
-            body["enrollment_id"] = _id(enrollment)
+            body["enrollment_id"] = record_id(enrollment)
         if isinstance(json, dict):
             body["body_template"] = json
         if headers:

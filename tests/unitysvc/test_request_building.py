@@ -75,3 +75,15 @@ def test_query_in_path_and_client_params_take_httpx_path() -> None:
             request = core.request("GET", path, params={"limit": 5})
             assert request.url == httpx_merge(client, path, {"limit": 5}).url
     http.close()
+
+
+def test_query_params_send_datetimes_as_iso_8601() -> None:
+    from datetime import UTC, datetime
+
+    moment = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
+    clean = query_params({"start_time": moment, "on": True, "off": False, "gone": None, "n": 3})
+    iso = "2024-05-01T12:30:00+00:00"
+    assert clean == {"start_time": iso, "on": "true", "off": "false", "n": 3}
+    with unitysvc.Client(KEY, base_url="http://127.0.0.1:9/v1") as client:
+        request = client._ctx.core.request("GET", "/request-logs", params={"start_time": moment})
+        assert request.url.params["start_time"] == iso
