@@ -9,6 +9,7 @@ otherwise), streamed tokens as they arrive.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -20,7 +21,13 @@ from unitysvc._gateway import Wrappable
 from unitysvc._ops import Sync
 from unitysvc.cli import _input
 from unitysvc.cli._context import client
-from unitysvc.cli._output import stderr_console, stdout_is_terminal, write_body
+from unitysvc.cli._output import (
+    status_phrase,
+    stderr_console,
+    stdout_console,
+    stdout_is_terminal,
+    write_body,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -292,13 +299,19 @@ def run(
         raise typer.Exit(1)
 
 
-def _status_line(status: int, headers: httpx.Headers, elapsed: float | None, include: bool) -> None:
-    from http import HTTPStatus
+def run_wrapped(target: Any, path: str, request: Request, *, stream: bool, include: bool) -> None:
+    """:func:`run` through a wrapped target (``Wrappers.apply``), at sub-path ``path``."""
+    run(
+        request,
+        stream=stream,
+        include=include,
+        dispatch=lambda **kw: target.dispatch(path=path, **kw),
+        open_stream=lambda **kw: target.stream(path=path, **kw),
+    )
 
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = ""
+
+def _status_line(status: int, headers: httpx.Headers, elapsed: float | None, include: bool) -> None:
+    reason = status_phrase(status)
     notes = []
     if elapsed is not None:
         notes.append(f"{elapsed * 1000:.0f} ms")
@@ -324,8 +337,6 @@ def _print_body(response: httpx.Response) -> None:
         except ValueError:
             pass
         else:
-            from unitysvc.cli._output import stdout_console
-
             stdout_console().print_json(data=parsed)
             return
     write_body(content)
@@ -385,7 +396,5 @@ def _event_text(event: StreamEvent) -> str:
 
 
 def _write_text(text: str) -> None:
-    import sys
-
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -20,26 +20,31 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def _read_source(value: str, flag: str) -> tuple[str, bool]:
-    """Text of ``@file``, ``-`` (stdin) or an inline value; and whether it was read."""
+def _read_file(value: str, flag: str) -> bytes:
+    """The bytes of the file an ``@file`` value names."""
+    path = Path(value[1:])
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"cannot read {path}: {exc.strerror or exc}", param_hint=flag
+        ) from None
+
+
+def _read_source(value: str, flag: str) -> str:
+    """Text of ``@file``, ``-`` (stdin) or an inline value."""
     if value == "-":
-        return sys.stdin.read(), True
+        return sys.stdin.read()
     if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            return path.read_text(encoding="utf-8"), True
-        except OSError as exc:
-            raise typer.BadParameter(
-                f"cannot read {path}: {exc.strerror or exc}", param_hint=flag
-            ) from None
-    return value, False
+        return _read_file(value, flag).decode("utf-8")
+    return value
 
 
 def json_value(value: str | None, flag: str = "--json") -> Any:
     """Parse ``--json``: inline JSON, ``@file`` or ``-`` for stdin; None stays None."""
     if value is None:
         return None
-    text, _ = _read_source(value, flag)
+    text = _read_source(value, flag)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -65,13 +70,7 @@ def raw_data(value: str | None, flag: str = "--data") -> bytes | None:
     if value is None:
         return None
     if value.startswith("@"):
-        path = Path(value[1:])
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise typer.BadParameter(
-                f"cannot read {path}: {exc.strerror or exc}", param_hint=flag
-            ) from None
+        return _read_file(value, flag)
     if value == "-":
         return (
             sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()

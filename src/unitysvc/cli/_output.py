@@ -126,12 +126,25 @@ def print_record(value: Any, *, fields: Sequence[str] | None = None) -> None:
 def emit(
     value: Any,
     as_json: bool,
-    render: Callable[[Any], None],
+    render: Callable[[Any], None] | None = None,
+    *,
+    done: str | None = None,
 ) -> None:
-    """``--json``: print ``value`` as JSON; otherwise ``render`` it for people."""
+    """``--json``: print ``value`` as JSON; otherwise ``render`` it for people.
+
+    Args:
+        value: The command's result.
+        as_json: Whether ``--json`` was given.
+        render: Prints ``value`` for people (nothing more when None).
+        done: A ``✓`` confirmation shown before ``render`` (never with ``--json``,
+            whose output is only the JSON).
+    """
     if as_json:
         print_json(value)
-    else:
+        return
+    if done is not None:
+        success(done)
+    if render is not None:
         render(value)
 
 
@@ -174,11 +187,7 @@ def describe_error(exc: BaseException) -> str:
         )
     if not isinstance(exc, APIError):
         return str(exc) or type(exc).__name__
-    try:
-        reason = HTTPStatus(exc.status_code).phrase
-    except ValueError:
-        reason = "Error"
-    text = f"{exc.status_code} {reason}"
+    text = f"{exc.status_code} {status_phrase(exc.status_code) or 'Error'}"
     summary = _summarise_detail(exc.detail)
     if summary:
         text += f": {summary}"
@@ -187,6 +196,14 @@ def describe_error(exc: BaseException) -> str:
     if exc.request_id:
         text += f" [request id {exc.request_id}]"
     return text
+
+
+def status_phrase(status: int) -> str:
+    """The reason phrase of an HTTP status (``""`` for a non-standard one)."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def write_body(content: bytes) -> None:

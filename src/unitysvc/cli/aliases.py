@@ -12,7 +12,6 @@ from unitysvc.cli._output import (
     JsonFlag,
     emit,
     examples,
-    print_json,
     print_record,
     print_table,
     success,
@@ -62,14 +61,6 @@ _FIELDS = [
 
 def _render(alias: Any) -> None:
     print_record(alias, fields=_FIELDS)
-
-
-def _print_alias(alias: Any, as_json: bool, message: str) -> None:
-    if as_json:
-        print_json(alias)
-        return
-    success(message)
-    _render(alias)
 
 
 @app.command(
@@ -133,7 +124,7 @@ def create_alias(
         if value is not None:
             body[key] = value
     alias = client().aliases.create(body)
-    _print_alias(alias, as_json, f"Created alias a/{alias.name} → {alias.target_path}")
+    emit(alias, as_json, _render, done=f"Created alias a/{alias.name} → {alias.target_path}")
 
 
 @app.command(
@@ -169,7 +160,7 @@ def update_alias(
             "nothing to change: give --target, --routing-key, --override or --description"
         )
     alias = client().aliases.update(alias_id, body)
-    _print_alias(alias, as_json, f"Updated alias a/{alias.name}")
+    emit(alias, as_json, _render, done=f"Updated alias a/{alias.name}")
 
 
 @app.command(
@@ -199,13 +190,10 @@ def switch_alias(
 ) -> None:
     """Move routing to an alias row, demoting its sibling atomically."""
     result = client().aliases.switch(identifier, target=target, routing_key=routing_key, on=not off)
-    if as_json:
-        print_json(result)
-        return
     alias = result.alias
     state = "routing" if alias.is_routing else "off"
     demoted = f" (demoted {result.demoted_alias_id})" if result.demoted_alias_id else ""
-    success(f"a/{alias.name} → {alias.target_path} is {state}{demoted}")
+    emit(result, as_json, done=f"a/{alias.name} → {alias.target_path} is {state}{demoted}")
 
 
 @app.command("delete", epilog=examples("usvc aliases delete <alias-uuid> --yes"))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from unitysvc.cli._dispatch import token_of
 from unitysvc.cli._output import examples, fail, stdout_console
 
 if TYPE_CHECKING:
@@ -206,8 +207,7 @@ def _walk(out: _Printer, client: unitysvc.Client) -> None:
         for event in stream.iter_events():
             if event.kind == "done":
                 break
-            choices = (event.parsed or {}).get("choices") or [{}]
-            delta = choices[0].get("delta", {}).get("content")
+            delta = token_of(event)
             if delta:
                 tokens += 1
                 out.console.print(delta, end="", markup=False, highlight=False)

@@ -13,7 +13,6 @@ from unitysvc.cli._output import (
     emit,
     examples,
     fail,
-    print_json,
     print_record,
     print_table,
     stderr_console,
@@ -83,12 +82,9 @@ def settle(enrollment: Any, *, wait: bool, timeout: float, as_json: bool) -> Non
     """Print a new enrollment, after waiting for it to settle when asked."""
     if wait:
         enrollment = wait_for(enrollment.id, timeout)
-    if as_json:
-        print_json(enrollment)
-    else:
-        if not wait:
-            success(f"Enrollment {enrollment.id} is {enrollment.status}")
-        _render(enrollment)
+    # After --wait, wait_for() has already reported the outcome.
+    done = None if wait else f"Enrollment {enrollment.id} is {enrollment.status}"
+    emit(enrollment, as_json, _render, done=done)
     if wait and enrollment.status != "active":
         fail(f"enrollment {enrollment.id} ended {enrollment.status}, not active")
 
@@ -186,7 +182,4 @@ def cancel_enrollment(
     """Cancel an enrollment (its parameters are kept; enroll again to reactivate)."""
     _input.confirm(f"Cancel enrollment {enrollment_id}?", yes)
     result = client().enrollments.cancel(enrollment_id)
-    if as_json:
-        print_json(result)
-        return
-    success(f"Enrollment {result.enrollment_id} is {result.status}")
+    emit(result, as_json, done=f"Enrollment {result.enrollment_id} is {result.status}")

@@ -116,13 +116,7 @@ def dispatch(
     if wrappers:
         target = wrappers.apply(_dispatch.PathTarget(sdk, path))
         info(f"→ {target.path}")
-        _dispatch.run(
-            request,
-            stream=stream,
-            include=include,
-            dispatch=target.dispatch,
-            open_stream=target.stream,
-        )
+        _dispatch.run_wrapped(target, "", request, stream=stream, include=include)
         return
     _dispatch.run(
         request,

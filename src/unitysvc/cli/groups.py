@@ -13,7 +13,6 @@ from unitysvc.cli._output import (
     emit,
     examples,
     info,
-    print_json,
     print_record,
     print_table,
     success,
@@ -157,11 +156,7 @@ def create_group(
 ) -> None:
     """Create a collection of your own (dispatchable at g/<name>)."""
     group = client().groups.create(name=name, display_name=display_name, description=description)
-    if as_json:
-        print_json(group)
-        return
-    success(f"Created collection {group.name} ({group.id})")
-    _render_group(group)
+    emit(group, as_json, _render_group, done=f"Created collection {group.name} ({group.id})")
 
 
 @app.command(
@@ -199,11 +194,7 @@ def update_group(
             "nothing to change: give --display-name, --description or --enable/--disable"
         )
     group = client().groups.update(group_id, **changes)
-    if as_json:
-        print_json(group)
-        return
-    success(f"Updated collection {group.name}")
-    _render_group(group)
+    emit(group, as_json, _render_group, done=f"Updated collection {group.name}")
 
 
 @app.command("delete", epilog=examples("usvc groups delete <collection-uuid> --yes"))
@@ -258,10 +249,7 @@ def add_member(
         routing_key=_input.pairs(routing_key, "--routing-key"),
         sort_order=sort_order,
     )
-    if as_json:
-        print_json(member)
-        return
-    success(f"Added service {member.service_id} to collection {group_id}")
+    emit(member, as_json, done=f"Added service {member.service_id} to collection {group_id}")
 
 
 @app.command(
@@ -313,13 +301,7 @@ def dispatch_group(
     groups = client().groups
     if wrappers:
         target = wrappers.apply(groups.get(name))
-        _dispatch.run(
-            request,
-            stream=stream,
-            include=include,
-            dispatch=lambda **kw: target.dispatch(path=path, **kw),
-            open_stream=lambda **kw: target.stream(path=path, **kw),
-        )
+        _dispatch.run_wrapped(target, path, request, stream=stream, include=include)
         return
     _dispatch.run(
         request,

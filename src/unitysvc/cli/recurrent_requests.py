@@ -177,11 +177,12 @@ def create_recurrent(
     created = resource.create(payload)
     if schedule is not None:
         created = resource.update(created.id, {"schedule": schedule})
-    if as_json:
-        print_json(created)
-        return
-    success(f"Created recurrent request {created.id} ({created.status})")
-    render_recurrent(created)
+    emit(
+        created,
+        as_json,
+        render_recurrent,
+        done=f"Created recurrent request {created.id} ({created.status})",
+    )
 
 
 @app.command(
@@ -224,11 +225,12 @@ def update_recurrent(
             "nothing to change: give --path, --body, --header, --name, --status or a schedule"
         )
     updated = client().recurrent_requests.update(request_id, changes)
-    if as_json:
-        print_json(updated)
-        return
-    success(f"Updated recurrent request {updated.id} ({updated.status})")
-    render_recurrent(updated)
+    emit(
+        updated,
+        as_json,
+        render_recurrent,
+        done=f"Updated recurrent request {updated.id} ({updated.status})",
+    )
 
 
 @app.command("trigger", epilog=examples("usvc recurrent-requests trigger <request-uuid>"))

@@ -51,6 +51,10 @@ MAX_INTERVAL = 60.0
 _PAGE = 200
 
 
+def _render_status(status: Any) -> None:
+    success(f"Request logging is {'on' if status.enabled else 'off'}")
+
+
 @app.command(
     "start",
     epilog=examples("usvc request-logs start", "usvc request-logs start --complete"),
@@ -69,14 +73,14 @@ def start_logging(
     status = client().request_logs.start(
         truncate_long_message=None if complete is None else not complete
     )
-    emit(status, as_json, lambda s: success(f"Request logging is {'on' if s.enabled else 'off'}"))
+    emit(status, as_json, _render_status)
 
 
 @app.command("stop", epilog=examples("usvc request-logs stop"))
 def stop_logging(as_json: JsonFlag = False) -> None:
     """Turn request logging off (stored rows stay readable)."""
     status = client().request_logs.stop()
-    emit(status, as_json, lambda s: success(f"Request logging is {'on' if s.enabled else 'off'}"))
+    emit(status, as_json, _render_status)
 
 
 def _row(item: RequestLogListItem) -> list[Any]:

@@ -157,10 +157,7 @@ def set_secret(
     secret = client().secrets.set(
         name, secret_value, sensitive=False if variable else None, description=description
     )
-    if as_json:
-        print_json(secret)
-        return
-    success(f"Set {_kind(secret)} {secret.name}")
+    emit(secret, as_json, done=f"Set {_kind(secret)} {secret.name}")
 
 
 @app.command("delete", epilog=examples("usvc secrets delete OPENAI_API_KEY --yes"))

@@ -12,13 +12,25 @@ from unitysvc.cli._output import (
     JsonFlag,
     emit,
     examples,
-    print_json,
     print_record,
     print_table,
-    success,
 )
-from unitysvc.cli.enrollments import Parameters, ParametersJson, Wait, WaitTimeout, settle
-from unitysvc.cli.recurrent_requests import Cron, Interval, Recurrence, Timezone, render_recurrent
+from unitysvc.cli.enrollments import (
+    Parameters,
+    ParametersJson,
+    Wait,
+    WaitTimeout,
+    collect_parameters,
+    settle,
+)
+from unitysvc.cli.recurrent_requests import (
+    Body,
+    Cron,
+    Interval,
+    Recurrence,
+    Timezone,
+    render_recurrent,
+)
 
 app = typer.Typer(
     help="One service: details, interfaces, dispatch, stream, schedule, enroll.\n\n"
@@ -109,13 +121,7 @@ def _dispatch_service(
                 "gateway wrappers address the service as p/<id>; drop --interface/--enrollment"
             )
         target = wrappers.apply(services.get(service_id))
-        _dispatch.run(
-            request,
-            stream=stream,
-            include=include,
-            dispatch=lambda **kw: target.dispatch(path=path, **kw),
-            open_stream=lambda **kw: target.stream(path=path, **kw),
-        )
+        _dispatch.run_wrapped(target, path, request, stream=stream, include=include)
         return
     _dispatch.run(
         request,
@@ -233,10 +239,7 @@ def schedule_service(
     interface: Interface = None,
     enrollment: Enrollment = None,
     method: Annotated[str, typer.Option("--method", "-X", help="HTTP method.")] = "POST",
-    body_json: Annotated[
-        str | None,
-        typer.Option("--body", metavar="JSON|@FILE|-", help="JSON object sent on every run."),
-    ] = None,
+    body_json: Body = None,
     header: _dispatch.Headers = None,
     name: Annotated[str | None, typer.Option("--name", help="A label for the schedule.")] = None,
     as_json: JsonFlag = False,
@@ -256,11 +259,12 @@ def schedule_service(
         headers=_input.headers(header),
         name=name,
     )
-    if as_json:
-        print_json(created)
-        return
-    success(f"Scheduled recurrent request {created.id} ({created.status})")
-    render_recurrent(created)
+    emit(
+        created,
+        as_json,
+        render_recurrent,
+        done=f"Scheduled recurrent request {created.id} ({created.status})",
+    )
 
 
 @app.command(
@@ -280,8 +284,6 @@ def enroll_service(
     as_json: JsonFlag = False,
 ) -> None:
     """Enroll in a service (BYOK/BYOE values go in --parameter)."""
-    from unitysvc.cli.enrollments import collect_parameters
-
     params = collect_parameters(parameters, parameter)
     enrollment = client().services.get(service_id).enroll(parameters=params)
     settle(enrollment, wait=wait, timeout=wait_timeout, as_json=as_json)

@@ -14,7 +14,7 @@ import typer
 from unitysvc.cli import _input
 from unitysvc.cli._context import hoist_global_options, resolve_settings
 from unitysvc.cli._dispatch import print_events, token_of
-from unitysvc.cli._output import describe_error
+from unitysvc.cli._output import describe_error, emit
 from unitysvc.exceptions import APIConnectionError, AuthenticationError, error_for_status
 
 OURS = {"secrets", "groups", "dispatch", "env"}
@@ -201,3 +201,16 @@ def test_dispatch_body_is_pretty_on_a_terminal_and_raw_when_piped(
         assert json.loads(out) == {"a": 1, "b": [2]} and "\n  " in out
     else:
         assert out == '{"a":1,"b":[2]}'
+
+
+def test_emit_confirms_for_people_and_prints_only_json_for_programs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rendered: list[Any] = []
+    emit({"id": 1}, True, rendered.append, done="Created 1")
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"id": 1} and "Created" not in err and rendered == []
+
+    emit({"id": 1}, False, rendered.append, done="Created 1")
+    out, err = capsys.readouterr()
+    assert out == "" and "✓ Created 1" in err and rendered == [{"id": 1}]
