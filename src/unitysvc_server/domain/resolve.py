@@ -1,7 +1,7 @@
 """``POST /v1/resolve``: a dry run of the gateway's routing (CONTRACT §1.7 Resolve).
 
-Candidates come from the same catalog lookups and the same
-:mod:`unitysvc_server.routing.selection` code the gateway runs, so the
+Candidates come from the lookup the gateway runs
+(:func:`unitysvc_server.routing.addresses.resolve_address`), so the
 pre-selected candidate is the gateway's choice whenever the strategy is
 deterministic (``by_price``; ``lowest_latency`` given the same observations).
 
@@ -24,22 +24,21 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select as select_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import ResolveCandidate, ResolveRequest, ResolveResponse
-from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
-from unitysvc_server.domain import collections, enrollments
+from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.domain.aliases import routing_alias
 from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
 from unitysvc_server.domain.chains import chain_by_name, ordered_steps
 from unitysvc_server.domain.errors import BadRequest, NotFound, Unprocessable
-from unitysvc_server.gateway.paths import PathError, parse_gateway_path
+from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
+from unitysvc_server.routing.addresses import CATALOG_KINDS, CallerFacts, resolve_address
 from unitysvc_server.routing.selection import (
     Ambiguous,
     Candidate,
@@ -49,19 +48,7 @@ from unitysvc_server.routing.selection import (
     Selection,
     Strategy,
     UnknownStrategy,
-    select,
 )
-from unitysvc_server.routing.targets import (
-    caller_can_use,
-    group_candidates,
-    group_strategy,
-    path_candidates,
-    prefer_usable,
-    service_candidate,
-)
-from unitysvc_server.storage.tables.secrets import SecretRow
-
-MAX_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -77,7 +64,7 @@ class Resolution:
 class _Context:
     session: AsyncSession
     catalog: Catalog
-    customer_id: uuid.UUID
+    caller: CallerFacts
     override: str | None
     rng: RandomSource
     latency: LatencyTracker | None
@@ -112,18 +99,11 @@ def _finish(selection: Selection) -> Resolution:
     return Resolution(selection.candidates, strategy, chosen)
 
 
-async def _group(ctx: _Context, name: str) -> CatalogGroup | None:
-    group = ctx.catalog.group(name)
-    if group is not None and group.is_visible:
-        return group
-    return await collections.collection_group(ctx.session, ctx.catalog, ctx.customer_id, name)
-
-
 async def _resolve(
     ctx: _Context, path: str, routing_key: Mapping[str, Any] | None, depth: int
 ) -> Resolution:
-    if depth > MAX_DEPTH:
-        raise BadRequest(f"path nests aliases/chains deeper than {MAX_DEPTH} levels")
+    if depth > MAX_NESTING:
+        raise BadRequest(f"path nests aliases/chains deeper than {MAX_NESTING} levels")
     raw_path, query = _split(path)
     try:
         parsed = parse_gateway_path(raw_path, query)
@@ -131,62 +111,30 @@ async def _resolve(
         if exc.status == 404:
             raise NotFound(exc.detail) from None
         raise BadRequest(exc.detail) from None
-    where = parsed.target.split("?", 1)[0]
-    strategy = Strategy(name=ctx.override) if ctx.override else None
     kind = parsed.kind
-    if kind == "service":
-        service = ctx.catalog.service(uuid.UUID(parsed.name))
-        if service is None or not service.is_listed:
-            raise NotFound(f"no active service {parsed.name}")
-        candidate = service_candidate(service)
-        active = await enrollments.active_enrollments_for(ctx.session, ctx.customer_id, service.id)
-        if active:
-            candidate = Candidate(
-                service=service, routing_key=candidate.routing_key, enrollment_id=active[0].id
-            )
-        return Resolution((candidate,), None, candidate)
-    if kind == "path":
-        target = path_candidates(ctx.catalog, parsed.rest, routing_key)
-        if target is None:
-            raise NotFound(f"no service routes /{where}")
+    if kind in CATALOG_KINDS:
         try:
-            return _finish(select(target.candidates, path=where, strategy=strategy, rng=ctx.rng))
-        except Ambiguous as exc:
-            return Resolution(exc.candidates, None, None)
-    if kind == "group":
-        group = await _group(ctx, parsed.name)
-        if group is None:
-            raise NotFound(f"group {parsed.name!r} not found")
-        if not group.is_routable:
-            raise NotFound(
-                f"group {parsed.name!r} is a {group.group_type} and does not route requests"
+            target = await resolve_address(
+                ctx.catalog,
+                parsed,
+                routing_key,
+                ctx.caller,
+                override=ctx.override,
+                rng=ctx.rng,
+                latency=ctx.latency,
             )
-        chosen = group_strategy(group, ctx.override)
-        usable = await _usable(ctx)
-        selection = select(
-            prefer_usable(group_candidates(ctx.catalog, group), usable),
-            path=where,
-            routing_key=routing_key,
-            strategy=chosen,
-            rng=ctx.rng,
-            latency=ctx.latency,
-        )
-        return _finish(selection)
-    if kind == "enrollment":
-        row = await enrollments.active_enrollment_by_code(ctx.session, parsed.name)
-        service = ctx.catalog.service(row.service_id) if row is not None else None
-        if row is None or row.customer_id != ctx.customer_id or service is None:
-            raise NotFound(f"no active enrollment with code {parsed.name!r}")
-        candidate = Candidate(service=service, enrollment_id=row.id)
-        return Resolution((candidate,), None, candidate)
+        except Ambiguous as exc:
+            # The gateway answers 409; the dry run lists every match, choosing none.
+            return Resolution(exc.candidates, None, None)
+        return _finish(target.selection)
     if kind == "alias":
-        alias = await routing_alias(ctx.session, ctx.customer_id, parsed.name, routing_key)
+        alias = await routing_alias(ctx.session, ctx.caller.customer_id, parsed.name, routing_key)
         if alias is None:
             raise NotFound(f"no alias {parsed.name!r} routes this request")
         key = {**(routing_key or {}), **(alias.routing_key_override or {})} or None
         return await _resolve(ctx, alias.target_path, key, depth + 1)
     if kind == "chain":
-        chain = await chain_by_name(ctx.session, ctx.customer_id, parsed.name)
+        chain = await chain_by_name(ctx.session, ctx.caller.customer_id, parsed.name)
         if chain is None or not chain.enabled:
             raise NotFound(f"no enabled chain {parsed.name!r}")
         parts = [
@@ -198,7 +146,7 @@ async def _resolve(
             None,
             parts[0].selected if parts else None,
         )
-    broadcast = await broadcast_by_name(ctx.session, ctx.customer_id, parsed.name)
+    broadcast = await broadcast_by_name(ctx.session, ctx.caller.customer_id, parsed.name)
     if broadcast is None or not broadcast.enabled:
         raise NotFound(f"no enabled broadcast {parsed.name!r}")
     parts = []
@@ -206,21 +154,6 @@ async def _resolve(
         key = {**(routing_key or {}), **(member.routing_key_override or {})} or None
         parts.append(await _resolve(ctx, member.target_path, key, depth + 1))
     return Resolution(tuple(c for p in parts for c in p.candidates), None, None)
-
-
-async def _usable(ctx: _Context) -> Callable[[CatalogService], bool]:
-    """The caller's usability predicate (secrets held, active enrollments)."""
-    names = set(
-        (
-            await ctx.session.execute(
-                select_rows(SecretRow.name).where(SecretRow.customer_id == ctx.customer_id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    enrolled = await enrollments.active_service_ids(ctx.session, ctx.customer_id)
-    return lambda service: caller_can_use(service, names, enrolled)
 
 
 def _wire(candidate: Candidate) -> ResolveCandidate:
@@ -247,10 +180,14 @@ async def resolve(
         raise Unprocessable(
             ("body", "gateway"), "this platform serves the api gateway only; use 'api'"
         )
+
+    async def current_session() -> AsyncSession:
+        return session
+
     ctx = _Context(
         session=session,
         catalog=catalog,
-        customer_id=customer_id,
+        caller=CallerFacts(customer_id, current_session),
         override=_strategy_override(body.strategy),
         rng=rng if rng is not None else random.Random(),
         latency=latency,

@@ -24,7 +24,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,14 +37,13 @@ from unitysvc_server.gateway.pipeline import (
     BytesBody,
     GatewayRequest,
     GatewayResponse,
+    Spawn,
 )
 from unitysvc_server.storage.tables.broadcasts import BroadcastTargetRow
 
 #: How much of a step's body is relayed, or of a target's body kept in the envelope.
 MAX_RELAY_BYTES = 16 * 1024 * 1024
 MAX_ENVELOPE_BODY_BYTES = 1024 * 1024
-
-Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 
 class ChildDispatch(Protocol):

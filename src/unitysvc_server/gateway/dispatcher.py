@@ -24,16 +24,17 @@ import logging
 from typing import Any, Protocol
 
 from unitysvc_server.gateway.cache import ResponseCache
-from unitysvc_server.gateway.composite import RoutingObjects, Spawn, read_all
+from unitysvc_server.gateway.composite import RoutingObjects, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.h1client import UpstreamPool
-from unitysvc_server.gateway.paths import PathError, parse_gateway_path
+from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
     GatewayRequest,
     GatewayResponse,
     Handler,
     Pipeline,
+    Spawn,
     StageSpec,
 )
 from unitysvc_server.gateway.scheduler import MAX_RESULT_BYTES, FireResult, Job, render_body
@@ -43,13 +44,11 @@ from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_sta
 from unitysvc_server.gateway.stages.memoize import memoize_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
-from unitysvc_server.routing.selection import extract_routing_key
+from unitysvc_server.routing.selection import ROUTING_FIELD, extract_routing_key
 from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
-#: Deepest nesting of child requests (alias -> chain -> failover ...).
-MAX_DEPTH = 8
 #: Address kinds that name one service: their resolution never uses a routing key.
 _KEYLESS_KINDS = frozenset({"service", "enrollment", "chain", "broadcast"})
 
@@ -91,9 +90,9 @@ def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
     """
     body = request.json()
     if isinstance(body, dict):
-        model = body.get("model")
+        model = body.get(ROUTING_FIELD)
         if isinstance(model, str) and model:
-            return {"model": model}
+            return {ROUTING_FIELD: model}
         return None
     if not request.body:
         return None
@@ -173,7 +172,7 @@ class Dispatcher:
                 StageSpec(logging_stage, submit=submit_log, preference=preference),
                 StageSpec(tee_stage, dispatch_secondary=self._secondary, spawn=spawn),
                 StageSpec(memoize_stage, cache=cache, spawn=spawn),
-                StageSpec(failover_stage, dispatch_secondary=self._failover),
+                StageSpec(failover_stage, dispatch_secondary=self.child),
             ],
         )
         self.handler = self.pipeline.freeze()
@@ -190,10 +189,10 @@ class Dispatcher:
         body: bytes | None,
         routing_key_override: dict[str, Any] | None,
     ) -> GatewayRequest | GatewayResponse:
-        if parent.depth >= MAX_DEPTH:
+        if parent.depth >= MAX_NESTING:
             return error_response(
                 508,
-                f"gateway paths nest more than {MAX_DEPTH} levels deep (an alias, chain or "
+                f"gateway paths nest more than {MAX_NESTING} levels deep (an alias, chain or "
                 f"failover loop?) at {path!r}",
                 error_type="loop_detected",
             )
@@ -235,13 +234,11 @@ class Dispatcher:
         return response
 
     async def _secondary(self, parent: GatewayRequest, path: str) -> GatewayResponse:
+        # A tee copy: unlike child(), its trace must not replace the primary's.
         request = self._child_request(parent, path, None, None)
         if isinstance(request, GatewayResponse):
             return request
         return await self.handler(request)
-
-    async def _failover(self, parent: GatewayRequest, path: str) -> GatewayResponse:
-        return await self.child(parent, path)
 
     # -- core -----------------------------------------------------------------
 

@@ -170,12 +170,6 @@ class _Connection(asyncio.Protocol):
             return
         self._fail(UpstreamProtocolError("the upstream closed the connection mid-response"))
 
-    def pause_writing(self) -> None:  # pragma: no cover - requests are small
-        pass
-
-    def resume_writing(self) -> None:  # pragma: no cover
-        pass
-
     # -- httptools callbacks ---------------------------------------------------------
 
     def on_header(self, name: bytes, value: bytes) -> None:

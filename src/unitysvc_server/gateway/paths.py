@@ -40,6 +40,10 @@ UNSUPPORTED_WRAPPERS = {"d": "delayed (d/)", "r": "recurrent (r/)"}
 
 GATEWAY_PARAMS = frozenset({"_complete", "_ttl", "_renew", "_else", "_to", "_at", "_in", "_every"})
 
+#: Deepest nesting of addresses that name other gateway paths (alias -> chain -> ...):
+#: beyond it the gateway answers 508 and ``/v1/resolve`` 400, stopping loops.
+MAX_NESTING = 8
+
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 7 * 86400
 _TTL = re.compile(r"^([0-9]+)([smhd])$")
@@ -84,11 +88,6 @@ class Wrappers:
     renew: bool = False
     failover: tuple[str, ...] = ()
     tee: tuple[str, ...] = ()
-
-    @property
-    def any(self) -> bool:
-        """Whether any wrapper stage applies."""
-        return self.log or self.memoize or bool(self.failover) or bool(self.tee)
 
 
 NO_WRAPPERS = Wrappers()

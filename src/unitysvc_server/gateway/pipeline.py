@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol
 
@@ -222,6 +222,10 @@ class GatewayResponse:
 
 Handler = Callable[[GatewayRequest], Awaitable[GatewayResponse]]
 Stage = Callable[[Handler], Handler]
+#: Runs a gateway path as a child of a request (failover secondaries, tee copies).
+SecondaryDispatch = Callable[[GatewayRequest, str], Awaitable[GatewayResponse]]
+#: Runs background work the server drains at shutdown.
+Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 
 class StageSpec(Generic[P]):

@@ -1,11 +1,11 @@
 """Service addresses to upstream calls: routing selection, channel choice, rendering.
 
-For ``p/<service-id>``, ``g/<group>``, ``e/<code>`` and listing paths this module builds
-the candidates (``routing.targets``), lets ``routing.selection`` pick — the same code
-``POST /v1/resolve`` runs, so a dry run predicts the real choice — picks the first
-channel the caller can use, renders it (``catalog.render``: enrollment parameters,
-``${ customer_secrets.NAME }``), applies the upstream map and the credential
-disposition, and hands the dispatcher an :class:`UpstreamCall`.
+For ``p/<service-id>``, ``g/<group>``, ``e/<code>`` and listing paths this module gets
+the ordered candidates from ``routing.addresses`` — the lookup ``POST /v1/resolve`` runs
+too, so a dry run predicts the real choice — picks the first channel the caller can use,
+renders it (``catalog.render``: enrollment parameters, ``${ customer_secrets.NAME }``),
+applies the upstream map and the credential disposition, and hands the dispatcher an
+:class:`UpstreamCall`.
 
 Errors are raised as :class:`GatewayError` with the status the gateway answers:
 
@@ -30,14 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select as sql_select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from unitysvc_server.catalog.model import (
-    Catalog,
-    CatalogService,
-    UpstreamChannel,
-)
+from unitysvc_server.catalog.component import LATENCY_KEY
+from unitysvc_server.catalog.model import Catalog, CatalogService, UpstreamChannel
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,
     MissingSecret,
@@ -45,51 +41,39 @@ from unitysvc_server.catalog.render import (
     RenderError,
     render_channel,
 )
-from unitysvc_server.domain.collections import collection_group
-from unitysvc_server.domain.enrollments import (
-    active_enrollment_by_code,
-    active_enrollments_for,
-    active_service_ids,
-    render_context,
-)
+from unitysvc_server.domain.enrollments import render_context
 from unitysvc_server.domain.secrets import resolve_customer_secret
 from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest
 from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
+from unitysvc_server.routing.addresses import (
+    CallerFacts,
+    UnknownAddress,
+    needs_enrollment_lookup,
+    resolve_address,
+)
 from unitysvc_server.routing.selection import (
     Ambiguous,
     Candidate,
     LatencyTracker,
     NoChannel,
     NoRoute,
-    Selection,
     UnknownStrategy,
     Unusable,
     channel_check,
-    select,
     select_channel,
-)
-from unitysvc_server.routing.targets import (
-    caller_can_use,
-    group_candidates,
-    group_remainder,
-    group_strategy,
-    path_candidates,
-    prefer_usable,
-    service_candidate,
 )
 from unitysvc_server.runtime import Runtime
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
-from unitysvc_server.storage.tables.secrets import SecretRow
 
 #: Where operator-held seller secrets come from: ``UNITYSVC_SELLER_SECRET_<NAME>``.
 SELLER_SECRET_ENV_PREFIX = "UNITYSVC_SELLER_SECRET_"
 #: Hosts a ``__forward__`` channel may receive the caller's svcpass key (core's list).
 TRUSTED_FORWARD_SUFFIXES = (".svcpass.com", ".unitysvc.com")
-LATENCY_KEY = "routing.latency"
 
 _STRIP = ("", "__strip__")
+_NO_SECRETS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +117,7 @@ class _Session:
             await session.close()
 
 
-def _routing_error(exc: NoRoute | Ambiguous) -> GatewayError:
+def _routing_error(exc: NoRoute | Ambiguous | UnknownAddress) -> GatewayError:
     if isinstance(exc, Ambiguous):
         return GatewayError(
             409,
@@ -146,7 +130,8 @@ def _routing_error(exc: NoRoute | Ambiguous) -> GatewayError:
                 ]
             },
         )
-    return GatewayError(404, exc.detail, error_type="no_route", extra={"tried": list(exc.tried)})
+    extra = {"tried": list(exc.tried)} if isinstance(exc, NoRoute) else None
+    return GatewayError(404, exc.detail, error_type="no_route", extra=extra)
 
 
 def _credential(api_key: Any, url: str, request: GatewayRequest) -> list[tuple[bytes, bytes]]:
@@ -218,154 +203,33 @@ class CatalogResolver:
     async def _resolve(
         self, request: GatewayRequest, routing_key: dict[str, Any] | None, session: _Session
     ) -> Routed:
-        catalog = self._catalog()
-        path = request.path
-        enrollment: EnrollmentRow | None = None
-        timeout: float | None = None
+        caller = CallerFacts(request.caller.customer_id, session.get)
         try:
-            if path.kind == "service":
-                service = catalog.service(uuid.UUID(path.name))
-                if service is None or not service.is_listed:
-                    raise GatewayError(
-                        404,
-                        f"no active service with id {path.name}; find one with "
-                        "GET /v1/groups/all_services/services",
-                        error_type="no_route",
-                    )
-                selection = select([service_candidate(service)], path=f"p/{path.name}")
-                sub_path = path.rest
-            elif path.kind == "group":
-                group = catalog.group(path.name)
-                if group is None or not group.is_visible:
-                    group = await collection_group(
-                        await session.get(), catalog, request.caller.customer_id, path.name
-                    )
-                if group is None:
-                    raise GatewayError(
-                        404,
-                        f"no group named {path.name!r}; list groups with GET /v1/groups",
-                        error_type="no_route",
-                    )
-                if not group.is_routable:
-                    raise GatewayError(
-                        404,
-                        f"group {path.name!r} is a {group.group_type} group and does not route "
-                        "requests; dispatch one of its services (p/<service-id>) instead",
-                        error_type="no_route",
-                    )
-                strategy = group_strategy(group)
-                timeout = strategy.timeout_ms / 1000 if strategy.timeout_ms else None
-                candidates = await self._prefer_usable(
-                    group_candidates(catalog, group), request, session
-                )
-                selection = select(
-                    candidates,
-                    path=f"g/{group.name}",
-                    routing_key=routing_key,
-                    strategy=strategy,
-                    rng=self._rng,
-                    latency=self._latency,
-                )
-                sub_path = group_remainder(group, path.rest)
-            elif path.kind == "path":
-                target = path_candidates(catalog, path.rest, routing_key)
-                if target is None:
-                    raise NoRoute(path.rest, _nearby(catalog, path.rest))
-                selection = select(target.candidates, path=target.match.prefix)
-                sub_path = target.match.remainder
-            else:  # enrollment
-                selection, sub_path, enrollment = await self._enrollment(catalog, request, session)
-        except (NoRoute, Ambiguous) as exc:
+            target = await resolve_address(
+                self._catalog(),
+                request.path,
+                routing_key,
+                caller,
+                rng=self._rng,
+                latency=self._latency,
+            )
+        except (NoRoute, Ambiguous, UnknownAddress) as exc:
             raise _routing_error(exc) from None
         except UnknownStrategy as exc:
             raise GatewayError(502, str(exc), error_type="bad_routing_policy") from None
-        return await self._call(request, selection, sub_path, enrollment, timeout, session)
-
-    async def _enrollment(
-        self, catalog: Catalog, request: GatewayRequest, session: _Session
-    ) -> tuple[Selection, str, EnrollmentRow]:
-        code = request.path.name
-        row = await active_enrollment_by_code(await session.get(), code)
-        # Another customer's code answers exactly like an unknown one.
-        service = None
-        if row is not None and row.customer_id == request.caller.customer_id:
-            service = catalog.service(row.service_id)
-        if row is None or service is None or not service.is_listed:
-            raise GatewayError(
-                404,
-                f"no active enrollment of yours has the code {code!r}; list yours with "
-                "GET /v1/enrollments/",
-                error_type="no_route",
-            )
-        candidate = Candidate(service=service, enrollment_id=row.id)
-        return select([candidate], path=f"e/{code}"), request.path.rest, row
-
-    async def _prefer_usable(
-        self, candidates: list[Candidate], request: GatewayRequest, session: _Session
-    ) -> list[Candidate]:
-        """Members the caller can use first -- exactly what ``/v1/resolve`` does."""
-        if not any(_needs_caller_context(c.service) for c in candidates):
-            return candidates
-        db = await session.get()
-        customer_id = request.caller.customer_id
-        names = await self._secret_names(session, customer_id)
-        enrolled = await active_service_ids(db, customer_id)
-        return prefer_usable(candidates, lambda s: caller_can_use(s, names, enrolled))
-
-    async def _secret_names(self, session: _Session, customer_id: uuid.UUID) -> set[str]:
-        db = await session.get()
-        rows = await db.execute(
-            sql_select(SecretRow.name).where(SecretRow.customer_id == customer_id)
-        )
-        return set(rows.scalars().all())
-
-    async def _channel(
-        self,
-        candidate: Candidate,
-        request: GatewayRequest,
-        enrollment: EnrollmentRow | None,
-        session: _Session,
-    ) -> tuple[UpstreamChannel, EnrollmentRow | None]:
-        service = candidate.service
-        needs_secrets = any(c.required_secrets for c in service.channels)
-        if enrollment is None and _needs_enrollment_lookup(service):
-            held = await active_enrollments_for(
-                await session.get(), request.caller.customer_id, service.id
-            )
-            enrollment = held[0] if held else None
-            if enrollment is None and service.enrollment_required:
-                raise NoChannel(
-                    service,
-                    [_needs_enrollment(service)],
-                )
-        names = (
-            await self._secret_names(session, request.caller.customer_id)
-            if needs_secrets
-            else set()
-        )
-        channel = select_channel(
-            service, channel_check(names, enrollment_active=enrollment is not None)
-        )
-        return channel, enrollment
-
-    async def _call(
-        self,
-        request: GatewayRequest,
-        selection: Selection,
-        sub_path: str,
-        enrollment: EnrollmentRow | None,
-        timeout: float | None,
-        session: _Session,
-    ) -> Routed:
+        strategy = target.selection.strategy
+        timeout = strategy.timeout_ms / 1000 if strategy and strategy.timeout_ms else None
         blocked: NoChannel | None = None
-        for candidate in selection.candidates:
+        for candidate in target.selection.candidates:
             try:
-                channel, used = await self._channel(candidate, request, enrollment, session)
+                channel, used = await self._channel(candidate, target.enrollment, caller)
             except NoChannel as exc:
                 # A group may still have a member this caller can use.
                 blocked = blocked or exc
                 continue
-            return await self._render(request, candidate, channel, sub_path, used, timeout, session)
+            return await self._render(
+                request, candidate, channel, target.sub_path, used, timeout, session
+            )
         assert blocked is not None
         missing = blocked.missing_secrets
         if missing:
@@ -376,6 +240,21 @@ class CatalogResolver:
                 extra={"missing_secrets": list(missing)},
             )
         raise GatewayError(403, blocked.detail, error_type="channel_unavailable")
+
+    async def _channel(
+        self, candidate: Candidate, enrollment: EnrollmentRow | None, caller: CallerFacts
+    ) -> tuple[UpstreamChannel, EnrollmentRow | None]:
+        service = candidate.service
+        if enrollment is None and needs_enrollment_lookup(service):
+            enrollment = await caller.enrollment(service)
+            if enrollment is None and service.enrollment_required:
+                raise NoChannel(service, [_needs_enrollment(service)])
+        needs_secrets = any(c.required_secrets for c in service.channels)
+        names = await caller.secret_names() if needs_secrets else _NO_SECRETS
+        channel = select_channel(
+            service, channel_check(names, enrollment_active=enrollment is not None)
+        )
+        return channel, enrollment
 
     async def _render(
         self,
@@ -448,31 +327,7 @@ class CatalogResolver:
         )
 
 
-def _needs_enrollment_lookup(service: CatalogService) -> bool:
-    return service.enrollment_required or any(c.needs_enrollment for c in service.channels)
-
-
-def _needs_caller_context(service: CatalogService) -> bool:
-    """Whether the caller's secrets or enrollments can change this service's usability."""
-    return _needs_enrollment_lookup(service) or any(c.required_secrets for c in service.channels)
-
-
 def _needs_enrollment(service: CatalogService) -> Unusable:
     return Unusable(
         "*", f"{service.name!r} needs an active enrollment; enroll with POST /v1/enrollments/"
     )
-
-
-def _nearby(catalog: Catalog, path: str) -> list[str]:
-    """Declared paths that share the request's first segment (what was tried)."""
-    head = path.strip("/").split("/", 1)[0]
-    near = sorted(p for p in catalog.declared_paths if p.split("/", 1)[0] == head)
-    return near[:20] or [
-        "p/<service-id>",
-        "g/<group>",
-        "a/<alias>",
-        "e/<code>",
-        "c/<chain>",
-        "b/<broadcast>",
-        "listing paths (none declared under this prefix)",
-    ]

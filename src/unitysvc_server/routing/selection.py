@@ -8,7 +8,8 @@ strategy, a random source and a latency tracker.
 Flow, for a gateway request:
 
 1. Build candidates: the (service, interface) pairs declared at a listing
-   path, or the members of a group (see :mod:`unitysvc_server.routing.targets`).
+   path, or the members of a group (:mod:`unitysvc_server.routing.targets`;
+   :mod:`unitysvc_server.routing.addresses` does it per address kind).
 2. :func:`match_routing_key` (listing paths) narrows them by the request's
    routing key; :func:`select` applies the group's strategy, or -- with no
    strategy -- insists on exactly one match.
@@ -426,22 +427,18 @@ def _effective(pricing: Any, channel: str | None) -> tuple[Decimal, str] | None:
     return None if effective is None else (Decimal(effective.amount), str(effective.unit))
 
 
-def request_price(
-    service: CatalogService, *, channel: str | None = None, usage: Mapping[str, Any] | None = None
-) -> Decimal | None:
+def request_price(service: CatalogService) -> Decimal | None:
     """What one request to ``service`` costs the customer, for ``by_price``; None: unpriced.
 
-    With ``usage`` this is core's ``calculate_cost``. Otherwise the listing's
-    ``effective_price()`` (which also reads upstream prices stated in a description)
-    scaled to :data:`NOMINAL_REQUEST`, so listings priced per token, per request or per
-    hour compare on one basis. Listings sharing a unit keep the order of their amounts.
+    The listing's ``effective_price()`` (which also reads upstream prices stated in a
+    description; a channel price's default channel) scaled to :data:`NOMINAL_REQUEST`, so
+    listings priced per token, per request or per hour compare on one basis. Listings
+    sharing a unit keep the order of their amounts.
     """
-    if usage is not None:
-        return list_price_amount(service, channel=channel, usage=usage)
     pricing = _pricing(service)
     if pricing is None:
         return None
-    effective = _effective(pricing, channel)
+    effective = _effective(pricing, None)
     if effective is None:
         return None
     amount, unit = effective
@@ -496,8 +493,6 @@ def _order(
     *,
     rng: RandomSource,
     latency: LatencyTracker | None,
-    usage: Mapping[str, Any] | None,
-    channel_of: Callable[[Candidate], str | None] | None,
 ) -> list[Candidate]:
     shuffled = _weighted_order(candidates, rng)
     if strategy.name == WEIGHTED_RANDOM:
@@ -506,8 +501,7 @@ def _order(
     if strategy.name == BY_PRICE:
 
         def price_key(c: Candidate) -> tuple[int, Decimal, str, uuid.UUID]:
-            channel = channel_of(c) if channel_of is not None else None
-            amount = request_price(c.service, channel=channel, usage=usage)
+            amount = request_price(c.service)
             # Unpriced candidates last; equal prices by name so a dry run is
             # reproducible.
             return (amount is None, amount or Decimal(0), c.service.name, c.service.id)
@@ -530,8 +524,6 @@ def select(
     strategy: Strategy | None = None,
     rng: RandomSource | None = None,
     latency: LatencyTracker | None = None,
-    usage: Mapping[str, Any] | None = None,
-    channel_of: Callable[[Candidate], str | None] | None = None,
 ) -> Selection:
     """Order ``candidates`` by ``strategy`` and pick the first.
 
@@ -545,8 +537,7 @@ def select(
       (:func:`match_routing_key`: keyed matches, else unkeyed candidates, else
       :class:`NoRoute` listing the keys that would work).
     * ``weighted_random``: weighted random order (weight default 10).
-    * ``by_price``: cheapest price per request first (see :func:`request_price`;
-      ``channel_of`` names the channel each candidate would use).
+    * ``by_price``: cheapest price per request first (see :func:`request_price`).
     * ``lowest_latency``: lowest moving-average latency first, unmeasured first.
 
     Args:
@@ -557,8 +548,6 @@ def select(
         rng: Random source (a seeded ``random.Random`` for reproducible tests);
             defaults to a fresh ``random.Random()``.
         latency: The gateway's latency tracker.
-        usage: Estimated usage for ``by_price`` (``UsageData`` fields).
-        channel_of: The channel each candidate would be billed under.
 
     Raises:
         NoRoute: No candidates (or no key match with ``key_required``).
@@ -584,8 +573,6 @@ def select(
         pool,
         rng=rng if rng is not None else random.Random(),
         latency=latency,
-        usage=usage,
-        channel_of=channel_of,
     )
     return Selection(tuple(ordered), ordered[0], strategy, narrowed)
 
@@ -631,6 +618,9 @@ def select_channel(
 ) -> UpstreamChannel:
     """The first channel (by ``sort_order``, then name) that ``check`` accepts.
 
+    ``service.channels`` is kept in that order by the catalog: nothing is sorted here,
+    on every request.
+
     Args:
         service: The selected service.
         check: Returns None for a usable channel, else why not.
@@ -640,9 +630,7 @@ def select_channel(
     Raises:
         NoChannel: No channel is usable (or ``requested`` does not exist).
     """
-    channels: Iterable[UpstreamChannel] = sorted(
-        service.channels, key=lambda c: (c.sort_order, c.name)
-    )
+    channels: Iterable[UpstreamChannel] = service.channels
     if requested is not None:
         channels = [c for c in channels if c.name == requested]
         if not channels:

@@ -9,13 +9,14 @@ marked with ``x-unitysvc-failover: <number of secondaries used>``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from unitysvc_server.gateway.pipeline import GatewayRequest, GatewayResponse, Handler
+from unitysvc_server.gateway.pipeline import (
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+    SecondaryDispatch,
+)
 
 FAILOVER_HEADER = b"x-unitysvc-failover"
-
-SecondaryDispatch = Callable[[GatewayRequest, str], Awaitable[GatewayResponse]]
 
 
 def should_fail_over(status: int) -> bool:

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from unitysvc_server.gateway.cache import CachedResponse, ResponseCache
 from unitysvc_server.gateway.pipeline import (
@@ -22,6 +21,7 @@ from unitysvc_server.gateway.pipeline import (
     GatewayResponse,
     Handler,
     ObservedBody,
+    Spawn,
 )
 
 logger = logging.getLogger("unitysvc_server.gateway")
@@ -31,8 +31,6 @@ CACHE_HEADER = b"x-unitysvc-cache"
 DEFAULT_MAX_ENTRY_BYTES = 8 * 1024 * 1024
 # Recomputed on replay, or meaningless for another caller.
 _NOT_STORED = frozenset({b"content-length", b"date", b"set-cookie", CACHE_HEADER})
-
-Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 
 def cache_key(request: GatewayRequest) -> str:

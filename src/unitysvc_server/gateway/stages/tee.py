@@ -8,15 +8,16 @@ discarded (its own request-log row, if any, remains).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
 
-from unitysvc_server.gateway.pipeline import GatewayRequest, GatewayResponse, Handler
+from unitysvc_server.gateway.pipeline import (
+    GatewayRequest,
+    GatewayResponse,
+    Handler,
+    SecondaryDispatch,
+    Spawn,
+)
 
 logger = logging.getLogger("unitysvc_server.gateway")
-
-SecondaryDispatch = Callable[[GatewayRequest, str], Awaitable[GatewayResponse]]
-Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
 
 def tee_stage(inner: Handler, *, dispatch_secondary: SecondaryDispatch, spawn: Spawn) -> Handler:
