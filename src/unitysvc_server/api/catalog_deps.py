@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from unitysvc_server.api.deps import RuntimeDep
+from unitysvc_server.catalog.component import LATENCY_KEY
 from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.routing.selection import LatencyTracker
 
@@ -27,7 +28,7 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 def get_latency(runtime: RuntimeDep) -> LatencyTracker | None:
     """The gateway's latency tracker (feeds ``lowest_latency``), if published."""
-    tracker = runtime.extras.get("routing.latency")
+    tracker = runtime.extras.get(LATENCY_KEY)
     return tracker if isinstance(tracker, LatencyTracker) else None
 
 

@@ -26,8 +26,11 @@ from urllib.parse import parse_qsl
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from unitysvc_server.api.deps import CUSTOMER_SCOPE_KEY, bearer_token
 from unitysvc_server.api.errors import REQUEST_ID_STATE
+from unitysvc_server.asgi_io import BodyTooLarge, ClientDisconnected, read_body
 from unitysvc_server.domain import customers, idempotency
+from unitysvc_server.domain.errors import Unauthorized
 from unitysvc_server.domain.idempotency import IDEMPOTENCY_SCOPE_KEY, IdempotencyClaim
 from unitysvc_server.runtime import Runtime
 
@@ -114,28 +117,6 @@ class RequestContext:
                 )
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """Read the whole request body, raising :class:`_TooLarge` beyond ``limit`` bytes."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
 def replay_receive(body: bytes, receive: Receive) -> Receive:
     """A ``receive`` that yields ``body`` once, then defers to the real one."""
     sent = False
@@ -179,8 +160,10 @@ class BodyLimit:
             return
         try:
             body = await read_body(receive, self.max_bytes)
-        except _TooLarge:
+        except BodyTooLarge:
             await send_json(send, 413, {"detail": too_large})
+            return
+        except ClientDisconnected:
             return
         scope[BODY_SCOPE_KEY] = body
         await self.app(scope, replay_receive(body, receive), send)
@@ -294,6 +277,16 @@ class RejectNul:
         return _unstorable(document, ["body"])
 
 
+def _bearer_or_none(scope: Scope) -> str | None:
+    authorization = header(scope, b"authorization")
+    if authorization is None:
+        return None
+    try:
+        return bearer_token(authorization)
+    except Unauthorized:
+        return None  # the route's auth dependency answers 401
+
+
 class Idempotency:
     """Run a POST carrying ``Idempotency-Key`` once per (customer, key).
 
@@ -317,15 +310,23 @@ class Idempotency:
                 {"detail": f"Idempotency-Key must be 1-{idempotency.MAX_KEY_LENGTH} characters"},
             )
             return
-        customer = await self._customer(scope)
+        token = _bearer_or_none(scope)
+        if token is None:
+            await self.app(scope, receive, send)
+            return
+        stored = None
+        async with self.runtime.sessionmaker() as session:
+            customer = await customers.authenticate(session, token)
+            if customer is not None:
+                stored = await idempotency.lookup(session, customer.id, key)
         if customer is None:
             await self.app(scope, receive, send)
             return
+        # The route's auth dependency reuses it instead of querying the key again.
+        scope[CUSTOMER_SCOPE_KEY] = customer
         fingerprint = idempotency.fingerprint(
             scope["method"], scope["path"], scope.get("query_string", b""), scope[BODY_SCOPE_KEY]
         )
-        async with self.runtime.sessionmaker() as session:
-            stored = await idempotency.lookup(session, customer.id, key)
         if stored is not None:
             await self._answer_stored(send, stored, fingerprint)
             return
@@ -370,16 +371,6 @@ class Idempotency:
         finally:
             for message in held:
                 await send(message)
-
-    async def _customer(self, scope: Scope) -> customers.Customer | None:
-        authorization = header(scope, b"authorization")
-        if authorization is None:
-            return None
-        scheme, _, token = authorization.strip().partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        async with self.runtime.sessionmaker() as session:
-            return await customers.authenticate(session, token.strip())
 
     @staticmethod
     async def _answer_stored(

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -46,6 +46,9 @@ from unitysvc_server.catalog.model import (
     freeze,
     stable_id,
 )
+
+if TYPE_CHECKING:
+    from unitysvc_core.models import ProviderV1
 
 logger = logging.getLogger(__name__)
 
@@ -227,8 +230,19 @@ def _interface(name: str, data: Any, service_name: str) -> ServiceInterface:
     )
 
 
+def validate_provider(provider: Mapping[str, Any]) -> ProviderV1:
+    """Validate provider data with unitysvc-core (legacy ``schema`` tolerated).
+
+    Raises:
+        pydantic.ValidationError: The data is not a valid provider.
+    """
+    from unitysvc_core.models import ProviderV1
+
+    return ProviderV1.model_validate(_normalize_provider(provider))
+
+
 def build_service(
-    provider: Mapping[str, Any],
+    provider: Mapping[str, Any] | ProviderV1,
     offering: Mapping[str, Any],
     listing: Mapping[str, Any],
     *,
@@ -239,7 +253,9 @@ def build_service(
     """Validate one provider/offering/listing triple with unitysvc-core and merge it.
 
     Args:
-        provider: Provider data (``ProviderV1``; legacy ``schema`` tolerated).
+        provider: Provider data (``ProviderV1``; legacy ``schema`` tolerated), or
+            the model :func:`validate_provider` returned (a directory's services
+            share one provider, validated once).
         offering: Offering data (``OfferingV1``).
         listing: Listing data (``ListingV1``), overrides already merged.
         service_id: The service id; None derives a stable one from the listing name.
@@ -250,9 +266,9 @@ def build_service(
         ValueError: Validation failed (a pydantic ``ValidationError`` or a
             message naming the offending field).
     """
-    from unitysvc_core.models import ListingV1, OfferingV1, ProviderV1
+    from unitysvc_core.models import ListingV1, OfferingV1
 
-    provider_model = ProviderV1.model_validate(_normalize_provider(provider))
+    provider_model = validate_provider(provider) if isinstance(provider, Mapping) else provider
     offering_model = OfferingV1.model_validate(_normalize_offering(offering))
     listing_model = ListingV1.model_validate(
         _normalize_listing(listing, provider_model.name, offering_model.name)
@@ -358,7 +374,10 @@ def load_catalog_dir(root: Path) -> LoadReport:
     for provider_dir in _provider_dirs(root):
         provider_file = _find(provider_dir, "provider")
         assert provider_file is not None
-        provider = _load(provider_file)
+        try:
+            provider = validate_provider(_load(provider_file))
+        except ValidationError as exc:
+            raise CatalogError(f"{provider_file}: {_validation_message(exc)}") from exc
         services_dir = provider_dir / "services"
         if not services_dir.is_dir():
             continue

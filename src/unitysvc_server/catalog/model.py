@@ -79,6 +79,11 @@ def gateway_path(base_url: str) -> str | None:
     return base_url[len(API_GATEWAY_PLACEHOLDER) :].strip("/")
 
 
+def render_gateway_url(base_url: str, gateway_base: str) -> str:
+    """``base_url`` with ``${API_GATEWAY_BASE_URL}`` replaced by ``gateway_base``."""
+    return base_url.replace(API_GATEWAY_PLACEHOLDER, gateway_base.rstrip("/"))
+
+
 def _strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
@@ -191,10 +196,6 @@ class ServiceInterface:
     def gateway_path(self) -> str | None:
         """The path under the gateway root (``p/groq``), or None for non-gateway URLs."""
         return gateway_path(self.base_url)
-
-    def rendered_url(self, gateway_base_url: str) -> str:
-        """``base_url`` with the gateway placeholder replaced by ``gateway_base_url``."""
-        return self.base_url.replace(API_GATEWAY_PLACEHOLDER, gateway_base_url.rstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -478,10 +479,6 @@ class Catalog:
             return []
         return [s for s in self.services if str(s.id).startswith(needle)]
 
-    def listed_services(self) -> list[CatalogService]:
-        """Active, public services."""
-        return [s for s in self.services if s.is_listed]
-
     # -- groups ----------------------------------------------------------------
 
     def group(self, name_or_id: str | uuid.UUID) -> CatalogGroup | None:
@@ -532,7 +529,7 @@ class Catalog:
 
     def render_url(self, base_url: str) -> str:
         """``base_url`` with ``${API_GATEWAY_BASE_URL}`` replaced by the gateway root."""
-        return base_url.replace(API_GATEWAY_PLACEHOLDER, self.gateway_base_url)
+        return render_gateway_url(base_url, self.gateway_base_url)
 
 
 def _group_order(group: CatalogGroup) -> tuple[int, str]:

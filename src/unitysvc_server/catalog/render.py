@@ -1,4 +1,4 @@
-"""Rendering of upstream channel configuration and gateway URLs.
+"""Rendering of upstream channel configuration.
 
 A channel's strings are rendered in two passes (CONTRACT.md §3.4):
 
@@ -30,7 +30,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER, UpstreamChannel, thaw
+from unitysvc_server.catalog.model import UpstreamChannel, thaw
 
 #: Namespaces of secret references.
 CUSTOMER_SECRETS = "customer_secrets"
@@ -223,8 +223,3 @@ async def render_channel(
             await _render_value(raw, variables, lookup, f"channel {channel.name}.raw", False)
         )
     return rendered
-
-
-def render_gateway_url(base_url: str, gateway_base: str) -> str:
-    """``base_url`` with ``${API_GATEWAY_BASE_URL}`` replaced by ``gateway_base``."""
-    return base_url.replace(API_GATEWAY_PLACEHOLDER, gateway_base.rstrip("/"))

@@ -28,7 +28,8 @@ from unitysvc.models import (
     ServiceAliasUpdate,
 )
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
-from unitysvc_server.domain.routing_objects import validate_target_path
+from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.aliases import AliasRow
 
@@ -48,7 +49,6 @@ __all__ = [
     "validate_alias_name",
 ]
 
-_NAME = re.compile(r"^[a-z0-9_-]{1,100}$")
 _PARTIAL_UUID = re.compile(r"^[0-9a-f-]+$")
 _MIN_PARTIAL_HEX = 8
 
@@ -66,7 +66,7 @@ class SwitchResult:
 
 def validate_alias_name(name: str) -> str:
     """Return ``name`` if it is a valid alias name, else raise a 422 naming ``name``."""
-    if not _NAME.fullmatch(name):
+    if not SLUG.fullmatch(name):
         raise Unprocessable(
             ("body", "name"),
             "alias names are 1-100 characters of lowercase letters, digits, '-' and '_'",
@@ -197,12 +197,7 @@ async def get_alias(session: AsyncSession, customer_id: uuid.UUID, alias_id: uui
     Raises:
         NotFound: No such alias for this customer.
     """
-    row = await session.scalar(
-        select(AliasRow).where(AliasRow.id == alias_id, AliasRow.customer_id == customer_id)
-    )
-    if row is None:
-        raise NotFound(f"alias {alias_id} not found")
-    return row
+    return await get_owned(session, AliasRow, alias_id, customer_id, what="alias")
 
 
 async def update_alias(

@@ -18,6 +18,7 @@ from unitysvc.models import (
     BroadcastUpdate,
 )
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
@@ -142,14 +143,7 @@ async def get_broadcast(
     Raises:
         NotFound: No such broadcast for this customer.
     """
-    broadcast = await session.scalar(
-        select(BroadcastRow).where(
-            BroadcastRow.id == broadcast_id, BroadcastRow.customer_id == customer_id
-        )
-    )
-    if broadcast is None:
-        raise NotFound(f"broadcast {broadcast_id} not found")
-    return broadcast
+    return await get_owned(session, BroadcastRow, broadcast_id, customer_id, what="broadcast")
 
 
 async def broadcast_by_name(

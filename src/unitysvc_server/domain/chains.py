@@ -25,6 +25,7 @@ from unitysvc.models import (
     ChainUpdate,
 )
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
@@ -148,12 +149,7 @@ async def get_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uui
     Raises:
         NotFound: No such chain for this customer.
     """
-    chain = await session.scalar(
-        select(ChainRow).where(ChainRow.id == chain_id, ChainRow.customer_id == customer_id)
-    )
-    if chain is None:
-        raise NotFound(f"chain {chain_id} not found")
-    return chain
+    return await get_owned(session, ChainRow, chain_id, customer_id, what="chain")
 
 
 async def chain_by_name(

@@ -13,7 +13,6 @@ customer must be able to dispatch (no enrollment needed, or an active one).
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -43,7 +42,7 @@ from unitysvc_server.catalog.model import (
 )
 from unitysvc_server.domain.enrollments import dispatchability
 from unitysvc_server.domain.errors import Conflict, Forbidden, NotFound, Unprocessable
-from unitysvc_server.domain.routing_objects import validate_sort_order
+from unitysvc_server.domain.routing_objects import SLUG, validate_sort_order
 from unitysvc_server.storage.tables.collections import CollectionMemberRow, CollectionRow
 
 MAX_MEMBERS = 20
@@ -52,7 +51,6 @@ MAX_DISPLAY_NAME = 200
 MAX_DESCRIPTION = 2000
 FAVORITES_NAME = "favorites"
 FAVORITES_DISPLAY = "Favorites"
-_NAME = re.compile(r"^[a-z0-9_-]{1,100}$")
 #: Collections route by key: a request naming no member's key is refused.
 COLLECTION_POLICY: Mapping[str, Any] = freeze(
     {"name": "weighted_random", "content_dependent": True, "parameters": {"key_required": True}}
@@ -61,7 +59,7 @@ COLLECTION_POLICY: Mapping[str, Any] = freeze(
 
 def validate_name(name: str) -> str:
     """Return ``name`` if it is a valid collection slug, else raise a 422."""
-    if not _NAME.fullmatch(name):
+    if not SLUG.fullmatch(name):
         raise Unprocessable(
             ("body", "name"),
             "must be 1-100 characters of lowercase letters, digits, '-' and '_' "
@@ -372,6 +370,12 @@ async def membership(
     """The caller's collections flagged with whether ``service`` is in each, Favorites first."""
     rows = await list_collections(session, customer_id)
     verdict = await dispatchability(session, customer_id, service)
+    return _membership_response(rows, service, eligible=verdict.allowed)
+
+
+def _membership_response(
+    rows: Sequence[CollectionRow], service: CatalogService, *, eligible: bool
+) -> CustomerGroupMembershipResponse:
     favorites = next((r for r in rows if r.is_default), None)
     entries = [
         CustomerGroupMembershipEntry(
@@ -393,9 +397,7 @@ async def membership(
         for r in rows
         if not r.is_default
     )
-    return CustomerGroupMembershipResponse(
-        service_id=service.id, eligible=verdict.allowed, groups=entries
-    )
+    return CustomerGroupMembershipResponse(service_id=service.id, eligible=eligible, groups=entries)
 
 
 async def _favorites(
@@ -457,4 +459,6 @@ async def set_membership(
         elif not keep and has is not None:
             row.members.remove(has)
     await session.flush()
-    return await membership(session, customer_id, service)
+    # ``rows`` already holds the new state and the service was checked
+    # dispatchable above: answer without querying both again.
+    return _membership_response(rows, service, eligible=True)

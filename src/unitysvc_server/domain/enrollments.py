@@ -39,6 +39,7 @@ from unitysvc.models import (
     CustomerEnrollmentsResponse,
     ServiceEnrollmentCreate,
 )
+from unitysvc.secrets import SECRET_NAME_PATTERN
 from unitysvc_server.catalog.model import Catalog, CatalogService, thaw
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,
@@ -48,7 +49,8 @@ from unitysvc_server.catalog.render import (
     secret_references,
 )
 from unitysvc_server.crypto import SecretBox
-from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.domain.errors import Conflict, Unprocessable
+from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
@@ -71,7 +73,7 @@ _SECRETISH = re.compile(
     r"access[_-]?key|credential|auth)",
     re.IGNORECASE,
 )
-_SECRET_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_SECRET_NAME = SECRET_NAME_PATTERN
 _REF_START = re.compile(r"\$\{\s*(?:customer_secrets|secrets)\.")
 _CROCKFORD_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 
@@ -397,14 +399,7 @@ async def get_enrollment(
     Raises:
         NotFound: Unknown, or another customer's.
     """
-    row = await session.scalar(
-        select(EnrollmentRow).where(
-            EnrollmentRow.id == enrollment_id, EnrollmentRow.customer_id == customer_id
-        )
-    )
-    if row is None:
-        raise NotFound(f"enrollment {enrollment_id} not found")
-    return row
+    return await get_owned(session, EnrollmentRow, enrollment_id, customer_id, what="enrollment")
 
 
 async def list_enrollments(

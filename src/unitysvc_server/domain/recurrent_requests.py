@@ -24,7 +24,9 @@ from unitysvc.models import (
     RecurrentRequestsPublic,
     RecurrentRequestUpdate,
 )
-from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER
+from unitysvc_server.domain.errors import Conflict, Unprocessable
+from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
@@ -43,8 +45,6 @@ __all__ = [
 ]
 
 ALLOWED_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
-# Listing templates write the gateway root as this placeholder (CONTRACT §3.2).
-_GATEWAY_PLACEHOLDER = "${API_GATEWAY_BASE_URL}"
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 # The platform signs each firing with the customer's own key; a stored credential
 # would sit in the database in clear and be shown back on every read.
@@ -84,8 +84,8 @@ def gateway_relative_path(request_path: str) -> str:
     path = request_path.strip()
     if len(path) > MAX_REQUEST_PATH:
         raise Unprocessable(loc, f"must be at most {MAX_REQUEST_PATH} characters")
-    if path.startswith(_GATEWAY_PLACEHOLDER):
-        path = path[len(_GATEWAY_PLACEHOLDER) :]
+    if path.startswith(API_GATEWAY_PLACEHOLDER):
+        path = path[len(API_GATEWAY_PLACEHOLDER) :]
     elif "://" in path:
         parts = urlsplit(path)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -236,14 +236,9 @@ async def get_recurrent_request(
     Raises:
         NotFound: No such request for this customer.
     """
-    row = await session.scalar(
-        select(RecurrentRequestRow).where(
-            RecurrentRequestRow.id == request_id, RecurrentRequestRow.customer_id == customer_id
-        )
+    return await get_owned(
+        session, RecurrentRequestRow, request_id, customer_id, what="recurrent request"
     )
-    if row is None:
-        raise NotFound(f"recurrent request {request_id} not found")
-    return row
 
 
 async def update_recurrent_request(

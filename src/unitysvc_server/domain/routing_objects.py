@@ -1,4 +1,4 @@
-"""Validation shared by chains, broadcasts and collections (a customer's routing objects)."""
+"""Validation shared by a customer's routing objects (chains, broadcasts, collections, aliases)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from unitysvc_server.domain.errors import Unprocessable
 
 __all__ = [
     "MAX_TIMEOUT_MS",
+    "SLUG",
     "STEP_OUTCOMES",
     "Loc",
     "validate_object_name",
@@ -30,6 +31,9 @@ MAX_TIMEOUT_MS = 600_000
 #: ``continue`` sends this step's response body to the next step.
 STEP_OUTCOMES = frozenset({"stop", "relay", "continue"})
 
+#: Alias and collection names: lowercase slugs (a collection's is also its
+#: gateway path ``g/<name>``).
+SLUG = re.compile(r"^[a-z0-9_-]{1,100}$")
 # One URL path segment (``c/<name>``, ``b/<name>``), so no '/' and no spaces.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")

@@ -7,7 +7,6 @@ A personal row shadows the shared row of the same name.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,13 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
+from unitysvc.secrets import SECRET_NAME_PATTERN
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.secrets import SecretRow
 
-NAME_PATTERN = r"^[A-Z_][A-Z0-9_]*$"
-_NAME = re.compile(NAME_PATTERN)
+# The SDK checks names before sending; both sides share its one rule.
+NAME_PATTERN = SECRET_NAME_PATTERN.pattern
+_NAME = SECRET_NAME_PATTERN
 MAX_NAME_LENGTH = 100
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 

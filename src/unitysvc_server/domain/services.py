@@ -30,6 +30,7 @@ from unitysvc_server.catalog.model import (
     CatalogService,
     ServiceInterface,
     UpstreamChannel,
+    render_gateway_url,
     thaw,
 )
 from unitysvc_server.domain import enrollments
@@ -181,7 +182,10 @@ def _render_document(
     if doc.content is None or not doc.renderable:
         return doc.content, None
     key = (interface.routing_key if interface else None) or service.native_routing_key
-    base_url = interface.rendered_url(gw) if interface is not None else f"{gw}/p/{service.id}"
+    if interface is not None:
+        base_url = render_gateway_url(interface.base_url, gw)
+    else:
+        base_url = f"{gw}/p/{service.id}"
     variables: dict[str, Any] = {
         "service_base_url": base_url,
         "base_url": base_url,

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
+from unitysvc_server.asgi_io import BodyTooLarge, ClientDisconnected, parse_bearer, read_body
 from unitysvc_server.gateway.errors import error_response
 from unitysvc_server.gateway.paths import PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
@@ -38,42 +39,13 @@ Authenticate = Callable[[str], Awaitable[Caller | None]]
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
-class _ClientGone(Exception):
-    pass
-
-
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header; ``""`` when malformed,
     ``None`` when absent."""
     for key, value in headers:
         if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").strip().partition(" ")
-            token = token.strip()
-            return token if scheme.lower() == "bearer" and token else ""
+            return parse_bearer(value.decode("latin-1"))
     return None
-
-
-async def read_body(receive: Receive, limit: int) -> bytes:
-    """The whole request body, refusing more than ``limit`` bytes."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise _ClientGone
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            parts.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class GatewayApp:
@@ -110,7 +82,7 @@ class GatewayApp:
         request: GatewayRequest | None = None
         try:
             response, request = await self._handle(scope, receive, path_text, query, started)
-        except _ClientGone:
+        except ClientDisconnected:
             return
         status = await self._send(send, response)
         if access_log.isEnabledFor(logging.INFO):
@@ -170,7 +142,7 @@ class GatewayApp:
             )
         try:
             body = await read_body(receive, self._max_body)
-        except _BodyTooLarge:
+        except BodyTooLarge:
             return (
                 error_response(
                     413,

@@ -26,7 +26,6 @@ Every write of a request still commits or rolls back as one unit.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -120,16 +119,3 @@ async def dispose(engine: AsyncEngine) -> None:
 async def ping(connection: AsyncConnection) -> None:
     """Run a trivial statement (health checks)."""
     await connection.exec_driver_sql("SELECT 1")
-
-
-def migrate_sync(url: str) -> None:
-    """Blocking :func:`migrate` for command-line tools."""
-
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            await migrate(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +30,6 @@ __all__ = [
     "ListingPage",
     "ObjectNotFound",
     "ObjectStore",
-    "ObjectTooLarge",
     "ObjectWriter",
     "validate_key",
 ]
@@ -53,10 +52,6 @@ class ObjectNotFound(LookupError):
 
 class KeyConflict(ValueError):
     """The key collides with an existing folder or file (``a`` vs ``a/b``)."""
-
-
-class ObjectTooLarge(ValueError):
-    """A streamed write exceeded its byte limit."""
 
 
 def validate_key(key: str) -> str:
@@ -135,24 +130,6 @@ class ObjectStore:
     async def put(self, key: str, data: bytes) -> int:
         """Async :meth:`put_bytes` (the file I/O runs in a worker thread)."""
         return await anyio.to_thread.run_sync(self.put_bytes, key, data)
-
-    async def put_stream(self, key: str, chunks: AsyncIterator[bytes], max_bytes: int) -> int:
-        """Store an async stream of chunks under ``key``, at most ``max_bytes`` of them.
-
-        Raises:
-            ObjectTooLarge: The stream was longer than ``max_bytes``; nothing is stored.
-        """
-        writer = await anyio.to_thread.run_sync(self.open_writer, key)
-        try:
-            async for chunk in chunks:
-                if writer.size + len(chunk) > max_bytes:
-                    raise ObjectTooLarge(f"the object exceeds {max_bytes} bytes")
-                await anyio.to_thread.run_sync(writer.write, chunk)
-        except BaseException:
-            writer.abort()
-            raise
-        await anyio.to_thread.run_sync(writer.commit)
-        return writer.size
 
     def delete(self, key: str) -> bool:
         """Remove ``key``; returns whether it existed."""

@@ -130,3 +130,23 @@ def test_anonymous_post_with_a_key_is_still_401(anonymous_api: httpx.Client) -> 
         "/aliases/", json=alias_body(), headers={"Idempotency-Key": "abc"}
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("authorization", "detail"),
+    [
+        ("Bearer svcpass_not-a-real-key", "invalid or revoked"),
+        ("Bearer svcpass_a svcpass_b", "malformed"),
+        ("Basic abc", "malformed"),
+    ],
+)
+def test_a_bad_key_with_an_idempotency_key_is_401(
+    anonymous_api: httpx.Client, authorization: str, detail: str
+) -> None:
+    response = anonymous_api.post(
+        "/aliases/",
+        json=alias_body(),
+        headers={"Idempotency-Key": str(uuid.uuid4()), "Authorization": authorization},
+    )
+    assert response.status_code == 401
+    assert detail in response.json()["detail"]

@@ -147,6 +147,14 @@ def test_directory_without_provider_is_an_error(tmp_path: Path) -> None:
         load_catalog_dir(tmp_path / "missing")
 
 
+def test_invalid_provider_file_is_an_error_naming_the_file(tmp_path: Path) -> None:
+    write(tmp_path / "provider.json", {**PROVIDER, "contact_email": "not-an-email"})
+    write(tmp_path / "services/svc/offering.json", offering("svc"))
+    write(tmp_path / "services/svc/listing.json", listing("acme/svc"))
+    with pytest.raises(CatalogError, match=r"provider\.json: contact_email"):
+        load_catalog_dir(tmp_path)
+
+
 def test_duplicate_service_ids_are_refused(tmp_path: Path) -> None:
     (tmp_path / "provider.json").write_text(json.dumps(PROVIDER))
     write(tmp_path / "services/aa/offering.json", offering("aa"))

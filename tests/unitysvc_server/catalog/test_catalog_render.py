@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from unitysvc_server.catalog.model import UpstreamChannel
+from unitysvc_server.catalog.model import UpstreamChannel, render_gateway_url
 from unitysvc_server.catalog.render import (
     MissingSecret,
     RenderContext,
     RenderError,
     render_channel,
-    render_gateway_url,
     resolve_references,
     secret_references,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,6 @@ from unitysvc_server.storage.objects import (
     KeyConflict,
     ObjectNotFound,
     ObjectStore,
-    ObjectTooLarge,
     validate_key,
 )
 
@@ -81,19 +79,6 @@ def test_file_and_folder_cannot_share_a_name(store: ObjectStore) -> None:
     store.put_bytes("docs/a.txt", b"x")
     with pytest.raises(KeyConflict):
         store.put_bytes("docs", b"x")
-
-
-async def test_put_stream_enforces_the_limit(store: ObjectStore) -> None:
-    async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(4):
-            yield b"x" * 10
-
-    assert await store.put_stream("ok", chunks(), max_bytes=40) == 40
-    assert store.get_bytes("ok") == b"x" * 40
-    with pytest.raises(ObjectTooLarge):
-        await store.put_stream("big", chunks(), max_bytes=39)
-    with pytest.raises(ObjectNotFound):
-        store.get_bytes("big")
 
 
 def test_listing_one_level_with_paging(store: ObjectStore) -> None:

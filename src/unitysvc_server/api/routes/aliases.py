@@ -15,7 +15,7 @@ from unitysvc.models import (
     ServiceAliasUpdate,
     SwitchRoutingResponse,
 )
-from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, SessionDep
+from unitysvc_server.api.deps import CustomerDep, LimitQuery, SessionDep, SkipQuery
 from unitysvc_server.domain import aliases
 
 router = APIRouter(prefix="/aliases", tags=["aliases"])
@@ -34,8 +34,8 @@ async def create_alias(
 async def list_aliases(
     session: SessionDep,
     customer: CustomerDep,
-    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: SkipQuery = 0,
+    limit: LimitQuery = 100,
     name: str | None = None,
     include_deactivated: bool = False,
     shared: bool = False,

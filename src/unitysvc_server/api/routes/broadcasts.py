@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from unitysvc.models import (
     BroadcastCreate,
@@ -16,7 +16,7 @@ from unitysvc.models import (
     BroadcastUpdate,
     Message,
 )
-from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, SessionDep
+from unitysvc_server.api.deps import CustomerDep, LimitQuery, SessionDep, SkipQuery
 from unitysvc_server.domain import broadcasts
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -35,8 +35,8 @@ async def create_broadcast(
 async def list_broadcasts(
     session: SessionDep,
     customer: CustomerDep,
-    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: SkipQuery = 0,
+    limit: LimitQuery = 100,
     shared: bool = False,
 ) -> BroadcastsPublic:
     """List the customer's broadcasts (``shared=true``: shared ones only)."""

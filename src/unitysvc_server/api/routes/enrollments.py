@@ -15,7 +15,13 @@ from unitysvc.models import (
     ServiceEnrollmentCreate,
 )
 from unitysvc_server.api.catalog_deps import CatalogDep
-from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, RuntimeDep, SessionDep
+from unitysvc_server.api.deps import (
+    CustomerDep,
+    LimitQuery,
+    RuntimeDep,
+    SessionDep,
+    SkipQuery,
+)
 from unitysvc_server.domain import enrollments
 from unitysvc_server.domain.enrollment_worker import WAKE_KEY
 
@@ -49,8 +55,8 @@ async def list_enrollments(
     catalog: CatalogDep,
     customer: CustomerDep,
     runtime: RuntimeDep,
-    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: SkipQuery = 0,
+    limit: LimitQuery = 100,
     include_service_details: bool = True,
     shared: Annotated[
         bool, Query(description="true (default): personal and shared; false: personal only.")

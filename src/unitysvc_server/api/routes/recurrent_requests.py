@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from unitysvc.models import (
     RecurrentRequestCreate,
@@ -14,7 +14,13 @@ from unitysvc.models import (
     RecurrentRequestsPublic,
     RecurrentRequestUpdate,
 )
-from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, RuntimeDep, SessionDep
+from unitysvc_server.api.deps import (
+    CustomerDep,
+    LimitQuery,
+    RuntimeDep,
+    SessionDep,
+    SkipQuery,
+)
 from unitysvc_server.domain import recurrent_requests as recurrent
 
 router = APIRouter(prefix="/recurrent-requests", tags=["recurrent-requests"])
@@ -38,8 +44,8 @@ async def list_recurrent_requests(
     service_id: UUID | None = None,
     enrollment_id: UUID | None = None,
     status: Status | None = None,
-    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    skip: SkipQuery = 0,
+    limit: LimitQuery = 100,
 ) -> RecurrentRequestsPublic:
     """List the customer's recurrent requests."""
     return await recurrent.list_recurrent_requests(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from unitysvc.models import Message, SecretPublic, SecretsPublic, SecretUpdate
-from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, RuntimeDep, SessionDep
+from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, RuntimeDep, SessionDep, SkipQuery
 from unitysvc_server.domain import secrets
 from unitysvc_server.domain.secrets import NAME_PATTERN
 
@@ -23,7 +23,7 @@ async def list_secrets(
     session: SessionDep,
     customer: CustomerDep,
     runtime: RuntimeDep,
-    skip: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    skip: SkipQuery = 0,
     limit: Annotated[int | None, Query(ge=1, le=MAX_OFFSET)] = None,
 ) -> SecretsPublic:
     """List the caller's secrets (values of sensitive ones are never returned)."""
