@@ -11,7 +11,8 @@ Measures, on loopback:
   returned (captured once), so that nearly all the time left is the client's own;
 * ``import unitysvc`` wall time (fresh interpreters, interleaved, median), next to
   ``python -c pass``, httpx, openai and the official SDK;
-* RSS after importing, creating a client and making one call, next to raw httpx.
+* RSS after importing, creating a client and making one call, next to raw httpx and
+  to raw httpx plus one tiny pydantic model (the floor of any pydantic-typed client).
 
 Fresh interpreters run with a bytecode cache (see ``FRESH_ENV``), as installed
 packages do.
@@ -263,21 +264,29 @@ def import_times(official: str | None, runs: int) -> list[list[str]]:
 
 _RSS = textwrap.dedent(
     """
+    import time
+    t0 = time.perf_counter()
     import json, sys
     def rss():
         for line in open("/proc/self/status"):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     mode, key, url = sys.argv[1:]
-    if mode == "raw":
+    if mode in ("raw", "pydantic"):
         import httpx
         c = httpx.Client(headers={"Authorization": "Bearer " + key})
-        c.get(url + "/secrets/", params={"skip": 0, "limit": 100}).json()
+        rows = c.get(url + "/secrets/", params={"skip": 0, "limit": 100}).json()["data"]
+        if mode == "pydantic":
+            from pydantic import BaseModel
+            class Row(BaseModel):
+                id: str
+                name: str
+            [Row.model_validate(row) for row in rows]
     else:
         from unitysvc import Client
         c = Client(key, base_url=url)
         c.secrets.list()
-    print(json.dumps(rss()))
+    print(json.dumps([rss(), (time.perf_counter() - t0) * 1000]))
     """
 )
 
@@ -285,6 +294,8 @@ _RSS = textwrap.dedent(
 def rss(api_url: str, key: str, official: str | None, runs: int) -> list[list[str]]:
     candidates = [
         ("raw httpx", sys.executable, "raw"),
+        # The floor of any pydantic-typed client: raw httpx plus one tiny model.
+        ("raw httpx + a 2-field pydantic model", sys.executable, "pydantic"),
         ("unitysvc (ours)", sys.executable, "sdk"),
     ]
     if official:
@@ -293,6 +304,7 @@ def rss(api_url: str, key: str, official: str | None, runs: int) -> list[list[st
             ("unitysvc (official 0.2.1)", official, "sdk"),
         ]
     samples: dict[str, list[float]] = {name: [] for name, _, _ in candidates}
+    times: dict[str, list[float]] = {name: [] for name, _, _ in candidates}
     for i in range(runs + 1):  # the first round only warms the bytecode cache
         for name, python, mode in candidates:
             out = subprocess.run(
@@ -303,10 +315,15 @@ def rss(api_url: str, key: str, official: str | None, runs: int) -> list[list[st
                 env=FRESH_ENV,
             )
             if i:
-                samples[name].append(float(json.loads(out.stdout)))
+                mib, ms = json.loads(out.stdout)
+                samples[name].append(mib)
+                times[name].append(ms)
     med = {name: statistics.median(v) for name, v in samples.items()}
     base = med["raw httpx"]
-    return [[name, f"{mib:.1f}", f"{mib - base:+.1f}"] for name, mib in med.items()]
+    return [
+        [name, f"{mib:.1f}", f"{mib - base:+.1f}", f"{statistics.median(times[name]):.0f}"]
+        for name, mib in med.items()
+    ]
 
 
 def table(title: str, header: list[str], rows: list[list[str]]) -> None:
@@ -351,8 +368,9 @@ def main() -> None:
         )
         canned = capture(platform.api_url, key)
         table(
-            f"RSS after import + client + one secrets.list() (MiB, median of {max(3, runs // 3)})",
-            ["", "RSS", "vs raw httpx"],
+            f"RSS after import + client + one secrets.list() (MiB, median of {max(3, runs // 3)})"
+            ", and the time all that took (the first call of a script or CLI command)",
+            ["", "RSS", "vs raw httpx", "import to first result ms"],
             rss(platform.api_url, key, official, max(3, runs // 3)),
         )
     replay = ReplayServer(canned)

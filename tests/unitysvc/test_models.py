@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
+
+import pytest
 
 from unitysvc.models import SecretPublic, SecretsPublic, ServiceAliasesPublic
 
@@ -44,3 +48,34 @@ def test_constrained_optional_strings_are_plain_strings() -> None:
     secret = SecretPublic.model_validate({**_secret("A"), "description": "for tests"})
     assert secret.description == "for tests"
     assert type(secret.description) is str
+
+
+def test_every_exported_model_resolves_from_the_package_and_its_resource_module() -> None:
+    import unitysvc.models as models
+
+    for name in models.__all__:
+        model = getattr(models, name)
+        assert model.__name__ == name
+        assert issubclass(model, models.WireModel)
+        assert name in dir(models)
+    assert models.SecretsPublic.__module__ == "unitysvc.models.secrets"
+    assert models.AccessInterface.__module__ == "unitysvc.models.common"
+
+
+def test_an_unknown_model_name_is_an_attribute_error_naming_it() -> None:
+    import unitysvc.models as models
+
+    with pytest.raises(AttributeError, match="SecretList"):
+        models.SecretList  # noqa: B018
+
+
+def test_a_resource_builds_only_its_own_models() -> None:
+    # A fresh interpreter: this one has imported every model already.
+    code = (
+        "import sys\n"
+        "from unitysvc.models import SecretsPublic\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith('unitysvc.models.'))\n"
+        "print(' '.join(loaded))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.split() == ["unitysvc.models._base", "unitysvc.models.secrets"]

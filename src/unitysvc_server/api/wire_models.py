@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 
-from unitysvc.models import _generated  # noqa: F401  (defines every wire model)
+from unitysvc import models
 from unitysvc.models._base import WireModel
 
 _lock = threading.Lock()
@@ -32,6 +32,8 @@ def build_wire_models() -> None:
     with _lock:
         if _done:
             return
+        for name in models.__all__:
+            getattr(models, name)  # imports every resource's module, defining its models
         for model in set(_subclasses(WireModel)):
             model.model_config["defer_build"] = False
             model.model_rebuild(force=True)
