@@ -37,8 +37,10 @@ __all__ = [
     "create_recurrent_request",
     "delete_recurrent_request",
     "gateway_relative_path",
+    "SCHEDULER_WAKE_KEY",
     "get_recurrent_request",
     "list_recurrent_requests",
+    "next_due_at",
     "recurrent_request_public",
     "record_run",
     "update_recurrent_request",
@@ -52,6 +54,9 @@ _FORBIDDEN_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length"}
 )
 _ERROR_TEXT_LIMIT = 500
+#: ``runtime.extras`` key of the running scheduler's ``wake``: the API calls it once a
+#: change to a recurrent request is committed, so the change is acted on at once.
+SCHEDULER_WAKE_KEY = "recurrent_requests.wake"
 
 
 # Which statuses a PATCH may move each status to (itself always included).
@@ -358,6 +363,15 @@ async def claim_due(
         row.next_run_at = upcoming
     await session.flush()
     return rows
+
+
+async def next_due_at(session: AsyncSession) -> datetime | None:
+    """When the earliest active request is next due (``None``: nothing is scheduled)."""
+    return await session.scalar(
+        select(func.min(RecurrentRequestRow.next_run_at)).where(
+            RecurrentRequestRow.status == "active"
+        )
+    )
 
 
 async def record_run(

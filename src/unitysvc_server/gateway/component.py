@@ -22,6 +22,7 @@ from typing import Any
 
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.errors import Conflict
+from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
 from unitysvc_server.domain.request_logs import (
     RequestLogRecord,
     body_object_key,
@@ -90,19 +91,19 @@ class GatewayComponent:
         self.limiter: RateLimiter = make_limiter(
             settings.rate_limit_rps or 0, settings.rate_limit_burst, settings.redis_url
         )
-        self.scheduler = Scheduler(
-            runtime.sessionmaker, self.dispatcher.fire, self.spawn, sleep=self._sleep
-        )
+        self.scheduler = Scheduler(runtime.sessionmaker, self.dispatcher.fire, self.spawn)
         if settings.scheduler_enabled:
             self._scheduler_task = runtime.background.spawn(
                 self.scheduler.loop(), name="unitysvc-scheduler"
             )
+            runtime.extras[SCHEDULER_WAKE_KEY] = self.scheduler.wake
         runtime.extras["gateway"] = self
         runtime.gateway_app = GatewayApp(self.dispatcher, self._authenticate, self.limiter)
         _freeze_startup_heap()
 
     async def stop(self, runtime: Runtime) -> None:
         """Stop the scheduler, drain background work and the log writer, close clients."""
+        runtime.extras.pop(SCHEDULER_WAKE_KEY, None)
         self.scheduler.stop()
         self._stopping.set()
         if self._scheduler_task is not None:
@@ -126,11 +127,6 @@ class GatewayComponent:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    async def _sleep(self, seconds: float) -> None:
-        # Wakes at once on stop, so shutdown never waits a whole tick.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _authenticate(self, token: str) -> Caller | None:
         async def load() -> tuple[Caller, uuid.UUID] | None:

@@ -10,11 +10,19 @@ status) is recorded in its own transaction (``record_run``).
 
 Runs missed while no server was up are not replayed one by one: the next tick fires once
 and schedules the following run after *now*.
+
+Between ticks the loop sleeps until the earliest ``next_run_at`` (read in the lease's
+transaction), at most :data:`IDLE_SECONDS`, so an idle server does not poll the database
+several times a second. A change made through this server's API (a request created,
+rescheduled or resumed) wakes it at once
+(``domain.recurrent_requests.SCHEDULER_WAKE_KEY``); one made through another
+server sharing the database is seen within :data:`IDLE_SECONDS`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
@@ -27,7 +35,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from unitysvc_server.domain.recurrent_requests import claim_due, record_run
+from unitysvc_server.domain.recurrent_requests import claim_due, next_due_at, record_run
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
@@ -38,6 +46,12 @@ logger = logging.getLogger("unitysvc_server.gateway.scheduler")
 
 #: Response bodies kept by a run (the trigger endpoint returns them).
 MAX_RESULT_BYTES = 10 * 1024 * 1024
+#: Longest sleep between ticks: how late a schedule changed by another server is seen.
+IDLE_SECONDS = 2.0
+#: Shortest sleep between ticks: rows due but locked by another server are retried
+#: after this, not in a busy loop.
+MIN_PAUSE_SECONDS = 0.05
+
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
 
 
@@ -126,11 +140,15 @@ def render_body(template: dict[str, Any] | None, context: dict[str, Any]) -> byt
 
 async def lease_due(
     sessionmaker: async_sessionmaker[AsyncSession], now: datetime, limit: int = 100
-) -> list[Job]:
-    """Claim the rows due at ``now`` (advancing their next run) in one committed transaction."""
+) -> tuple[list[Job], datetime | None]:
+    """Claim the rows due at ``now`` (advancing their next run) in one committed transaction.
+
+    Returns:
+        The claimed jobs, and when the earliest active request is next due afterwards.
+    """
     async with sessionmaker() as session, session.begin():
         rows = await claim_due(session, now, limit=limit)
-        return [Job.from_row(row) for row in rows]
+        return [Job.from_row(row) for row in rows], await next_due_at(session)
 
 
 async def store_run(
@@ -154,8 +172,7 @@ class Scheduler:
         fire: Runs a job through the gateway.
         spawn: Runs a background coroutine the server drains at shutdown.
         clock: The current aware UTC time.
-        sleep: Waits a number of seconds.
-        tick_seconds: Pause between polls of the schedule.
+        idle_seconds: Longest sleep between ticks (see :data:`IDLE_SECONDS`).
     """
 
     def __init__(
@@ -165,25 +182,37 @@ class Scheduler:
         spawn: Callable[[Coroutine[Any, Any, None]], object],
         *,
         clock: Callable[[], datetime] = utcnow,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        tick_seconds: float = 0.25,
+        idle_seconds: float = IDLE_SECONDS,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._fire = fire
         self._spawn = spawn
         self._clock = clock
-        self._sleep = sleep
-        self._tick = tick_seconds
+        self._idle = idle_seconds
         self._stopping = False
+        self._wakeup = asyncio.Event()
+        #: When the earliest active request is next due, as of the last tick.
+        self.next_due: datetime | None = None
         self.fired = 0
 
     async def tick(self) -> int:
         """Lease what is due now and start each run; returns how many were started."""
         now = self._clock()
-        jobs = await lease_due(self._sessionmaker, now)
+        jobs, self.next_due = await lease_due(self._sessionmaker, now)
         for job in jobs:
             self._spawn(self._run_quietly(job))
         return len(jobs)
+
+    def pause(self) -> float:
+        """Seconds to sleep before the next tick: until the next due run, within bounds."""
+        if self.next_due is None:
+            return self._idle
+        until = (self.next_due - self._clock()).total_seconds()
+        return min(self._idle, max(MIN_PAUSE_SECONDS, until))
+
+    def wake(self) -> None:
+        """Tick now rather than at the planned time (a schedule changed)."""
+        self._wakeup.set()
 
     async def _run_quietly(self, job: Job) -> None:
         await self.run(job)
@@ -204,17 +233,21 @@ class Scheduler:
         return result
 
     async def loop(self) -> None:
-        """Poll until :meth:`stop`; a failing poll is logged and retried next tick."""
+        """Tick until :meth:`stop`; a failing tick is logged and retried after the idle pause."""
         while not self._stopping:
+            self._wakeup.clear()  # a wake during the tick below still counts
             try:
                 await self.tick()
             except Exception:
+                self.next_due = None
                 logger.exception("scheduler tick failed")
-            await self._sleep(self._tick)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.pause())
 
     def stop(self) -> None:
-        """Ask the loop to end after the current tick."""
+        """End the loop now (a run in progress is drained by the caller)."""
         self._stopping = True
+        self._wakeup.set()
 
 
 async def load_job(

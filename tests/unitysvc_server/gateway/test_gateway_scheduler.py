@@ -16,7 +16,7 @@ from gateway_helpers import FakeUpstream, wait_for
 
 from unitysvc_server.catalog.loader import load_catalogs
 from unitysvc_server.config import Settings
-from unitysvc_server.gateway.scheduler import FireResult, Job, Scheduler
+from unitysvc_server.gateway.scheduler import MIN_PAUSE_SECONDS, FireResult, Job, Scheduler
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 from unitysvc_server.testing import LocalPlatform, fresh_postgres_database
@@ -112,6 +112,21 @@ def sessionmaker(tmp_path: Path) -> Iterator[object]:
     asyncio.run(engine.dispose())
 
 
+def _row(
+    due: datetime, status: str = "active", schedule: dict[str, object] | None = None
+) -> RecurrentRequestRow:
+    return RecurrentRequestRow(
+        id=uuid.uuid4(),
+        customer_id=uuid.uuid4(),
+        status=status,
+        request_path="p/x",
+        gateway_path="p/x",
+        http_method="POST",
+        schedule=schedule or {"schedule_type": "interval", "interval_seconds": 3600},
+        next_run_at=due,
+    )
+
+
 async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
     now = [datetime(2026, 3, 1, 12, 0, tzinfo=UTC)]
     fired: list[Job] = []
@@ -127,20 +142,10 @@ async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
         lambda coro: background.append(asyncio.ensure_future(coro)),
         clock=lambda: now[0],
     )
-    row_id = uuid.uuid4()
+    row = _row(now[0], schedule={"schedule_type": "cron", "cron_expression": "*/5 * * * *"})
+    row_id = row.id
     async with sessionmaker() as session, session.begin():  # type: ignore[operator]
-        session.add(
-            RecurrentRequestRow(
-                id=row_id,
-                customer_id=uuid.uuid4(),
-                status="active",
-                request_path="p/x",
-                gateway_path="p/x",
-                http_method="POST",
-                schedule={"schedule_type": "cron", "cron_expression": "*/5 * * * *"},
-                next_run_at=now[0],
-            )
-        )
+        session.add(row)
     assert await scheduler.tick() == 1
     await asyncio.gather(*background)
     assert await scheduler.tick() == 0  # the same instant fires once
@@ -156,6 +161,66 @@ async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
         assert row is not None
         assert row.run_count == 2
         assert row.next_run_at == datetime(2026, 3, 1, 12, 10, tzinfo=UTC)
+
+
+async def test_scheduler_sleeps_until_the_next_due_run_within_bounds(sessionmaker: object) -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+    async def fire(job: Job) -> FireResult:
+        raise AssertionError("nothing is due")
+
+    scheduler = Scheduler(
+        sessionmaker,  # type: ignore[arg-type]
+        fire,
+        lambda coro: coro.close(),
+        clock=lambda: now,
+        idle_seconds=2.0,
+    )
+    assert await scheduler.tick() == 0
+    assert scheduler.next_due is None and scheduler.pause() == 2.0  # nothing scheduled
+    async with sessionmaker() as session, session.begin():  # type: ignore[operator]
+        session.add(_row(now + timedelta(hours=1)))
+        session.add(_row(now + timedelta(milliseconds=500), status="paused"))
+    assert await scheduler.tick() == 0
+    assert scheduler.pause() == 2.0  # an hour away: wake at the idle bound to look again
+    async with sessionmaker() as session, session.begin():  # type: ignore[operator]
+        session.add(_row(now + timedelta(milliseconds=700)))
+    assert await scheduler.tick() == 0
+    assert scheduler.next_due == now + timedelta(milliseconds=700)
+    assert scheduler.pause() == pytest.approx(0.7)  # the paused row is not waited for
+    scheduler.next_due = now - timedelta(seconds=1)  # due, but leased by another server
+    assert scheduler.pause() == MIN_PAUSE_SECONDS
+
+
+async def test_a_wake_ticks_at_once_and_stop_ends_the_loop_at_once(sessionmaker: object) -> None:
+    fired: list[Job] = []
+    background: list[asyncio.Task[None]] = []
+
+    async def fire(job: Job) -> FireResult:
+        fired.append(job)
+        return FireResult(200, [], b"{}")
+
+    scheduler = Scheduler(
+        sessionmaker,  # type: ignore[arg-type]
+        fire,
+        lambda coro: background.append(asyncio.ensure_future(coro)),
+        idle_seconds=60.0,
+    )
+    loop = asyncio.ensure_future(scheduler.loop())
+    await asyncio.sleep(0.2)  # the first tick found nothing: the loop now sleeps 60 s
+    assert scheduler.next_due is None and not loop.done()
+    row = _row(datetime.now(UTC))
+    async with sessionmaker() as session, session.begin():  # type: ignore[operator]
+        session.add(row)
+    scheduler.wake()
+    for _ in range(100):
+        if fired:
+            break
+        await asyncio.sleep(0.05)
+    assert [job.id for job in fired] == [row.id]
+    scheduler.stop()
+    await asyncio.wait_for(loop, 2.0)
+    await asyncio.gather(*background)
 
 
 @pytest.mark.postgres

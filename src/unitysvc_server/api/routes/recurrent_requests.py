@@ -6,7 +6,7 @@ import json
 from typing import Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, BackgroundTasks, Response
 
 from unitysvc.models import (
     RecurrentRequestCreate,
@@ -28,12 +28,24 @@ router = APIRouter(prefix="/recurrent-requests", tags=["recurrent-requests"])
 Status = Literal["draft", "active", "paused", "cancelled"]
 
 
+def _wake_scheduler(runtime: RuntimeDep, background: BackgroundTasks) -> None:
+    wake = runtime.extras.get(recurrent.SCHEDULER_WAKE_KEY)
+    if callable(wake):
+        # Runs after the response, i.e. after the change is committed.
+        background.add_task(wake)
+
+
 @router.post("/", status_code=201)
 async def create_recurrent_request(
-    body: RecurrentRequestCreate, session: SessionDep, customer: CustomerDep
+    body: RecurrentRequestCreate,
+    session: SessionDep,
+    customer: CustomerDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> RecurrentRequestPublic:
     """Create a draft; attach a schedule with PATCH to activate it."""
     row = await recurrent.create_recurrent_request(session, customer.id, body)
+    _wake_scheduler(runtime, background)
     return recurrent.recurrent_request_public(row)
 
 
@@ -70,10 +82,16 @@ async def get_recurrent_request(
 
 @router.patch("/{request_id}")
 async def update_recurrent_request(
-    request_id: UUID, body: RecurrentRequestUpdate, session: SessionDep, customer: CustomerDep
+    request_id: UUID,
+    body: RecurrentRequestUpdate,
+    session: SessionDep,
+    customer: CustomerDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> RecurrentRequestPublic:
     """Change fields, attach or change the schedule, or move the status."""
     row = await recurrent.update_recurrent_request(session, customer.id, request_id, body)
+    _wake_scheduler(runtime, background)
     return recurrent.recurrent_request_public(row)
 
 
