@@ -7,7 +7,7 @@ bodies with them, so the two can never disagree about a field.
 One module per resource (``unitysvc.models.secrets`` holds the schemas only the
 ``/secrets`` operations use; ``common`` those several resources share) and a
 package ``__init__`` that imports them on first use: the first
-``client.secrets.list()`` of a process builds the five secret classes, not all
+``client.secrets.list()`` of a process builds the four secret classes, not all
 seventy-odd (about 30 ms and 2.5 MiB less on this machine).
 
 Usage::
@@ -84,6 +84,38 @@ def generate() -> str:
     while lines and lines[0].startswith("#"):
         lines.pop(0)
     return _list_envelopes(_inline_root_models("".join(lines).lstrip("\n")))
+
+
+_INLINE_ENUM = re.compile(r"Literal\[([^\]]*)\](?=(?:\s*\|\s*None)?,\s*Field\(title='(\w+)'\))")
+
+
+def _name_enums(source: str, spec: dict[str, Any]) -> str:
+    """Give each enum schema of the contract a named ``Literal`` alias.
+
+    ``--enum-field-as-literal`` writes the values inline at every field, so the
+    contract's ``ServiceEnrollmentStatusEnum`` had no name to import and the server
+    spelled its values out again. Each field now refers to the alias.
+    """
+    enums = {name: s for name, s in spec["components"]["schemas"].items() if "enum" in s}
+    found: dict[str, str] = {}
+
+    def name_it(match: re.Match[str]) -> str:
+        name = match.group(2)
+        if name not in enums:
+            return match.group(0)
+        values = ", ".join(v.strip() for v in match.group(1).split(",") if v.strip())
+        if found.setdefault(name, values) != values:
+            raise SystemExit(f"{name} is written with different values: {values}")
+        return name
+
+    source = _INLINE_ENUM.sub(name_it, source)
+    aliases = ""
+    for name in sorted(found):
+        doc = enums[name].get("description", "")
+        comment = "".join(f"# {line}".rstrip() + "\n" for line in doc.splitlines())
+        aliases += f"{comment}{name} = Literal[{found[name]}]\n\n\n"
+    first_class = source.index("\nclass ") + 1
+    return source[:first_class] + aliases + source[first_class:]
 
 
 _ROOT_MODEL = re.compile(
@@ -181,7 +213,8 @@ class _Definition:
     name: str
     text: str
     uses: set[str]
-    is_class: bool
+    #: Exported: a model class, or a schema of the contract (a named enum).
+    public: bool
     module: str = ""
 
 
@@ -221,6 +254,7 @@ def split(source: str, spec: dict[str, Any]) -> dict[str, str]:
     by_name = {d.name: d for d in definitions}
     for d in definitions:
         d.module = owners.get(d.name, "")
+        d.public = d.public or d.name in owners
     # Helpers the generator named itself (aliases, inline objects) live with their users.
     changed = True
     while changed:
@@ -253,7 +287,7 @@ def split(source: str, spec: dict[str, Any]) -> dict[str, str]:
             for m, names in sorted(imported.items())
         )
         exports = "".join(
-            f"    {d.name!r},\n" for d in sorted(own, key=lambda d: d.name) if d.is_class
+            f"    {d.name!r},\n" for d in sorted(own, key=lambda d: d.name) if d.public
         )
         text = "\n\n".join(d.text for d in own)
         what = "several resources" if module == COMMON else "/" + module.replace("_", "-")
@@ -266,12 +300,12 @@ def split(source: str, spec: dict[str, Any]) -> dict[str, str]:
 
 
 def _package_init(definitions: list[_Definition]) -> str:
-    classes = sorted((d for d in definitions if d.is_class), key=lambda d: d.name)
+    public = sorted((d for d in definitions if d.public), key=lambda d: d.name)
     type_imports = "".join(
-        f"    from unitysvc.models.{d.module} import {d.name} as {d.name}\n" for d in classes
+        f"    from unitysvc.models.{d.module} import {d.name} as {d.name}\n" for d in public
     )
-    locations = "".join(f"    {d.name!r}: {d.module!r},\n" for d in classes)
-    exports = "".join(f"    {d.name!r},\n" for d in classes)
+    locations = "".join(f"    {d.name!r}: {d.module!r},\n" for d in public)
+    exports = "".join(f"    {d.name!r},\n" for d in public)
     return f'''{HEADER}"""Typed models of every request and response of the UnitySVC customer API.
 
 Generated from the platform's OpenAPI contract (``scripts/generate_models.py``) and
@@ -331,7 +365,8 @@ def _ruff_format(name: str, text: str) -> str:
 def render() -> dict[str, str]:
     """Every generated file of the package, by file name."""
     spec = json.loads(SPEC.read_text())
-    return {name: _ruff_format(name, text) for name, text in split(generate(), spec).items()}
+    files = split(_name_enums(generate(), spec), spec)
+    return {name: _ruff_format(name, text) for name, text in files.items()}
 
 
 def main() -> int:

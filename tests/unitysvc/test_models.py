@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from typing import Literal, get_args, get_origin
 
 import pytest
 
@@ -54,9 +55,12 @@ def test_every_exported_model_resolves_from_the_package_and_its_resource_module(
     import unitysvc.models as models
 
     for name in models.__all__:
-        model = getattr(models, name)
-        assert model.__name__ == name
-        assert issubclass(model, models.WireModel)
+        exported = getattr(models, name)
+        if get_origin(exported) is Literal:  # a named enum of the contract
+            assert name.endswith("Enum") or name == "GatewayKind"
+        else:
+            assert exported.__name__ == name
+            assert issubclass(exported, models.WireModel)
         assert name in dir(models)
     assert models.SecretsPublic.__module__ == "unitysvc.models.secrets"
     assert models.AccessInterface.__module__ == "unitysvc.models.common"
@@ -79,3 +83,16 @@ def test_a_resource_builds_only_its_own_models() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.split() == ["unitysvc.models._base", "unitysvc.models.secrets"]
+
+
+def test_the_contract_enums_are_named_and_the_sdk_agrees_with_them() -> None:
+    from unitysvc.enrollments import SETTLED_STATUSES
+    from unitysvc.models import GatewayKind, ServiceEnrollmentStatusEnum
+    from unitysvc.models.enrollments import CustomerEnrollment
+    from unitysvc.resolve import GATEWAYS
+
+    assert get_args(GatewayKind) == GATEWAYS
+    assert set(get_args(ServiceEnrollmentStatusEnum)) > SETTLED_STATUSES
+    assert "pending" not in SETTLED_STATUSES
+    status = CustomerEnrollment.model_fields["status"].annotation
+    assert ServiceEnrollmentStatusEnum in get_args(status) or status == ServiceEnrollmentStatusEnum

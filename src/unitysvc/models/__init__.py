@@ -63,7 +63,10 @@ if TYPE_CHECKING:
         CustomerGroupMembershipUpdate as CustomerGroupMembershipUpdate,
     )
     from unitysvc.models.groups import CustomerGroupView as CustomerGroupView
+    from unitysvc.models.services import DocumentCategoryEnum as DocumentCategoryEnum
+    from unitysvc.models.resolve import GatewayKind as GatewayKind
     from unitysvc.models.request_logs import GatewayRequestInfo as GatewayRequestInfo
+    from unitysvc.models.groups import GroupTypeEnum as GroupTypeEnum
     from unitysvc.models.common import HTTPValidationError as HTTPValidationError
     from unitysvc.models.request_logs import LoggingStatusResponse as LoggingStatusResponse
     from unitysvc.models.secrets import Message as Message
@@ -73,6 +76,9 @@ if TYPE_CHECKING:
     from unitysvc.models.services import ParameterRequirement as ParameterRequirement
     from unitysvc.models.recurrent_requests import RecurrentRequestCreate as RecurrentRequestCreate
     from unitysvc.models.recurrent_requests import RecurrentRequestPublic as RecurrentRequestPublic
+    from unitysvc.models.recurrent_requests import (
+        RecurrentRequestStatusEnum as RecurrentRequestStatusEnum,
+    )
     from unitysvc.models.recurrent_requests import RecurrentRequestUpdate as RecurrentRequestUpdate
     from unitysvc.models.recurrent_requests import (
         RecurrentRequestsPublic as RecurrentRequestsPublic,
@@ -85,6 +91,7 @@ if TYPE_CHECKING:
     from unitysvc.models.resolve import ResolveResponse as ResolveResponse
     from unitysvc.models.services import RoutingEndpointPlan as RoutingEndpointPlan
     from unitysvc.models.request_logs import SanitizedErrorInfo as SanitizedErrorInfo
+    from unitysvc.models.secrets import SecretOwnerTypeEnum as SecretOwnerTypeEnum
     from unitysvc.models.secrets import SecretPublic as SecretPublic
     from unitysvc.models.services import SecretRequirement as SecretRequirement
     from unitysvc.models.secrets import SecretUpdate as SecretUpdate
@@ -106,6 +113,9 @@ if TYPE_CHECKING:
     from unitysvc.models.services import ServiceDocumentDetail as ServiceDocumentDetail
     from unitysvc.models.services import ServiceDocumentsResponse as ServiceDocumentsResponse
     from unitysvc.models.enrollments import ServiceEnrollmentCreate as ServiceEnrollmentCreate
+    from unitysvc.models.enrollments import (
+        ServiceEnrollmentStatusEnum as ServiceEnrollmentStatusEnum,
+    )
     from unitysvc.models.groups import ServiceSummary as ServiceSummary
     from unitysvc.models.aliases import SwitchRoutingResponse as SwitchRoutingResponse
     from unitysvc.models.request_logs import UpstreamResponseInfo as UpstreamResponseInfo
@@ -149,7 +159,10 @@ _LOCATIONS = {
     "CustomerGroupMembershipResponse": "services",
     "CustomerGroupMembershipUpdate": "services",
     "CustomerGroupView": "groups",
+    "DocumentCategoryEnum": "services",
+    "GatewayKind": "resolve",
     "GatewayRequestInfo": "request_logs",
+    "GroupTypeEnum": "groups",
     "HTTPValidationError": "common",
     "LoggingStatusResponse": "request_logs",
     "Message": "secrets",
@@ -157,6 +170,7 @@ _LOCATIONS = {
     "ParameterRequirement": "services",
     "RecurrentRequestCreate": "recurrent_requests",
     "RecurrentRequestPublic": "recurrent_requests",
+    "RecurrentRequestStatusEnum": "recurrent_requests",
     "RecurrentRequestUpdate": "recurrent_requests",
     "RecurrentRequestsPublic": "recurrent_requests",
     "RequestLogDetail": "request_logs",
@@ -167,6 +181,7 @@ _LOCATIONS = {
     "ResolveResponse": "resolve",
     "RoutingEndpointPlan": "services",
     "SanitizedErrorInfo": "request_logs",
+    "SecretOwnerTypeEnum": "secrets",
     "SecretPublic": "secrets",
     "SecretRequirement": "services",
     "SecretUpdate": "secrets",
@@ -184,6 +199,7 @@ _LOCATIONS = {
     "ServiceDocumentDetail": "services",
     "ServiceDocumentsResponse": "services",
     "ServiceEnrollmentCreate": "enrollments",
+    "ServiceEnrollmentStatusEnum": "enrollments",
     "ServiceSummary": "groups",
     "SwitchRoutingResponse": "aliases",
     "UpstreamResponseInfo": "request_logs",
@@ -227,7 +243,10 @@ __all__ = [
     "CustomerGroupMembershipResponse",
     "CustomerGroupMembershipUpdate",
     "CustomerGroupView",
+    "DocumentCategoryEnum",
+    "GatewayKind",
     "GatewayRequestInfo",
+    "GroupTypeEnum",
     "HTTPValidationError",
     "LoggingStatusResponse",
     "Message",
@@ -235,6 +254,7 @@ __all__ = [
     "ParameterRequirement",
     "RecurrentRequestCreate",
     "RecurrentRequestPublic",
+    "RecurrentRequestStatusEnum",
     "RecurrentRequestUpdate",
     "RecurrentRequestsPublic",
     "RequestLogDetail",
@@ -245,6 +265,7 @@ __all__ = [
     "ResolveResponse",
     "RoutingEndpointPlan",
     "SanitizedErrorInfo",
+    "SecretOwnerTypeEnum",
     "SecretPublic",
     "SecretRequirement",
     "SecretUpdate",
@@ -262,6 +283,7 @@ __all__ = [
     "ServiceDocumentDetail",
     "ServiceDocumentsResponse",
     "ServiceEnrollmentCreate",
+    "ServiceEnrollmentStatusEnum",
     "ServiceSummary",
     "SwitchRoutingResponse",
     "UpstreamResponseInfo",

@@ -11,6 +11,33 @@ from pydantic import AwareDatetime, Field
 from unitysvc.models._base import ListEnvelope, WireModel
 
 
+# Status of a customer's service enrollment.
+#
+# Workflow for services requiring parameters (user_parameters_schema exists):
+#
+#     [not enrolled] → (enroll) → pending → (task completes) → incomplete → (configure) → active
+#                           │                                                                ↓
+#                           │                                  paused ← (pause) ←───────────┘
+#                           │
+#                           └─→ active  (if required secret already exists)
+#
+# Workflow for services without parameters:
+#
+#     [not enrolled] → (enroll) → pending → (task completes) → active
+#                                                                 ↓
+#                                   paused ← (pause) ←──────────┘
+#
+# States:
+# - pending: Celery task is processing (transient, show spinner)
+# - incomplete: Needs user configuration (required parameters not provided)
+# - active: Enrolled and fully configured
+# - paused: Enrolled but temporarily disabled
+# - cancelled: Enrollment cancelled
+#
+# Secrets do not affect enrollment status — they are resolved at routing time.
+ServiceEnrollmentStatusEnum = Literal["pending", "incomplete", "active", "paused", "cancelled"]
+
+
 class CustomerEnrollment(WireModel):
     """
     Customer-visible enrollment record.
@@ -27,7 +54,7 @@ class CustomerEnrollment(WireModel):
     service_id: Annotated[UUID, Field(title="Service Id")]
     owner_id: Annotated[UUID | None, Field(title="Owner Id")] = None
     status: Annotated[
-        Literal["pending", "incomplete", "active", "paused", "cancelled"],
+        ServiceEnrollmentStatusEnum,
         Field(title="ServiceEnrollmentStatusEnum"),
     ]
     """
@@ -71,7 +98,7 @@ class CustomerEnrollmentCancelResponse(WireModel):
 
     enrollment_id: Annotated[UUID, Field(title="Enrollment Id")]
     status: Annotated[
-        Literal["pending", "incomplete", "active", "paused", "cancelled"],
+        ServiceEnrollmentStatusEnum,
         Field(title="ServiceEnrollmentStatusEnum"),
     ]
     """
@@ -114,7 +141,7 @@ class CustomerEnrollmentCreateResponse(WireModel):
     service_id: Annotated[UUID, Field(title="Service Id")]
     owner_id: Annotated[UUID | None, Field(title="Owner Id")] = None
     status: Annotated[
-        Literal["pending", "incomplete", "active", "paused", "cancelled"],
+        ServiceEnrollmentStatusEnum,
         Field(title="ServiceEnrollmentStatusEnum"),
     ]
     """
@@ -178,4 +205,5 @@ __all__ = [
     "CustomerEnrollmentCreateResponse",
     "CustomerEnrollmentsResponse",
     "ServiceEnrollmentCreate",
+    "ServiceEnrollmentStatusEnum",
 ]

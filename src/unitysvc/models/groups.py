@@ -12,6 +12,33 @@ from unitysvc.models._base import ListEnvelope, WireModel
 from unitysvc.models.common import AccessInterface
 
 
+# Type of service group. Derived from members, not authored (unitysvc#1686).
+#
+# Two of the five types are routable (a ``/g/<name>`` endpoint); the rest are
+# not:
+#
+# - ``open``  — routable, and members share a common request format, so a
+#   request with **no** routing key fans safely across them. A key may still
+#   be passed to select one. (Also the single-member case.)
+# - ``keyed`` — routable, but members accept different formats, so a keyless
+#   request is ambiguous: a routing key is **required**, and every key
+#   resolves to a format-homogeneous set.
+# - ``collection`` — not a routing endpoint. A browse-only set, or a would-be
+#   routable group demoted because some routing key spans incompatible
+#   formats (a request to that key couldn't be served reliably).
+# - ``category`` — a parent with no members of its own; its membership is the
+#   union of its descendants, for browsing only.
+# - ``capability_pool`` (#1244) — the ``/p/<name>`` namespace; membership is
+#   claim-driven (services instantiated from a ServiceTemplate whose
+#   ``pool_name`` matches), set by a dedicated refresh.
+#
+# ``open`` / ``keyed`` / ``collection`` are derived from the members at
+# membership refresh; ``category`` and ``capability_pool`` are set explicitly
+# and never re-derived. (The former ``routable`` value was split into
+# ``open`` / ``keyed``, and the ``misc`` catch-all removed — unitysvc#1686.)
+GroupTypeEnum = Literal["category", "collection", "open", "keyed", "capability_pool"]
+
+
 class ServiceCollectionCreate(WireModel):
     """
     Schema for creating a ServiceCollection.
@@ -129,7 +156,7 @@ class CustomerGroupView(WireModel):
     member_count: Annotated[int | None, Field(title="Member Count")] = 0
     details: Annotated[dict[str, Any] | None, Field(title="Details")] = None
     group_type: Annotated[
-        Literal["category", "collection", "open", "keyed", "capability_pool"],
+        GroupTypeEnum,
         Field(title="GroupTypeEnum"),
     ]
     """
@@ -175,6 +202,7 @@ __all__ = [
     "CustomerGroupDetail",
     "CustomerGroupListResponse",
     "CustomerGroupView",
+    "GroupTypeEnum",
     "ServiceCollectionCreate",
     "ServiceCollectionMemberCreate",
     "ServiceCollectionMemberPublic",

@@ -11,6 +11,12 @@ from pydantic import AwareDatetime, Field
 from unitysvc.models._base import ListEnvelope, WireModel
 
 
+# Status of a recurrent request.
+#
+# Lifecycle: draft → active → paused → cancelled
+RecurrentRequestStatusEnum = Literal["draft", "active", "paused", "cancelled"]
+
+
 Name1 = Annotated[str, Field(max_length=200, title="Name")]
 
 
@@ -61,7 +67,7 @@ class RecurrentRequestPublic(WireModel):
 
     id: Annotated[UUID, Field(title="Id")]
     status: Annotated[
-        Literal["draft", "active", "paused", "cancelled"],
+        RecurrentRequestStatusEnum,
         Field(title="RecurrentRequestStatusEnum"),
     ]
     """
@@ -95,6 +101,7 @@ class RecurrentRequestsPublic(ListEnvelope[RecurrentRequestPublic]):
 __all__ = [
     "RecurrentRequestCreate",
     "RecurrentRequestPublic",
+    "RecurrentRequestStatusEnum",
     "RecurrentRequestUpdate",
     "RecurrentRequestsPublic",
 ]

@@ -11,6 +11,15 @@ from pydantic import AwareDatetime, Field
 from unitysvc.models._base import ListEnvelope, WireModel
 
 
+# Short-form gateway selector for ``ResolveRequest.gateway``.
+#
+# Customer-facing shorthand — maps to the ``<NAME>_GATEWAY_BASE_URL``
+# settings template internally. ``api`` covers HTTP services (LLM,
+# uptime monitors, generic APIs); ``s3`` and ``smtp`` cover storage
+# and email relay.
+GatewayKind = Literal["api", "s3", "smtp"]
+
+
 class ResolveCandidate(WireModel):
     """
     One service the gateway would route to, customer-safe subset.
@@ -45,7 +54,7 @@ class ResolveRequest(WireModel):
     """
     Override the group's configured routing strategy (e.g. ``by_price``, ``lowest_latency``). Omit to use the strategy declared on the group's ``routing_policy``. ``weighted_random`` is the implicit baseline.
     """
-    gateway: Annotated[Literal["api", "s3", "smtp"] | None, Field(title="GatewayKind")] = "api"
+    gateway: Annotated[GatewayKind | None, Field(title="GatewayKind")] = "api"
     """
     Which gateway the path belongs to — ``api`` (default, HTTP services like LLM / uptime), ``s3`` (storage), or ``smtp`` (email relay). Internally mapped to the corresponding ``<NAME>_GATEWAY_BASE_URL`` setting so customers don't have to know the env-var naming.
     """
@@ -68,6 +77,7 @@ class ResolveResponse(WireModel):
 
 
 __all__ = [
+    "GatewayKind",
     "ResolveCandidate",
     "ResolveRequest",
     "ResolveResponse",

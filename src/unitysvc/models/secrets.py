@@ -11,6 +11,10 @@ from pydantic import AwareDatetime, Field
 from unitysvc.models._base import ListEnvelope, WireModel
 
 
+# Owner type for secrets - determines which entity owns the secret.
+SecretOwnerTypeEnum = Literal["seller", "customer", "platform"]
+
+
 class Message(WireModel):
     message: Annotated[str, Field(title="Message")]
 
@@ -36,9 +40,7 @@ class SecretPublic(WireModel):
     Markdown explaining what this secret is and how to obtain one. Shown to customers who must supply it; never contains a value.
     """
     id: Annotated[UUID, Field(title="Id")]
-    owner_type: Annotated[
-        Literal["seller", "customer", "platform"], Field(title="SecretOwnerTypeEnum")
-    ]
+    owner_type: Annotated[SecretOwnerTypeEnum, Field(title="SecretOwnerTypeEnum")]
     """
     Owner type for secrets - determines which entity owns the secret.
     """
@@ -88,6 +90,7 @@ class SecretsPublic(ListEnvelope[SecretPublic]):
 
 __all__ = [
     "Message",
+    "SecretOwnerTypeEnum",
     "SecretPublic",
     "SecretUpdate",
     "SecretsPublic",

@@ -11,6 +11,32 @@ from pydantic import AwareDatetime, Field
 from unitysvc.models._base import ListEnvelope, WireModel
 
 
+DocumentCategoryEnum = Literal[
+    "getting_started",
+    "api_reference",
+    "tutorial",
+    "code_example",
+    "code_example_output",
+    "connectivity_test",
+    "request_template",
+    "use_case",
+    "troubleshooting",
+    "changelog",
+    "best_practice",
+    "specification",
+    "service_level_agreement",
+    "terms_of_service",
+    "statement",
+    "invoice",
+    "logo",
+    "avatar",
+    "blog_content",
+    "blog_banner",
+    "attachment",
+    "other",
+]
+
+
 class AccessInterfacePlan(WireModel):
     """
     A user-access interface — the endpoint a customer calls (#1638).
@@ -155,30 +181,7 @@ class ServiceDocumentDetail(WireModel):
     title: Annotated[str, Field(title="Title")]
     description: Annotated[str | None, Field(title="Description")] = None
     category: Annotated[
-        Literal[
-            "getting_started",
-            "api_reference",
-            "tutorial",
-            "code_example",
-            "code_example_output",
-            "connectivity_test",
-            "request_template",
-            "use_case",
-            "troubleshooting",
-            "changelog",
-            "best_practice",
-            "specification",
-            "service_level_agreement",
-            "terms_of_service",
-            "statement",
-            "invoice",
-            "logo",
-            "avatar",
-            "blog_content",
-            "blog_banner",
-            "attachment",
-            "other",
-        ],
+        DocumentCategoryEnum,
         Field(title="DocumentCategoryEnum"),
     ]
     mime_type: Annotated[str, Field(title="Mime Type")]
@@ -251,6 +254,7 @@ __all__ = [
     "CustomerGroupMembershipEntry",
     "CustomerGroupMembershipResponse",
     "CustomerGroupMembershipUpdate",
+    "DocumentCategoryEnum",
     "ParameterRequirement",
     "RoutingEndpointPlan",
     "SecretRequirement",

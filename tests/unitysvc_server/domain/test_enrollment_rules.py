@@ -82,3 +82,22 @@ def test_check_activation() -> None:
     assert check_activation(echo, {}, "AB12", rid) is None
     assert "no enrollment parameters" in (check_activation(echo, {"a": 1}, "AB12", rid) or "")
     assert "not available" in (check_activation(None, {}, "AB12", rid) or "")
+
+
+def test_the_status_names_are_the_contracts() -> None:
+    from typing import get_args
+
+    from unitysvc.models import RecurrentRequestStatusEnum, ServiceEnrollmentStatusEnum
+    from unitysvc_server.domain import enrollments, recurrent_requests
+
+    statuses = (
+        enrollments.PENDING,
+        enrollments.INCOMPLETE,
+        enrollments.ACTIVE,
+        enrollments.PAUSED,
+        enrollments.CANCELLED,
+    )
+    assert set(statuses) == set(get_args(ServiceEnrollmentStatusEnum))
+    transitions = recurrent_requests._TRANSITIONS
+    assert set(transitions) == set(get_args(RecurrentRequestStatusEnum))
+    assert set().union(*transitions.values()) == set(transitions)

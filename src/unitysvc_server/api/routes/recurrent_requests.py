@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Response
@@ -12,6 +11,7 @@ from unitysvc.models import (
     RecurrentRequestCreate,
     RecurrentRequestPublic,
     RecurrentRequestsPublic,
+    RecurrentRequestStatusEnum,
     RecurrentRequestUpdate,
 )
 from unitysvc_server.api.deps import (
@@ -24,8 +24,6 @@ from unitysvc_server.api.deps import (
 from unitysvc_server.domain import recurrent_requests as recurrent
 
 router = APIRouter(prefix="/recurrent-requests", tags=["recurrent-requests"])
-
-Status = Literal["draft", "active", "paused", "cancelled"]
 
 
 def _wake_scheduler(runtime: RuntimeDep, background: BackgroundTasks) -> None:
@@ -55,7 +53,7 @@ async def list_recurrent_requests(
     customer: CustomerDep,
     service_id: UUID | None = None,
     enrollment_id: UUID | None = None,
-    status: Status | None = None,
+    status: RecurrentRequestStatusEnum | None = None,
     skip: SkipQuery = 0,
     limit: LimitQuery = 100,
 ) -> RecurrentRequestsPublic:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -13,6 +13,7 @@ from unitysvc.models import (
     AccessPlan,
     CustomerGroupMembershipResponse,
     CustomerGroupMembershipUpdate,
+    DocumentCategoryEnum,
     ServiceDetail,
     ServiceDocumentsResponse,
 )
@@ -34,30 +35,6 @@ CHECK_KEY_IF_SENT = [Depends(get_optional_customer)]
 
 ServiceId = Annotated[
     str, Path(description="The service UUID, or a unique prefix of it.", max_length=36)
-]
-DocumentCategory = Literal[
-    "getting_started",
-    "api_reference",
-    "tutorial",
-    "code_example",
-    "code_example_output",
-    "connectivity_test",
-    "request_template",
-    "use_case",
-    "troubleshooting",
-    "changelog",
-    "best_practice",
-    "specification",
-    "service_level_agreement",
-    "terms_of_service",
-    "statement",
-    "invoice",
-    "logo",
-    "avatar",
-    "blog_content",
-    "blog_banner",
-    "attachment",
-    "other",
 ]
 
 
@@ -113,7 +90,9 @@ async def set_membership(
 async def list_documents(
     service_id: ServiceId,
     catalog: CatalogDep,
-    category: Annotated[DocumentCategory | None, Query(description="Filter by category.")] = None,
+    category: Annotated[
+        DocumentCategoryEnum | None, Query(description="Filter by category.")
+    ] = None,
     mime_type: Annotated[
         str | None, Query(description="Filter by mime type (python, javascript, bash...).")
     ] = None,
