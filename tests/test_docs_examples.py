@@ -61,6 +61,7 @@ README_OUTPUT: dict[str, list[str]] = {
     "### Resolve": ["weighted_random", "demo-medium 30", "['demo-large']"],
     "### Wrappers: cache, log, failover, tee": ["miss hit", "200 1", "l/m/f/g/llm?"],
     "### Errors and retries": ["404 ", "401", "NOT_A_VALID_NAME", "5"],
+    "### Typed results": ["True True", "True DEMO_API_KEY True", "customer True", "DEMO_API_KEY"],
     "### Async": ["['demo-small', 'demo-medium', 'demo-large']", "DEMO_API_KEY"],
     "## Testing your code against a real local platform": ["['all_services', 'llm']"],
 }
