@@ -108,6 +108,15 @@ class APIError(UnitysvcSDKError):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
 
+    @property
+    def summary(self) -> str:
+        """The server's error detail as one readable line (``""`` if it sent none).
+
+        Validation errors read ``field: message; field: message``, e.g.
+        ``name: String should match pattern '^[A-Z_][A-Z0-9_]*$'``.
+        """
+        return _summarise_detail(self.detail)
+
 
 class AuthenticationError(APIError):
     """401 Unauthorized. The API key is missing, invalid, or revoked."""

@@ -42,6 +42,15 @@ def test_validation_detail_names_the_fields() -> None:
     error = exc.error_for_status(422, body)
     assert "name: String should match" in str(error)
     assert isinstance(error.detail, dict)
+    assert error.summary == "name: String should match"
+
+
+def test_summary_is_one_line_whatever_the_payload() -> None:
+    assert exc.error_for_status(404, b'{"detail": "no such secret"}').summary == "no such secret"
+    assert exc.error_for_status(502, b"bad gateway").summary == "bad gateway"
+    assert exc.error_for_status(500, b"").summary == ""
+    nested = exc.error_for_status(409, b'{"detail": {"code": "taken", "name": "X"}}')
+    assert json.loads(nested.summary) == {"code": "taken", "name": "X"}
 
 
 def test_non_json_body_kept_as_text() -> None:

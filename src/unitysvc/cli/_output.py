@@ -178,7 +178,7 @@ def describe_error(exc: BaseException) -> str:
     API errors read ``<status> <reason>: <detail> [request id <id>]``; errors raised
     before any request (no key, a bad value) read as their message.
     """
-    from unitysvc.exceptions import APIError, AuthenticationError, _summarise_detail
+    from unitysvc.exceptions import APIError, AuthenticationError
 
     if isinstance(exc, AuthenticationError) and exc.response_body is None:
         return (
@@ -188,9 +188,8 @@ def describe_error(exc: BaseException) -> str:
     if not isinstance(exc, APIError):
         return str(exc) or type(exc).__name__
     text = f"{exc.status_code} {status_phrase(exc.status_code) or 'Error'}"
-    summary = _summarise_detail(exc.detail)
-    if summary:
-        text += f": {summary}"
+    if exc.summary:
+        text += f": {exc.summary}"
     if isinstance(exc, AuthenticationError):
         text += " (check --api-key / UNITYSVC_API_KEY)"
     if exc.request_id:
