@@ -7,7 +7,9 @@ upstream (a raw ASGI app on uvicorn + uvloop + httptools, its own process, answe
 
 * latency of a small chat-completions POST at concurrency 1 (p50, p99) and 32 (p50, p99,
   req/s), through the gateway and direct, with ``wrk`` as the load generator (C, not the
-  bottleneck; ``apt-get install -y wrk``);
+  bottleneck; ``apt-get install -y wrk``); at concurrency 1 and 20 also through a BYOK
+  channel (``bench-byok``: the caller's secret is the upstream key, so the gateway needs
+  the caller's secrets on every call);
 * the same at concurrency 20 through LiteLLM's proxy (1 worker, no database, callbacks
   off, ``LITELLM_LOCAL_MODEL_COST_MAP=True``, same upstream) when ``--litellm`` points at
   its ``litellm`` executable (default ``/work/litellm-venv/bin/litellm``; LiteLLM is not
@@ -47,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 CATALOG = HERE / "gwbench"
 SERVICE_ID = "0b0b0b0b-0000-4000-8000-00000000be0c"
+#: The same upstream behind a BYOK channel: the caller's secret is the upstream key.
+BYOK_SERVICE_ID = "0b0b0b0b-0000-4000-8000-00000000b70c"
+BYOK_SECRET = "BENCH_UPSTREAM_KEY"
 UPSTREAM_ORIGIN = "https://bench-upstream.example.com"
 BODY = b'{"model":"bench-echo","messages":[{"role":"user","content":"hello"}]}'
 DEFAULT_LITELLM = "/work/litellm-venv/bin/litellm"
@@ -154,6 +160,18 @@ def start_upstream(stack: ExitStack, workdir: Path) -> int:
     stack.callback(_stop, proc)
     wait_for_port(port)
     return port
+
+
+def set_secret(port: int, key: str, name: str, value: str) -> None:
+    """``PUT /v1/secrets/<name>`` as the bench customer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v1/secrets/{name}",
+        data=json.dumps({"value": value}).encode(),
+        method="PUT",
+        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
 
 
 def start_gateway(stack: ExitStack, workdir: Path, upstream_port: int) -> tuple[int, int, str]:
@@ -437,14 +455,19 @@ def main() -> None:
         gw_port, gw_pid, key = start_gateway(stack, workdir, up_port)
         direct = f"http://127.0.0.1:{up_port}/v1/chat/completions"
         through = f"http://127.0.0.1:{gw_port}/p/{SERVICE_ID}/chat/completions"
-        # Warm both paths (connection pools, caches) before measuring.
+        byok = f"http://127.0.0.1:{gw_port}/p/{BYOK_SERVICE_ID}/chat/completions"
+        set_secret(gw_port, key, BYOK_SECRET, "sk-bench-upstream")
+        # Warm every path (connection pools, caches) before measuring.
         wrk(through, key, 4, 2, workdir)
+        wrk(byok, key, 4, 2, workdir)
         wrk(direct, key, 4, 1, workdir)
         for connections in (1, 32, 20):
-            results[f"c{connections}"] = {
+            runs = results[f"c{connections}"] = {
                 "direct": wrk(direct, key, connections, args.duration, workdir),
                 "gateway": wrk(through, key, connections, args.duration, workdir),
             }
+            if connections != 32:
+                runs["gateway BYOK"] = wrk(byok, key, connections, args.duration, workdir)
         # 20 connections, each pausing 20 ms on average between requests: about 1,000 req/s
         # offered, ten times what LiteLLM serves here; the latency is overhead, not queueing.
         results["c20_paced"] = {
@@ -482,7 +505,7 @@ def main() -> None:
     ):
         runs = results[name]
         d = runs["direct"]
-        for who in ("direct", "gateway", "litellm"):
+        for who in ("direct", "gateway", "gateway BYOK", "litellm"):
             if who not in runs:
                 continue
             r = runs[who]
@@ -532,6 +555,8 @@ def main() -> None:
     over99 = c1g["p99_ms"] - c1d["p99_ms"]
     print(f"  c1 overhead p50 {over50:.3f} ms <= 1 ms: {_verdict(over50, 1.0)}")
     print(f"  c1 overhead p99 {over99:.3f} ms <= 5 ms: {_verdict(over99, 5.0)}")
+    byok50 = results["c1"]["gateway BYOK"]["p50_ms"] - c1d["p50_ms"]
+    print(f"  c1 BYOK overhead p50 {byok50:.3f} ms <= 1 ms: {_verdict(byok50, 1.0)}")
     sse = g["p50_ms"] - d["p50_ms"]
     print(f"  SSE TTFB p50 gateway - direct {sse:.3f} ms <= 2 ms: {_verdict(sse, 2.0)}")
     growth = s["rss_growth_mb"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -216,9 +216,24 @@ async def resolve_customer_secret(
     if row is None:
         return None
     now = utcnow()
-    # Coarse on purpose: a write per gateway request would serialise traffic
-    # on SQLite's single writer for a timestamp nobody needs to the second.
-    if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+    if is_use_stale(row.last_used_at, now):
         row.last_used_at = now
         await session.flush()
     return crypto.decrypt(row.value_encrypted)
+
+
+def is_use_stale(last_used_at: datetime | None, now: datetime) -> bool:
+    """Whether a use at ``now`` should be written to ``last_used_at``.
+
+    Coarse on purpose: a write per gateway request would serialise traffic on SQLite's
+    single writer for a timestamp nobody needs to the second.
+    """
+    return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
+
+
+async def mark_secret_used(session: AsyncSession, secret_id: uuid.UUID, now: datetime) -> None:
+    """Record a use of the secret row ``secret_id`` (see :func:`is_use_stale`)."""
+    row = await session.get(SecretRow, secret_id)
+    if row is not None and is_use_stale(row.last_used_at, now):
+        row.last_used_at = now
+        await session.flush()

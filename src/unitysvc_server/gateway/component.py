@@ -21,6 +21,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from unitysvc_server.domain import customers
+from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
 from unitysvc_server.domain.request_logs import (
@@ -63,6 +64,7 @@ class GatewayComponent:
         self._scheduler_task: asyncio.Task[None] | None = None
         self._auth_cache: TTLCache[bytes, Caller] = TTLCache(CONTEXT_TTL_SECONDS)
         self._preference_cache: TTLCache[uuid.UUID, LogMode | None] = TTLCache(CONTEXT_TTL_SECONDS)
+        self._caller_cache: TTLCache[uuid.UUID, CallerContext] = TTLCache(CONTEXT_TTL_SECONDS)
 
     async def start(self, runtime: Runtime) -> None:
         """Build the gateway and publish it as ``runtime.gateway_app``."""
@@ -71,12 +73,13 @@ class GatewayComponent:
         self._stopping = asyncio.Event()
         watch_tables(self._auth_cache, ("api_keys", "customers"))
         watch_tables(self._preference_cache, ("request_log_settings",))
+        watch_tables(self._caller_cache, ("secrets", "enrollments"))
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
         self.client = make_client()
         self.cache: ResponseCache = make_cache(settings.redis_url)
         self.writer: LogWriter[DispatchLog] = LogWriter(self._write_logs)
         self.writer.start()
-        self.resolver = CatalogResolver(runtime)
+        self.resolver = CatalogResolver(runtime, caller_context=self._caller_context)
         self.dispatcher = Dispatcher(
             resolver=self.resolver,
             sessionmaker=runtime.sessionmaker,
@@ -147,6 +150,16 @@ class GatewayComponent:
             return mode, customer_id
 
         return await self._preference_cache.get_or_load(customer_id, load)
+
+    async def _caller_context(self, customer_id: uuid.UUID) -> CallerContext:
+        async def load() -> tuple[CallerContext, uuid.UUID]:
+            async with self._runtime.sessionmaker() as session:
+                return await load_caller_context(session, customer_id), customer_id
+
+        context = await self._caller_cache.get_or_load(customer_id, load)
+        if context is None:  # pragma: no cover - the loader never answers "nothing"
+            raise RuntimeError("caller context loader returned nothing")
+        return context
 
     async def _write_logs(self, batch: Sequence[DispatchLog]) -> None:
         records = [await self._to_record(item) for item in batch]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,8 +42,13 @@ from unitysvc_server.catalog.render import (
     RenderError,
     render_channel,
 )
+from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.enrollments import render_context
-from unitysvc_server.domain.secrets import resolve_customer_secret
+from unitysvc_server.domain.secrets import (
+    is_use_stale,
+    mark_secret_used,
+    resolve_customer_secret,
+)
 from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest
@@ -65,6 +71,7 @@ from unitysvc_server.routing.selection import (
     select_channel,
 )
 from unitysvc_server.runtime import Runtime
+from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 #: Where operator-held seller secrets come from: ``UNITYSVC_SELLER_SECRET_<NAME>``.
@@ -170,11 +177,19 @@ class CatalogResolver:
     Args:
         runtime: The platform runtime (catalog, sessions, crypto, settings).
         rng: Random source for ``weighted_random`` (a seeded one in tests).
+        caller_context: Returns a customer's (cached) :class:`CallerContext`; without
+            it each request reads the caller's secrets and enrollments itself.
     """
 
-    def __init__(self, runtime: Runtime, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        rng: random.Random | None = None,
+        caller_context: Callable[[uuid.UUID], Awaitable[CallerContext]] | None = None,
+    ) -> None:
         self._runtime = runtime
         self._rng = rng or random.Random()
+        self._caller_context = caller_context
         self._upstreams = runtime.settings.upstreams
         self._static_channels: dict[int, tuple[UpstreamChannel, dict[str, Any]]] = {}
 
@@ -203,7 +218,13 @@ class CatalogResolver:
     async def _resolve(
         self, request: GatewayRequest, routing_key: dict[str, Any] | None, session: _Session
     ) -> Routed:
-        caller = CallerFacts(request.caller.customer_id, session.get)
+        customer_id = request.caller.customer_id
+        load = self._caller_context
+        caller = CallerFacts(
+            customer_id,
+            session.get,
+            context=(lambda: load(customer_id)) if load is not None else None,
+        )
         try:
             target = await resolve_address(
                 self._catalog(),
@@ -228,7 +249,7 @@ class CatalogResolver:
                 blocked = blocked or exc
                 continue
             return await self._render(
-                request, candidate, channel, target.sub_path, used, timeout, session
+                request, candidate, channel, target.sub_path, used, timeout, session, caller
             )
         assert blocked is not None
         missing = blocked.missing_secrets
@@ -265,14 +286,13 @@ class CatalogResolver:
         enrollment: EnrollmentRow | None,
         timeout: float | None,
         session: _Session,
+        caller: CallerFacts,
     ) -> Routed:
         service = candidate.service
-        customer_id = request.caller.customer_id
 
         async def lookup(namespace: str, name: str) -> str | None:
             if namespace == CUSTOMER_SECRETS:
-                db = await session.get()
-                return await resolve_customer_secret(db, self._runtime.crypto, customer_id, name)
+                return await self._customer_secret(caller, session, name)
             if namespace == "secrets":
                 return os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
             return None
@@ -325,6 +345,25 @@ class CatalogResolver:
             service_id=service.id,
             latency=self._latency,
         )
+
+    async def _customer_secret(
+        self, caller: CallerFacts, session: _Session, name: str
+    ) -> str | None:
+        """The clear value of the caller's secret ``name``, its use recorded (coarsely)."""
+        crypto = self._runtime.crypto
+        context = await caller.context()
+        if context is None:
+            return await resolve_customer_secret(
+                await session.get(), crypto, caller.customer_id, name
+            )
+        ref = context.secret(name)
+        if ref is None:
+            return None
+        now = utcnow()
+        if is_use_stale(ref.last_used_at, now):
+            # Committed with the request; the commit drops the cached context.
+            await mark_secret_used(await session.get(), ref.id, now)
+        return crypto.decrypt(ref.value_encrypted)
 
 
 def _needs_enrollment(service: CatalogService) -> Unusable:

@@ -23,6 +23,7 @@ from sqlalchemy import select as select_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc_server.catalog.model import Catalog, CatalogService
+from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.collections import collection_group
 from unitysvc_server.domain.enrollments import (
     active_enrollment_by_code,
@@ -77,44 +78,81 @@ class CallerFacts:
         customer_id: The caller.
         session: Returns the session to read with; only called when a fact is needed,
             so the gateway can open its transaction lazily.
+        context: Returns the caller's :class:`CallerContext` (the gateway's cached
+            one); when given, every fact comes from it and ``session`` is used only for
+            collections.
     """
 
     def __init__(
-        self, customer_id: uuid.UUID, session: Callable[[], Awaitable[AsyncSession]]
+        self,
+        customer_id: uuid.UUID,
+        session: Callable[[], Awaitable[AsyncSession]],
+        context: Callable[[], Awaitable[CallerContext]] | None = None,
     ) -> None:
         self.customer_id = customer_id
         self.session = session
+        self._context_loader = context
+        self._context: CallerContext | None = None
         self._secret_names: frozenset[str] | None = None
         self._enrolled: set[uuid.UUID] | None = None
         self._enrollments: dict[uuid.UUID, EnrollmentRow | None] = {}
 
+    async def context(self) -> CallerContext | None:
+        """The caller's context, if this caller reads its facts from one."""
+        if self._context is None and self._context_loader is not None:
+            self._context = await self._context_loader()
+        return self._context
+
     async def secret_names(self) -> frozenset[str]:
         """Names of the caller's secrets (values are not read)."""
         if self._secret_names is None:
-            rows = await (await self.session()).execute(
-                select_rows(SecretRow.name).where(SecretRow.customer_id == self.customer_id)
-            )
-            self._secret_names = frozenset(rows.scalars().all())
+            context = await self.context()
+            if context is not None:
+                self._secret_names = context.secret_names
+            else:
+                rows = await (await self.session()).execute(
+                    select_rows(SecretRow.name).where(SecretRow.customer_id == self.customer_id)
+                )
+                self._secret_names = frozenset(rows.scalars().all())
         return self._secret_names
 
     async def enrolled_service_ids(self) -> set[uuid.UUID]:
         """Services the caller holds an active enrollment in."""
         if self._enrolled is None:
-            self._enrolled = await active_service_ids(await self.session(), self.customer_id)
+            context = await self.context()
+            self._enrolled = (
+                context.enrolled_service_ids
+                if context is not None
+                else await active_service_ids(await self.session(), self.customer_id)
+            )
         return self._enrolled
 
     async def enrollment(self, service: CatalogService) -> EnrollmentRow | None:
         """The caller's oldest active enrollment in ``service``, or None."""
         if service.id not in self._enrollments:
+            context = await self.context()
             row = None
+            if context is not None:
+                row = context.enrollment_in(service.id)
             # Already known not to be enrolled: no query.
-            if self._enrolled is None or service.id in self._enrolled:
+            elif self._enrolled is None or service.id in self._enrolled:
                 held = await active_enrollments_for(
                     await self.session(), self.customer_id, service.id
                 )
                 row = held[0] if held else None
             self._enrollments[service.id] = row
         return self._enrollments[service.id]
+
+    async def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
+        """The caller's active enrollment with gateway code ``code``, or None.
+
+        Another customer's code answers None, exactly like an unknown one.
+        """
+        context = await self.context()
+        if context is not None:
+            return context.enrollment_by_code(code)
+        row = await active_enrollment_by_code(await self.session(), code)
+        return row if row is not None and row.customer_id == self.customer_id else None
 
 
 @dataclass(slots=True)
@@ -217,11 +255,8 @@ async def resolve_address(
         return Target(selection, target.match.remainder)
     if kind != "enrollment":
         raise ValueError(f"{kind!r} addresses are not resolved against the catalog")
-    row = await active_enrollment_by_code(await caller.session(), path.name)
-    # Another customer's code answers exactly like an unknown one.
-    service = None
-    if row is not None and row.customer_id == caller.customer_id:
-        service = catalog.service(row.service_id)
+    row = await caller.enrollment_by_code(path.name)
+    service = catalog.service(row.service_id) if row is not None else None
     if row is None or service is None or not service.is_listed:
         raise UnknownAddress(
             f"no active enrollment of yours has the code {path.name!r}; list yours with "

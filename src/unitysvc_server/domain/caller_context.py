@@ -1,0 +1,112 @@
+"""What routing needs to know about a caller, read in one go: secrets and active enrollments.
+
+The gateway resolves BYOK and enrollment addresses on every call. Reading the caller's
+secret names, the secret's value and the enrollment row separately cost three database
+round trips per request (about 2.4 ms of a 3.4 ms call on the bench machine); one
+:class:`CallerContext` holds them all and the gateway caches it per customer for a few
+seconds (``gateway.contextcache``: dropped at once when this process commits a change to
+``secrets`` or ``enrollments``).
+
+Enrollment rows are kept as detached ORM instances whose columns are all loaded: they are
+read (ids, code, encrypted parameters), never written through.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from unitysvc_server.domain.enrollments import ACTIVE, normalize_code
+from unitysvc_server.storage.tables.enrollments import EnrollmentRow
+from unitysvc_server.storage.tables.secrets import SecretRow
+
+__all__ = ["CallerContext", "SecretRef", "load_caller_context"]
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """One secret row, value still encrypted."""
+
+    id: uuid.UUID
+    name: str
+    shared: bool
+    value_encrypted: str
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class CallerContext:
+    """A customer's secrets and active enrollments, as of one read.
+
+    Attributes:
+        secrets: Every secret row of the customer, personal and shared.
+        enrollments: Active enrollments, oldest activation first.
+    """
+
+    secrets: tuple[SecretRef, ...]
+    enrollments: tuple[EnrollmentRow, ...]
+    _effective: dict[str, SecretRef] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        effective: dict[str, SecretRef] = {}
+        for ref in self.secrets:
+            # A personal row shadows the shared one of the same name.
+            if ref.name not in effective or not ref.shared:
+                effective[ref.name] = ref
+        object.__setattr__(self, "_effective", effective)
+
+    @property
+    def secret_names(self) -> frozenset[str]:
+        """Names of the customer's secrets."""
+        return frozenset(self._effective)
+
+    def secret(self, name: str) -> SecretRef | None:
+        """The effective secret ``name`` (personal shadows shared), or None."""
+        return self._effective.get(name)
+
+    @property
+    def enrolled_service_ids(self) -> set[uuid.UUID]:
+        """Services the customer holds an active enrollment in."""
+        return {row.service_id for row in self.enrollments}
+
+    def enrollment_in(self, service_id: uuid.UUID) -> EnrollmentRow | None:
+        """The oldest active enrollment in ``service_id``, or None."""
+        return next((row for row in self.enrollments if row.service_id == service_id), None)
+
+    def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
+        """The active enrollment with gateway code ``code`` (any spelling), or None."""
+        canonical = normalize_code(code)
+        if canonical is None:
+            return None
+        return next((row for row in self.enrollments if row.code == canonical), None)
+
+
+async def load_caller_context(session: AsyncSession, customer_id: uuid.UUID) -> CallerContext:
+    """Read ``customer_id``'s secrets and active enrollments (two queries)."""
+    secret_rows = await session.execute(
+        select(
+            SecretRow.id,
+            SecretRow.name,
+            SecretRow.shared,
+            SecretRow.value_encrypted,
+            SecretRow.last_used_at,
+        ).where(SecretRow.customer_id == customer_id)
+    )
+    secrets = tuple(SecretRef(*row) for row in secret_rows.all())
+    enrollments = tuple(
+        (
+            await session.scalars(
+                select(EnrollmentRow)
+                .where(EnrollmentRow.customer_id == customer_id, EnrollmentRow.status == ACTIVE)
+                .order_by(EnrollmentRow.activated_at, EnrollmentRow.id)
+            )
+        ).all()
+    )
+    for row in enrollments:
+        # Detached, so a later commit of this session cannot expire what a cache holds.
+        session.expunge(row)
+    return CallerContext(secrets=secrets, enrollments=enrollments)
