@@ -34,8 +34,8 @@ class SecretRef:
     id: uuid.UUID
     name: str
     shared: bool
-    value_encrypted: str
-    last_used_at: datetime | None
+    value_encrypted: str = field(repr=False)
+    last_used_at: datetime | None = None
 
 
 @dataclass(frozen=True)

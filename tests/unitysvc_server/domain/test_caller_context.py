@@ -43,3 +43,9 @@ def test_enrollments_by_service_oldest_first_and_by_code_in_any_spelling() -> No
     assert context.enrollment_by_code("2c-3d") is newer
     assert context.enrollment_by_code("9999") is None
     assert context.enrollment_by_code("not a code") is None
+
+
+def test_a_secret_reference_never_shows_its_value() -> None:
+    ref = _secret("KEY", shared=False, value="gAAAA-ciphertext")
+    assert "gAAAA" not in repr(ref)
+    assert "gAAAA" not in repr(CallerContext(secrets=(ref,), enrollments=()))
