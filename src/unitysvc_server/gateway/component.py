@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.errors import Conflict
@@ -73,7 +74,9 @@ class GatewayComponent:
         self._stopping = asyncio.Event()
         watch_tables(self._auth_cache, ("api_keys", "customers"))
         watch_tables(self._preference_cache, ("request_log_settings",))
-        watch_tables(self._caller_cache, ("secrets", "enrollments"))
+        watch_tables(
+            self._caller_cache, ("secrets", "enrollments", "collections", "collection_members")
+        )
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
         self.client = make_client()
         self.cache: ResponseCache = make_cache(settings.redis_url)
@@ -151,10 +154,11 @@ class GatewayComponent:
 
         return await self._preference_cache.get_or_load(customer_id, load)
 
-    async def _caller_context(self, customer_id: uuid.UUID) -> CallerContext:
+    async def _caller_context(self, customer_id: uuid.UUID, catalog: Catalog) -> CallerContext:
         async def load() -> tuple[CallerContext, uuid.UUID]:
             async with self._runtime.sessionmaker() as session:
-                return await load_caller_context(session, customer_id), customer_id
+                context = await load_caller_context(session, customer_id, catalog)
+            return context, customer_id
 
         context = await self._caller_cache.get_or_load(customer_id, load)
         if context is None:  # pragma: no cover - the loader never answers "nothing"

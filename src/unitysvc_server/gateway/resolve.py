@@ -178,14 +178,14 @@ class CatalogResolver:
         runtime: The platform runtime (catalog, sessions, crypto, settings).
         rng: Random source for ``weighted_random`` (a seeded one in tests).
         caller_context: Returns a customer's (cached) :class:`CallerContext`; without
-            it each request reads the caller's secrets and enrollments itself.
+            it each request reads the caller's secrets, enrollments and collections itself.
     """
 
     def __init__(
         self,
         runtime: Runtime,
         rng: random.Random | None = None,
-        caller_context: Callable[[uuid.UUID], Awaitable[CallerContext]] | None = None,
+        caller_context: Callable[[uuid.UUID, Catalog], Awaitable[CallerContext]] | None = None,
     ) -> None:
         self._runtime = runtime
         self._rng = rng or random.Random()
@@ -219,15 +219,16 @@ class CatalogResolver:
         self, request: GatewayRequest, routing_key: dict[str, Any] | None, session: _Session
     ) -> Routed:
         customer_id = request.caller.customer_id
+        catalog = self._catalog()
         load = self._caller_context
         caller = CallerFacts(
             customer_id,
             session.get,
-            context=(lambda: load(customer_id)) if load is not None else None,
+            context=(lambda: load(customer_id, catalog)) if load is not None else None,
         )
         try:
             target = await resolve_address(
-                self._catalog(),
+                catalog,
                 request.path,
                 routing_key,
                 caller,

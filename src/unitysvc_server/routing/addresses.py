@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select as select_rows
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from unitysvc_server.catalog.model import Catalog, CatalogService
+from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.collections import collection_group
 from unitysvc_server.domain.enrollments import (
@@ -79,8 +79,7 @@ class CallerFacts:
         session: Returns the session to read with; only called when a fact is needed,
             so the gateway can open its transaction lazily.
         context: Returns the caller's :class:`CallerContext` (the gateway's cached
-            one); when given, every fact comes from it and ``session`` is used only for
-            collections.
+            one); when given, every fact comes from it.
     """
 
     def __init__(
@@ -142,6 +141,13 @@ class CallerFacts:
                 row = held[0] if held else None
             self._enrollments[service.id] = row
         return self._enrollments[service.id]
+
+    async def collection(self, catalog: Catalog, name: str) -> CatalogGroup | None:
+        """The caller's enabled collection ``name`` as a routing group, or None."""
+        context = await self.context()
+        if context is not None:
+            return context.collections.get(name)
+        return await collection_group(await self.session(), catalog, self.customer_id, name)
 
     async def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
         """The caller's active enrollment with gateway code ``code``, or None.
@@ -217,9 +223,7 @@ async def resolve_address(
     if kind == "group":
         group = catalog.group(path.name)
         if group is None or not group.is_visible:
-            group = await collection_group(
-                await caller.session(), catalog, caller.customer_id, path.name
-            )
+            group = await caller.collection(catalog, path.name)
         if group is None:
             raise UnknownAddress(f"no group named {path.name!r}; list groups with GET /v1/groups")
         if not group.is_routable:

@@ -1,8 +1,9 @@
-"""End to end: the gateway reads a caller's secrets and enrollments once, then follows changes.
+"""End to end: the gateway reads a caller's routing facts once, then follows changes.
 
-BYOK and enrollment routing need the caller's secrets and active enrollments on every
-call; the gateway caches them per customer (``domain.caller_context``) and drops the
-cache when this server commits a change to either table, so the next call sees it.
+BYOK, enrollment and collection routing need the caller's secrets, active enrollments
+and collections on every call; the gateway caches them per customer
+(``domain.caller_context``) and drops the cache when this server commits a change to
+any of those tables, so the next call sees it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from gateway_helpers import FakeUpstream
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -84,3 +86,34 @@ def test_another_customers_enrollment_code_answers_like_an_unknown_one(
         unknown = other.dispatch(f"e/ZZZZ/{marker}", json={})
     assert theirs.status_code == unknown.status_code == 404
     assert theirs.json()["detail"].replace(enrollment.code, "ZZZZ") == unknown.json()["detail"]
+
+
+def test_collection_calls_reuse_the_callers_context_and_see_changes_at_once(
+    client: unitysvc.Client, service_id: Callable[[str], str], fake: FakeUpstream, marker: str
+) -> None:
+    name = f"mine-{marker}"
+    mine = client.groups.create(name=name)
+    mine.add_member(service_id=service_id("cheap"), routing_key={"model": "fast"})
+    body = {"model": "fast"}
+
+    def call() -> httpx.Response:
+        return client.dispatch(f"g/{name}/{marker}", json=body)
+
+    assert call().json()["path"] == f"/cheap/{marker}"
+    with reads_of(("collections", "collection_members")) as reads:
+        for _ in range(10):
+            assert call().json()["path"] == f"/cheap/{marker}"
+    assert len(reads) <= 2, reads  # at most one refresh; uncached, two reads per call
+
+    mine.add_member(service_id=service_id("pricey"), routing_key={"model": "smart"})
+    body = {"model": "smart"}
+    assert call().json()["path"] == f"/pricey/{marker}"
+    mine.remove_member(service_id("pricey"))
+    assert call().status_code == 404
+    mine.update(enabled=False)
+    assert call().status_code == 404
+    mine.update(enabled=True)
+    body = {"model": "fast"}
+    assert call().json()["path"] == f"/cheap/{marker}"
+    mine.delete()
+    assert call().status_code == 404
