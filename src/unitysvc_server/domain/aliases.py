@@ -41,6 +41,8 @@ __all__ = [
     "deactivate_alias",
     "get_alias",
     "list_aliases",
+    "live_aliases",
+    "pick_routing_alias",
     "pick_switch_target",
     "routing_alias",
     "select_routing_alias",
@@ -378,12 +380,7 @@ async def routing_alias(
 ) -> AliasRow | None:
     """The alias row that serves ``a/<name>`` for a request, or ``None``.
 
-    Among the customer's live routing rows named ``name``, the one whose
-    ``request_routing_key`` matches the request's routing key (the fields the
-    gateway extracted from the request, e.g. ``{"model": "gpt-4o"}``) most
-    specifically; a row without a routing key serves every other request. When
-    ``name`` is the UUID of one of the customer's live aliases, that row is
-    returned whether routing or not (``a/<id>`` addresses one row directly).
+    Reads the customer's live aliases and applies :func:`pick_routing_alias`.
 
     Args:
         session: An open session.
@@ -391,31 +388,41 @@ async def routing_alias(
         name: The alias segment of the gateway path.
         routing_key: The request's routing fields, or ``None``.
     """
+    return pick_routing_alias(await live_aliases(session, customer_id), name, routing_key)
+
+
+async def live_aliases(session: AsyncSession, customer_id: uuid.UUID) -> list[AliasRow]:
+    """The customer's live (not deactivated) alias rows, oldest first."""
+    rows = await session.scalars(
+        select(AliasRow)
+        .where(AliasRow.customer_id == customer_id, AliasRow.deactivated_at.is_(None))
+        .order_by(AliasRow.created_at, AliasRow.id)
+    )
+    return list(rows)
+
+
+def pick_routing_alias(
+    live: Sequence[AliasRow], name: str, routing_key: Mapping[str, Any] | None
+) -> AliasRow | None:
+    """Among a customer's live aliases, the row that serves ``a/<name>`` for a request.
+
+    When ``name`` is the UUID of one of them, that row, whether routing or not
+    (``a/<id>`` addresses one row directly). Otherwise, among the routing rows named
+    ``name``, the one whose ``request_routing_key`` matches the request's routing key
+    (the fields the gateway extracted from the request, e.g. ``{"model": "gpt-4o"}``)
+    most specifically (:func:`select_routing_alias`); a row without a routing key serves
+    every other request.
+    """
     try:
         alias_id = uuid.UUID(name)
     except ValueError:
         alias_id = None
     if alias_id is not None:
-        row = await session.scalar(
-            select(AliasRow).where(
-                AliasRow.id == alias_id,
-                AliasRow.customer_id == customer_id,
-                AliasRow.deactivated_at.is_(None),
-            )
-        )
-        if row is not None:
-            return row
-    rows = await session.scalars(
-        select(AliasRow)
-        .where(
-            AliasRow.customer_id == customer_id,
-            AliasRow.name == name,
-            AliasRow.is_routing.is_(True),
-            AliasRow.deactivated_at.is_(None),
-        )
-        .order_by(AliasRow.created_at, AliasRow.id)
-    )
-    return select_routing_alias(list(rows), routing_key)
+        direct = next((row for row in live if row.id == alias_id), None)
+        if direct is not None:
+            return direct
+    named = [row for row in live if row.name == name and row.is_routing]
+    return select_routing_alias(named, routing_key)
 
 
 # -- helpers -------------------------------------------------------------------

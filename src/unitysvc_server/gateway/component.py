@@ -75,7 +75,8 @@ class GatewayComponent:
         watch_tables(self._auth_cache, ("api_keys", "customers"))
         watch_tables(self._preference_cache, ("request_log_settings",))
         watch_tables(
-            self._caller_cache, ("secrets", "enrollments", "collections", "collection_members")
+            self._caller_cache,
+            ("secrets", "enrollments", "collections", "collection_members", "aliases"),
         )
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
         self.client = make_client()
@@ -92,6 +93,9 @@ class GatewayComponent:
             preference=self._preference,
             spawn=self.spawn,
             ssrf=SSRFGuard(settings.allow_private_upstreams),
+            caller_context=lambda customer_id: self._caller_context(
+                customer_id, self.resolver.catalog()
+            ),
         )
         # Shared by every process on the same Redis, like the memoize store.
         self.limiter: RateLimiter = make_limiter(

@@ -24,13 +24,14 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from unitysvc_server.domain.aliases import routing_alias
 from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
+from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.chains import chain_by_name, ordered_steps
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.pipeline import (
@@ -44,6 +45,10 @@ from unitysvc_server.storage.tables.broadcasts import BroadcastTargetRow
 #: How much of a step's body is relayed, or of a target's body kept in the envelope.
 MAX_RELAY_BYTES = 16 * 1024 * 1024
 MAX_ENVELOPE_BODY_BYTES = 1024 * 1024
+
+
+#: A customer's (cached) routing facts, by customer id.
+CallerContextLookup = Callable[[uuid.UUID], Awaitable[CallerContext]]
 
 
 class ChildDispatch(Protocol):
@@ -108,6 +113,8 @@ class RoutingObjects:
         sessionmaker: Database sessions (for the lookups).
         child: Runs a gateway path as a child request.
         spawn: Runs background coroutines (async broadcasts).
+        caller_context: Returns a customer's (cached) routing facts; aliases are read
+            from it when given.
     """
 
     def __init__(
@@ -115,20 +122,27 @@ class RoutingObjects:
         sessionmaker: async_sessionmaker[AsyncSession],
         child: ChildDispatch,
         spawn: Spawn,
+        caller_context: CallerContextLookup | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._child = child
         self._spawn = spawn
+        self._caller_context = caller_context
 
     async def alias(
         self, request: GatewayRequest, routing_key: dict[str, Any] | None
     ) -> GatewayResponse:
         """Dispatch ``a/<name>``."""
         path = request.path
-        async with self._sessionmaker() as session:
-            row = await routing_alias(session, request.caller.customer_id, path.name, routing_key)
-            target = None if row is None else row.target_path
-            override = None if row is None else row.routing_key_override
+        customer_id = request.caller.customer_id
+        if self._caller_context is not None:
+            context = await self._caller_context(customer_id)
+            row = context.routing_alias(path.name, routing_key)
+        else:
+            async with self._sessionmaker() as session:
+                row = await routing_alias(session, customer_id, path.name, routing_key)
+        target = None if row is None else row.target_path
+        override = None if row is None else row.routing_key_override
         if target is None:
             raise GatewayError(
                 404,

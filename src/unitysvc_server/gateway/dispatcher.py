@@ -24,7 +24,7 @@ import logging
 from typing import Any, Protocol
 
 from unitysvc_server.gateway.cache import ResponseCache
-from unitysvc_server.gateway.composite import RoutingObjects, read_all
+from unitysvc_server.gateway.composite import CallerContextLookup, RoutingObjects, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.h1client import UpstreamPool
 from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
@@ -147,6 +147,8 @@ class Dispatcher:
         preference: The customer's logging mode.
         spawn: Runs background coroutines the server drains at shutdown.
         ssrf: Guard for customer-supplied upstreams.
+        caller_context: Returns a customer's (cached) routing facts, used for aliases;
+            without it each alias call reads the database.
     """
 
     def __init__(
@@ -160,11 +162,12 @@ class Dispatcher:
         preference: PreferenceLookup,
         spawn: Spawn,
         ssrf: SSRFGuard,
+        caller_context: CallerContextLookup | None = None,
     ) -> None:
         self._resolver = resolver
         self._client = client
         self._ssrf = ssrf
-        self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn)
+        self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn, caller_context)
         self.pipeline = Pipeline(
             self._core,
             [

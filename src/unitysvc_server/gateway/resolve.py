@@ -198,7 +198,8 @@ class CatalogResolver:
         tracker = self._runtime.extras.get(LATENCY_KEY)
         return tracker if isinstance(tracker, LatencyTracker) else None
 
-    def _catalog(self) -> Catalog:
+    def catalog(self) -> Catalog:
+        """The loaded catalog (503 while it is not loaded)."""
         catalog = self._runtime.catalog
         if not isinstance(catalog, Catalog):
             raise GatewayError(503, "the catalog is not loaded yet", error_type="not_ready")
@@ -219,7 +220,7 @@ class CatalogResolver:
         self, request: GatewayRequest, routing_key: dict[str, Any] | None, session: _Session
     ) -> Routed:
         customer_id = request.caller.customer_id
-        catalog = self._catalog()
+        catalog = self.catalog()
         load = self._caller_context
         caller = CallerFacts(
             customer_id,

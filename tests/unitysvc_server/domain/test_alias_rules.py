@@ -9,6 +9,7 @@ import pytest
 
 from unitysvc_server.domain.aliases import (
     canonical_routing_key,
+    pick_routing_alias,
     pick_switch_target,
     select_routing_alias,
 )
@@ -75,3 +76,16 @@ def test_no_fallback_and_no_match_is_none() -> None:
     rows = [alias("p/opus", routing=True, key={"model": "opus"})]
     assert select_routing_alias(rows, {"model": "haiku"}) is None
     assert select_routing_alias([], {"model": "opus"}) is None
+
+
+def test_pick_routing_alias_by_id_then_by_routing_rows_of_the_name() -> None:
+    serving = alias("g/llm", routing=True)
+    waiting = alias("p/large")  # not routing: reachable only by its id
+    other = alias("g/other", routing=True)
+    other.name = "other"
+    live = [waiting, serving, other]
+    assert pick_routing_alias(live, "llm", None) is serving
+    assert pick_routing_alias(live, str(waiting.id), None) is waiting
+    assert pick_routing_alias(live, "other", None) is other
+    assert pick_routing_alias(live, "missing", None) is None
+    assert pick_routing_alias(live, str(uuid.uuid4()), None) is None

@@ -117,3 +117,33 @@ def test_collection_calls_reuse_the_callers_context_and_see_changes_at_once(
     assert call().json()["path"] == f"/cheap/{marker}"
     mine.delete()
     assert call().status_code == 404
+
+
+def test_alias_calls_reuse_the_callers_context_and_see_switches_at_once(
+    client: unitysvc.Client, service_id: Callable[[str], str], fake: FakeUpstream, marker: str
+) -> None:
+    name = f"a{marker}"
+    stable = client.aliases.create({"name": name, "target_path": f"p/{service_id('cheap')}"})
+
+    def target() -> str:
+        response = client.dispatch(f"a/{name}/{marker}", json={})
+        assert response.status_code == 200, response.text
+        path: str = response.json()["path"]
+        return path.split("/")[1]
+
+    assert target() == "cheap"
+    with reads_of(("aliases",)) as reads:
+        for _ in range(10):
+            assert target() == "cheap"
+    assert len(reads) <= 1, reads  # at most one refresh; uncached, one read per call
+
+    canary = client.aliases.create(
+        {"name": name, "target_path": f"p/{service_id('pricey')}", "is_routing": False}
+    )
+    assert target() == "cheap"
+    client.aliases.switch(canary.id)
+    assert target() == "pricey"
+    client.aliases.switch(stable.id)
+    assert target() == "cheap"
+    client.aliases.delete(stable.id)
+    assert client.dispatch(f"a/{name}/{marker}", json={}).status_code == 404
