@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -127,8 +128,10 @@ def _row(
     )
 
 
-async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
-    now = [datetime(2026, 3, 1, 12, 0, tzinfo=UTC)]
+def _recording_scheduler(
+    sessionmaker: object, **options: Any
+) -> tuple[Scheduler, list[Job], list[asyncio.Task[None]]]:
+    """A scheduler whose runs answer 200 at once: the jobs fired, the run tasks."""
     fired: list[Job] = []
     background: list[asyncio.Task[None]] = []
 
@@ -140,8 +143,14 @@ async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
         sessionmaker,  # type: ignore[arg-type]
         fire,
         lambda coro: background.append(asyncio.ensure_future(coro)),
-        clock=lambda: now[0],
+        **options,
     )
+    return scheduler, fired, background
+
+
+async def test_scheduler_tick_with_injected_clock(sessionmaker: object) -> None:
+    now = [datetime(2026, 3, 1, 12, 0, tzinfo=UTC)]
+    scheduler, fired, background = _recording_scheduler(sessionmaker, clock=lambda: now[0])
     row = _row(now[0], schedule={"schedule_type": "cron", "cron_expression": "*/5 * * * *"})
     row_id = row.id
     async with sessionmaker() as session, session.begin():  # type: ignore[operator]
@@ -193,19 +202,7 @@ async def test_scheduler_sleeps_until_the_next_due_run_within_bounds(sessionmake
 
 
 async def test_a_wake_ticks_at_once_and_stop_ends_the_loop_at_once(sessionmaker: object) -> None:
-    fired: list[Job] = []
-    background: list[asyncio.Task[None]] = []
-
-    async def fire(job: Job) -> FireResult:
-        fired.append(job)
-        return FireResult(200, [], b"{}")
-
-    scheduler = Scheduler(
-        sessionmaker,  # type: ignore[arg-type]
-        fire,
-        lambda coro: background.append(asyncio.ensure_future(coro)),
-        idle_seconds=60.0,
-    )
+    scheduler, fired, background = _recording_scheduler(sessionmaker, idle_seconds=60.0)
     loop = asyncio.ensure_future(scheduler.loop())
     await asyncio.sleep(0.2)  # the first tick found nothing: the loop now sleeps 60 s
     assert scheduler.next_due is None and not loop.done()
