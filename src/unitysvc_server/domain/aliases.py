@@ -44,7 +44,6 @@ __all__ = [
     "live_aliases",
     "pick_routing_alias",
     "pick_switch_target",
-    "routing_alias",
     "select_routing_alias",
     "switch_alias",
     "update_alias",
@@ -370,25 +369,6 @@ def _matches_filters(row: AliasRow, target: str | None, routing_key: str | None)
 
 
 # -- gateway lookup ------------------------------------------------------------
-
-
-async def routing_alias(
-    session: AsyncSession,
-    customer_id: uuid.UUID,
-    name: str,
-    routing_key: Mapping[str, Any] | None,
-) -> AliasRow | None:
-    """The alias row that serves ``a/<name>`` for a request, or ``None``.
-
-    Reads the customer's live aliases and applies :func:`pick_routing_alias`.
-
-    Args:
-        session: An open session.
-        customer_id: The caller.
-        name: The alias segment of the gateway path.
-        routing_key: The request's routing fields, or ``None``.
-    """
-    return pick_routing_alias(await live_aliases(session, customer_id), name, routing_key)
 
 
 async def live_aliases(session: AsyncSession, customer_id: uuid.UUID) -> list[AliasRow]:

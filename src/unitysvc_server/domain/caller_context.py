@@ -81,9 +81,9 @@ class CallerContext:
         return self._effective.get(name)
 
     @property
-    def enrolled_service_ids(self) -> set[uuid.UUID]:
+    def enrolled_service_ids(self) -> frozenset[uuid.UUID]:
         """Services the customer holds an active enrollment in."""
-        return {row.service_id for row in self.enrollments}
+        return frozenset(row.service_id for row in self.enrollments)
 
     def enrollment_in(self, service_id: uuid.UUID) -> EnrollmentRow | None:
         """The oldest active enrollment in ``service_id``, or None."""

@@ -157,22 +157,6 @@ async def get_collection(
     return row
 
 
-async def collection_by_name(
-    session: AsyncSession, customer_id: uuid.UUID, name: str
-) -> CollectionRow | None:
-    """The customer's enabled collection ``name`` (personal shadows shared), or None."""
-    rows = await session.execute(
-        select(CollectionRow)
-        .where(
-            CollectionRow.customer_id == customer_id,
-            CollectionRow.name == name,
-            CollectionRow.enabled.is_(True),
-        )
-        .order_by(CollectionRow.shared)
-    )
-    return rows.scalars().first()
-
-
 def as_group(row: CollectionRow, catalog: Catalog) -> CatalogGroup:
     """A collection viewed as a routing group (for the gateway and ``/v1/resolve``)."""
     return CatalogGroup(
@@ -193,14 +177,6 @@ def as_group(row: CollectionRow, catalog: Catalog) -> CatalogGroup:
         status="active" if row.enabled else "draft",
         owner_type="customer",
     )
-
-
-async def collection_group(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, name: str
-) -> CatalogGroup | None:
-    """The caller's enabled collection ``name`` as a routing group, or None (gateway ``g/``)."""
-    row = await collection_by_name(session, customer_id, name)
-    return None if row is None else as_group(row, catalog)
 
 
 # -- writes -----------------------------------------------------------------------------------

@@ -11,9 +11,8 @@ Re-enrolling in a service reuses the customer's ``cancelled`` or ``incomplete``
 enrollment for it (same id, same code), with the new parameters if any were
 sent -- so a cancelled enrollment's parameters survive to be reactivated.
 
-For the gateway: :func:`active_enrollment_by_code`,
-:func:`active_enrollments_for`, :func:`decrypt_parameters` and
-:func:`render_context`.
+For the gateway: :func:`decrypt_parameters` and :func:`render_context` (the caller's
+active enrollments come from ``domain.caller_context``).
 """
 
 from __future__ import annotations
@@ -472,16 +471,6 @@ async def cancel_enrollment(
 # -- gateway lookups ----------------------------------------------------------------------------
 
 
-async def active_enrollment_by_code(session: AsyncSession, code: str) -> EnrollmentRow | None:
-    """The active enrollment whose gateway code is ``code`` (any spelling), or None."""
-    canonical = normalize_code(code)
-    if canonical is None:
-        return None
-    return await session.scalar(
-        select(EnrollmentRow).where(EnrollmentRow.code == canonical, EnrollmentRow.status == ACTIVE)
-    )
-
-
 async def active_enrollments_for(
     session: AsyncSession, customer_id: uuid.UUID, service_id: uuid.UUID
 ) -> Sequence[EnrollmentRow]:
@@ -501,16 +490,6 @@ async def active_enrollments_for(
         .scalars()
         .all()
     )
-
-
-async def active_service_ids(session: AsyncSession, customer_id: uuid.UUID) -> set[uuid.UUID]:
-    """Services the customer holds an active enrollment in."""
-    rows = await session.execute(
-        select(EnrollmentRow.service_id).where(
-            EnrollmentRow.customer_id == customer_id, EnrollmentRow.status == ACTIVE
-        )
-    )
-    return set(rows.scalars().all())
 
 
 async def pending_ids(session: AsyncSession, limit: int = 100) -> list[uuid.UUID]:

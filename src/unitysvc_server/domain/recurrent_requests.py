@@ -33,11 +33,11 @@ from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRo
 
 __all__ = [
     "ALLOWED_METHODS",
+    "SCHEDULER_WAKE_KEY",
     "claim_due",
     "create_recurrent_request",
     "delete_recurrent_request",
     "gateway_relative_path",
-    "SCHEDULER_WAKE_KEY",
     "get_recurrent_request",
     "list_recurrent_requests",
     "next_due_at",

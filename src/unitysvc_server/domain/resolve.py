@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import ResolveCandidate, ResolveRequest, ResolveResponse
 from unitysvc_server.catalog.model import Catalog
-from unitysvc_server.domain.aliases import routing_alias
 from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
+from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.chains import chain_by_name, ordered_steps
 from unitysvc_server.domain.errors import BadRequest, NotFound, Unprocessable
 from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
@@ -128,7 +128,7 @@ async def _resolve(
             return Resolution(exc.candidates, None, None)
         return _finish(target.selection)
     if kind == "alias":
-        alias = await routing_alias(ctx.session, ctx.caller.customer_id, parsed.name, routing_key)
+        alias = (await ctx.caller.context()).routing_alias(parsed.name, routing_key)
         if alias is None:
             raise NotFound(f"no alias {parsed.name!r} routes this request")
         key = {**(routing_key or {}), **(alias.routing_key_override or {})} or None
@@ -181,13 +181,13 @@ async def resolve(
             ("body", "gateway"), "this platform serves the api gateway only; use 'api'"
         )
 
-    async def current_session() -> AsyncSession:
-        return session
+    async def read_caller() -> CallerContext:
+        return await load_caller_context(session, customer_id, catalog)
 
     ctx = _Context(
         session=session,
         catalog=catalog,
-        caller=CallerFacts(customer_id, current_session),
+        caller=CallerFacts(customer_id, read_caller),
         override=_strategy_override(body.strategy),
         rng=rng if rng is not None else random.Random(),
         latency=latency,

@@ -201,27 +201,6 @@ async def delete_secret(
     await session.flush()
 
 
-async def resolve_customer_secret(
-    session: AsyncSession, crypto: SecretBox, customer_id: uuid.UUID, name: str
-) -> str | None:
-    """The clear value of the customer's effective secret ``name``, or None.
-
-    For the gateway and the enrollment worker (``${ customer_secrets.NAME }``).
-    Marks the row as used. Values of either kind are returned: this is the
-    server-side use the secret exists for.
-    """
-    row = await _row(session, customer_id, name, False) or await _row(
-        session, customer_id, name, True
-    )
-    if row is None:
-        return None
-    now = utcnow()
-    if is_use_stale(row.last_used_at, now):
-        row.last_used_at = now
-        await session.flush()
-    return crypto.decrypt(row.value_encrypted)
-
-
 def is_use_stale(last_used_at: datetime | None, now: datetime) -> bool:
     """Whether a use at ``now`` should be written to ``last_used_at``.
 

@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.errors import Conflict
@@ -83,7 +82,7 @@ class GatewayComponent:
         self.cache: ResponseCache = make_cache(settings.redis_url)
         self.writer: LogWriter[DispatchLog] = LogWriter(self._write_logs)
         self.writer.start()
-        self.resolver = CatalogResolver(runtime, caller_context=self._caller_context)
+        self.resolver = CatalogResolver(runtime, self._caller_context)
         self.dispatcher = Dispatcher(
             resolver=self.resolver,
             sessionmaker=runtime.sessionmaker,
@@ -93,9 +92,7 @@ class GatewayComponent:
             preference=self._preference,
             spawn=self.spawn,
             ssrf=SSRFGuard(settings.allow_private_upstreams),
-            caller_context=lambda customer_id: self._caller_context(
-                customer_id, self.resolver.catalog()
-            ),
+            caller_context=self._caller_context,
         )
         # Shared by every process on the same Redis, like the memoize store.
         self.limiter: RateLimiter = make_limiter(
@@ -158,7 +155,9 @@ class GatewayComponent:
 
         return await self._preference_cache.get_or_load(customer_id, load)
 
-    async def _caller_context(self, customer_id: uuid.UUID, catalog: Catalog) -> CallerContext:
+    async def _caller_context(self, customer_id: uuid.UUID) -> CallerContext:
+        catalog = self.resolver.catalog()
+
         async def load() -> tuple[CallerContext, uuid.UUID]:
             async with self._runtime.sessionmaker() as session:
                 context = await load_caller_context(session, customer_id, catalog)

@@ -5,8 +5,9 @@ wrappers inside a stored target path (``m/g/llm``) fire on every invocation, and
 caller's sub-path and query are appended to the stored target.
 
 * ``a/<alias>`` — the customer's routing alias for the request's routing key
-  (``domain.aliases.routing_alias``); its ``routing_key_override`` replaces the request's
-  routing fields (``model``) in the JSON body.
+  (``domain.aliases.pick_routing_alias`` over the caller's cached aliases); its
+  ``routing_key_override`` replaces the request's routing fields (``model``) in the
+  JSON body.
 * ``c/<chain>`` — steps in order, each bounded by its timeout. A step succeeds with a 2xx.
   After a step its ``on_success``/``on_failure`` outcome decides: ``stop`` answers with
   this step's response; ``relay`` sends the original request to the next step;
@@ -29,7 +30,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from unitysvc_server.domain.aliases import routing_alias
 from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.chains import chain_by_name, ordered_steps
@@ -113,8 +113,7 @@ class RoutingObjects:
         sessionmaker: Database sessions (for the lookups).
         child: Runs a gateway path as a child request.
         spawn: Runs background coroutines (async broadcasts).
-        caller_context: Returns a customer's (cached) routing facts; aliases are read
-            from it when given.
+        caller_context: Returns a customer's (cached) routing facts (aliases).
     """
 
     def __init__(
@@ -122,7 +121,7 @@ class RoutingObjects:
         sessionmaker: async_sessionmaker[AsyncSession],
         child: ChildDispatch,
         spawn: Spawn,
-        caller_context: CallerContextLookup | None = None,
+        caller_context: CallerContextLookup,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._child = child
@@ -134,13 +133,8 @@ class RoutingObjects:
     ) -> GatewayResponse:
         """Dispatch ``a/<name>``."""
         path = request.path
-        customer_id = request.caller.customer_id
-        if self._caller_context is not None:
-            context = await self._caller_context(customer_id)
-            row = context.routing_alias(path.name, routing_key)
-        else:
-            async with self._sessionmaker() as session:
-                row = await routing_alias(session, customer_id, path.name, routing_key)
+        context = await self._caller_context(request.caller.customer_id)
+        row = context.routing_alias(path.name, routing_key)
         target = None if row is None else row.target_path
         override = None if row is None else row.routing_key_override
         if target is None:

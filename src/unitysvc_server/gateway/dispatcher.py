@@ -147,8 +147,7 @@ class Dispatcher:
         preference: The customer's logging mode.
         spawn: Runs background coroutines the server drains at shutdown.
         ssrf: Guard for customer-supplied upstreams.
-        caller_context: Returns a customer's (cached) routing facts, used for aliases;
-            without it each alias call reads the database.
+        caller_context: Returns a customer's (cached) routing facts (aliases).
     """
 
     def __init__(
@@ -162,7 +161,7 @@ class Dispatcher:
         preference: PreferenceLookup,
         spawn: Spawn,
         ssrf: SSRFGuard,
-        caller_context: CallerContextLookup | None = None,
+        caller_context: CallerContextLookup,
     ) -> None:
         self._resolver = resolver
         self._client = client

@@ -44,11 +44,7 @@ from unitysvc_server.catalog.render import (
 )
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.enrollments import render_context
-from unitysvc_server.domain.secrets import (
-    is_use_stale,
-    mark_secret_used,
-    resolve_customer_secret,
-)
+from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
 from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest
@@ -177,15 +173,14 @@ class CatalogResolver:
     Args:
         runtime: The platform runtime (catalog, sessions, crypto, settings).
         rng: Random source for ``weighted_random`` (a seeded one in tests).
-        caller_context: Returns a customer's (cached) :class:`CallerContext`; without
-            it each request reads the caller's secrets, enrollments and collections itself.
+        caller_context: Returns a customer's (cached) :class:`CallerContext`.
     """
 
     def __init__(
         self,
         runtime: Runtime,
+        caller_context: Callable[[uuid.UUID], Awaitable[CallerContext]],
         rng: random.Random | None = None,
-        caller_context: Callable[[uuid.UUID, Catalog], Awaitable[CallerContext]] | None = None,
     ) -> None:
         self._runtime = runtime
         self._rng = rng or random.Random()
@@ -220,16 +215,10 @@ class CatalogResolver:
         self, request: GatewayRequest, routing_key: dict[str, Any] | None, session: _Session
     ) -> Routed:
         customer_id = request.caller.customer_id
-        catalog = self.catalog()
-        load = self._caller_context
-        caller = CallerFacts(
-            customer_id,
-            session.get,
-            context=(lambda: load(customer_id, catalog)) if load is not None else None,
-        )
+        caller = CallerFacts(customer_id, lambda: self._caller_context(customer_id))
         try:
             target = await resolve_address(
-                catalog,
+                self.catalog(),
                 request.path,
                 routing_key,
                 caller,
@@ -352,20 +341,14 @@ class CatalogResolver:
         self, caller: CallerFacts, session: _Session, name: str
     ) -> str | None:
         """The clear value of the caller's secret ``name``, its use recorded (coarsely)."""
-        crypto = self._runtime.crypto
-        context = await caller.context()
-        if context is None:
-            return await resolve_customer_secret(
-                await session.get(), crypto, caller.customer_id, name
-            )
-        ref = context.secret(name)
+        ref = (await caller.context()).secret(name)
         if ref is None:
             return None
         now = utcnow()
         if is_use_stale(ref.last_used_at, now):
             # Committed with the request; the commit drops the cached context.
             await mark_secret_used(await session.get(), ref.id, now)
-        return crypto.decrypt(ref.value_encrypted)
+        return self._runtime.crypto.decrypt(ref.value_encrypted)
 
 
 def _needs_enrollment(service: CatalogService) -> Unusable:

@@ -19,17 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select as select_rows
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
 from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.domain.collections import collection_group
-from unitysvc_server.domain.enrollments import (
-    active_enrollment_by_code,
-    active_enrollments_for,
-    active_service_ids,
-)
 from unitysvc_server.gateway.paths import GatewayPath
 from unitysvc_server.routing.selection import (
     Candidate,
@@ -51,7 +42,6 @@ from unitysvc_server.routing.targets import (
     service_candidate,
 )
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
-from unitysvc_server.storage.tables.secrets import SecretRow
 
 #: Address kinds resolved against the catalog (the others name stored gateway paths).
 CATALOG_KINDS = frozenset({"service", "group", "path", "enrollment"})
@@ -72,93 +62,50 @@ def needs_caller_context(service: CatalogService) -> bool:
 
 
 class CallerFacts:
-    """The caller's secret names and enrollments, each read at most once per request.
+    """The caller's routing facts (secrets, enrollments, collections), read once per request.
 
     Args:
         customer_id: The caller.
-        session: Returns the session to read with; only called when a fact is needed,
-            so the gateway can open its transaction lazily.
-        context: Returns the caller's :class:`CallerContext` (the gateway's cached
-            one); when given, every fact comes from it.
+        context: Returns the caller's :class:`CallerContext`; called once, on the first
+            fact needed (a managed-only address never reads it). The gateway passes its
+            cached context, ``/v1/resolve`` a fresh read.
     """
 
     def __init__(
-        self,
-        customer_id: uuid.UUID,
-        session: Callable[[], Awaitable[AsyncSession]],
-        context: Callable[[], Awaitable[CallerContext]] | None = None,
+        self, customer_id: uuid.UUID, context: Callable[[], Awaitable[CallerContext]]
     ) -> None:
         self.customer_id = customer_id
-        self.session = session
-        self._context_loader = context
+        self._load = context
         self._context: CallerContext | None = None
-        self._secret_names: frozenset[str] | None = None
-        self._enrolled: set[uuid.UUID] | None = None
-        self._enrollments: dict[uuid.UUID, EnrollmentRow | None] = {}
 
-    async def context(self) -> CallerContext | None:
-        """The caller's context, if this caller reads its facts from one."""
-        if self._context is None and self._context_loader is not None:
-            self._context = await self._context_loader()
+    async def context(self) -> CallerContext:
+        """The caller's context."""
+        if self._context is None:
+            self._context = await self._load()
         return self._context
 
     async def secret_names(self) -> frozenset[str]:
         """Names of the caller's secrets (values are not read)."""
-        if self._secret_names is None:
-            context = await self.context()
-            if context is not None:
-                self._secret_names = context.secret_names
-            else:
-                rows = await (await self.session()).execute(
-                    select_rows(SecretRow.name).where(SecretRow.customer_id == self.customer_id)
-                )
-                self._secret_names = frozenset(rows.scalars().all())
-        return self._secret_names
+        return (await self.context()).secret_names
 
-    async def enrolled_service_ids(self) -> set[uuid.UUID]:
+    async def enrolled_service_ids(self) -> frozenset[uuid.UUID]:
         """Services the caller holds an active enrollment in."""
-        if self._enrolled is None:
-            context = await self.context()
-            self._enrolled = (
-                context.enrolled_service_ids
-                if context is not None
-                else await active_service_ids(await self.session(), self.customer_id)
-            )
-        return self._enrolled
+        return (await self.context()).enrolled_service_ids
 
     async def enrollment(self, service: CatalogService) -> EnrollmentRow | None:
         """The caller's oldest active enrollment in ``service``, or None."""
-        if service.id not in self._enrollments:
-            context = await self.context()
-            row = None
-            if context is not None:
-                row = context.enrollment_in(service.id)
-            # Already known not to be enrolled: no query.
-            elif self._enrolled is None or service.id in self._enrolled:
-                held = await active_enrollments_for(
-                    await self.session(), self.customer_id, service.id
-                )
-                row = held[0] if held else None
-            self._enrollments[service.id] = row
-        return self._enrollments[service.id]
+        return (await self.context()).enrollment_in(service.id)
 
-    async def collection(self, catalog: Catalog, name: str) -> CatalogGroup | None:
+    async def collection(self, name: str) -> CatalogGroup | None:
         """The caller's enabled collection ``name`` as a routing group, or None."""
-        context = await self.context()
-        if context is not None:
-            return context.collections.get(name)
-        return await collection_group(await self.session(), catalog, self.customer_id, name)
+        return (await self.context()).collections.get(name)
 
     async def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
         """The caller's active enrollment with gateway code ``code``, or None.
 
         Another customer's code answers None, exactly like an unknown one.
         """
-        context = await self.context()
-        if context is not None:
-            return context.enrollment_by_code(code)
-        row = await active_enrollment_by_code(await self.session(), code)
-        return row if row is not None and row.customer_id == self.customer_id else None
+        return (await self.context()).enrollment_by_code(code)
 
 
 @dataclass(slots=True)
@@ -223,7 +170,7 @@ async def resolve_address(
     if kind == "group":
         group = catalog.group(path.name)
         if group is None or not group.is_visible:
-            group = await caller.collection(catalog, path.name)
+            group = await caller.collection(path.name)
         if group is None:
             raise UnknownAddress(f"no group named {path.name!r}; list groups with GET /v1/groups")
         if not group.is_routable:

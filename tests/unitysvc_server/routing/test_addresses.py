@@ -13,10 +13,10 @@ import random
 import uuid
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc_server.catalog.demo.catalog import demo_groups, demo_services
 from unitysvc_server.catalog.model import Catalog
+from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.gateway.paths import parse_gateway_path
 from unitysvc_server.routing.addresses import (
     CallerFacts,
@@ -31,8 +31,8 @@ BY_NAME = {s.name: s for s in SERVICES}
 CATALOG = Catalog(SERVICES, demo_groups(SERVICES), "http://gw:1")
 
 
-async def _no_database() -> AsyncSession:
-    raise AssertionError("resolution read the database")
+async def _no_database() -> CallerContext:
+    raise AssertionError("resolution read the database (the caller's context)")
 
 
 def _caller() -> CallerFacts:
