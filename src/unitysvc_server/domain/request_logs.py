@@ -396,7 +396,7 @@ async def get_request_log(
     if row.usage_event:
         detail["usage_event"] = {
             "customer_charge": str(row.usage_event.get("customer_charge", "0")),
-            "usage_metrics": json.dumps(row.usage_event.get("usage_metrics", {})),
+            "usage_metrics": row.usage_event.get("usage_metrics", {}),
         }
     if row.error_type or row.error_source:
         detail["error"] = {

@@ -209,7 +209,7 @@ def test_detail_truncated_preview(api: httpx.Client, platform: LocalPlatform) ->
     assert detail["upstream_response"]["status_code"] == 200
     assert detail["upstream_response"]["body"] == {"ok": True}
     assert detail["usage_event"]["customer_charge"] == "0.0001"
-    assert json.loads(detail["usage_event"]["usage_metrics"]) == {"input_tokens": 3}
+    assert detail["usage_event"]["usage_metrics"] == {"input_tokens": 3}
     assert detail["error"] is None
 
 
