@@ -1,9 +1,9 @@
-"""Request logs: the customer's logging preference, the gateway's writer, and the reads.
+"""Request logs: the gateway's writer and the reads.
 
-Logging is opt-in per customer (``POST /request-logs/start``) in one of two modes:
-``truncated`` keeps an 8 KB preview of each body inline; ``complete`` also keeps
-the full bodies in the object store, and the detail endpoint substitutes them.
-The gateway asks :func:`logging_preference` whether to log and writes rows with
+Logging is opt-in per customer (the ``request-log`` preference, see
+:mod:`unitysvc_server.domain.preferences`) in one of two modes: ``truncated`` keeps an
+8 KB preview of each body inline; ``complete`` also keeps the full bodies in the object
+store, and the detail endpoint substitutes them. The gateway writes rows with
 :func:`write_log_rows`.
 """
 
@@ -14,40 +14,32 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
-    LoggingStatusResponse,
     RequestLogDetail,
     RequestLogListItem,
     RequestLogListResponse,
 )
-from unitysvc_server.domain.errors import Conflict, NotFound
+from unitysvc_server.domain.errors import NotFound
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
-from unitysvc_server.storage.tables.request_logs import RequestLogRow, RequestLogSettingRow
+from unitysvc_server.storage.tables.request_logs import RequestLogRow
 
 __all__ = [
     "DEFAULT_WINDOW",
     "PREVIEW_LIMIT",
     "LogFilters",
-    "LoggingMode",
     "RequestLogRecord",
     "body_object_key",
     "get_request_log",
     "list_request_logs",
-    "logging_preference",
     "preview",
-    "start_logging",
-    "stop_logging",
     "write_log_rows",
 ]
-
-LoggingMode = Literal["truncated", "complete"]
 
 #: Largest body preview kept inline (and shown in list/detail without object storage).
 PREVIEW_LIMIT = 8 * 1024
@@ -148,54 +140,6 @@ def preview(body: bytes) -> tuple[bytes, bool]:
 def body_object_key(customer_id: uuid.UUID, log_id: uuid.UUID, part: str) -> str:
     """Object-store key of a logged full body; ``part`` is ``request`` or ``response``."""
     return f"request-logs/{customer_id}/{log_id}/{part}"
-
-
-# -- preference ------------------------------------------------------------------
-
-
-async def logging_preference(session: AsyncSession, customer_id: uuid.UUID) -> tuple[bool, str]:
-    """Whether the customer's dispatches are logged, and the mode (``truncated``/``complete``)."""
-    row = await session.get(RequestLogSettingRow, customer_id)
-    if row is None:
-        return False, "truncated"
-    return row.enabled, row.mode
-
-
-async def start_logging(
-    session: AsyncSession, customer_id: uuid.UUID, truncate_long_message: bool | None
-) -> LoggingStatusResponse:
-    """Turn logging on (idempotent).
-
-    ``truncate_long_message``: ``True`` selects ``truncated``, ``False`` selects
-    ``complete``, ``None`` keeps the stored mode (``truncated`` if none).
-    """
-    row = await session.get(RequestLogSettingRow, customer_id)
-    if row is None:
-        row = RequestLogSettingRow(customer_id=customer_id, enabled=True, mode="truncated")
-        session.add(row)
-    row.enabled = True
-    if truncate_long_message is not None:
-        row.mode = "truncated" if truncate_long_message else "complete"
-    elif row.mode not in ("truncated", "complete"):
-        row.mode = "truncated"
-    await _flush_setting(session)
-    return LoggingStatusResponse(enabled=True)
-
-
-async def stop_logging(session: AsyncSession, customer_id: uuid.UUID) -> LoggingStatusResponse:
-    """Turn logging off (idempotent); stored rows and the chosen mode are kept."""
-    row = await session.get(RequestLogSettingRow, customer_id)
-    if row is not None and row.enabled:
-        row.enabled = False
-        await _flush_setting(session)
-    return LoggingStatusResponse(enabled=False)
-
-
-async def _flush_setting(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("logging was changed concurrently; retry") from exc
 
 
 # -- writer ----------------------------------------------------------------------

@@ -23,11 +23,11 @@ from typing import Any
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.errors import Conflict
+from unitysvc_server.domain.preferences import request_log_mode
 from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
 from unitysvc_server.domain.request_logs import (
     RequestLogRecord,
     body_object_key,
-    logging_preference,
     write_log_rows,
 )
 from unitysvc_server.gateway.asgi import GatewayApp
@@ -72,7 +72,7 @@ class GatewayComponent:
         self._runtime = runtime
         self._stopping = asyncio.Event()
         watch_tables(self._auth_cache, ("api_keys", "customers"))
-        watch_tables(self._preference_cache, ("request_log_settings",))
+        watch_tables(self._preference_cache, ("preferences",))
         watch_tables(
             self._caller_cache,
             ("secrets", "enrollments", "collections", "collection_members", "aliases"),
@@ -147,10 +147,7 @@ class GatewayComponent:
     async def _preference(self, customer_id: uuid.UUID) -> LogMode | None:
         async def load() -> tuple[LogMode | None, uuid.UUID]:
             async with self._runtime.sessionmaker() as session:
-                enabled, stored = await logging_preference(session, customer_id)
-            mode: LogMode | None = None
-            if enabled:
-                mode = "complete" if stored == "complete" else "truncated"
+                mode = await request_log_mode(session, customer_id)
             return mode, customer_id
 
         return await self._preference_cache.get_or_load(customer_id, load)

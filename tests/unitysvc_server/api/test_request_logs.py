@@ -17,7 +17,6 @@ from unitysvc_server.domain.request_logs import (
     PREVIEW_LIMIT,
     RequestLogRecord,
     body_object_key,
-    logging_preference,
     write_log_rows,
 )
 from unitysvc_server.storage.objects import ObjectStore
@@ -90,24 +89,26 @@ def listed(api: httpx.Client, **params: Any) -> dict[str, Any]:
     return response.json()
 
 
-def test_start_stop_and_preference(api: httpx.Client, platform: LocalPlatform) -> None:
-    customer = customer_id_of(api)
-
-    async def preference(session: Any) -> tuple[bool, str]:
-        return await logging_preference(session, customer)
+def test_start_stop_write_the_request_log_preference(api: httpx.Client) -> None:
+    def mode() -> Any:
+        response = api.get("/preferences/request-log")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
 
     assert api.post("/request-logs/stop").json() == {"enabled": False}  # idempotent off
-    assert run_db(platform, preference) == (False, "truncated")
+    assert mode() is None
     assert api.post("/request-logs/start", params={"truncate_long_message": False}).json() == {
         "enabled": True
     }
-    assert run_db(platform, preference) == (True, "complete")
+    assert mode() == "complete"
     assert api.post("/request-logs/start").json() == {"enabled": True}  # keeps the mode
-    assert run_db(platform, preference) == (True, "complete")
+    assert mode() == "complete"
     assert api.post("/request-logs/stop").json() == {"enabled": False}
-    assert run_db(platform, preference) == (False, "complete")
+    assert mode() is None
+    assert api.post("/request-logs/start").json() == {"enabled": True}  # off: truncated
+    assert mode() == "truncated"
     api.post("/request-logs/start", params={"truncate_long_message": True})
-    assert run_db(platform, preference) == (True, "truncated")
+    assert mode() == "truncated"
     api.post("/request-logs/stop")
 
 

@@ -15,6 +15,7 @@ from unitysvc_server.api.routes import (
     enrollments,
     files,
     groups,
+    preferences,
     recurrent_requests,
     request_logs,
     resolve,
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     services.router,
     enrollments.router,
     resolve.router,
+    preferences.router,
 ]

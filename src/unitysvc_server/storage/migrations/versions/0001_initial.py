@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: None
-Create Date: 2026-11-24 08:58:12.537803
+Create Date: 2026-12-03 08:17:38.508038
 """
 
 from collections.abc import Sequence
@@ -104,6 +104,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_customers_name")),
     )
     op.create_table(
+        "preferences",
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("value", unitysvc_server.storage.base.JSONType, nullable=False),
+        sa.Column("created_at", unitysvc_server.storage.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", unitysvc_server.storage.base.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("customer_id", "name", name=op.f("pk_preferences")),
+    )
+    op.create_table(
         "recurrent_requests",
         sa.Column("customer_id", sa.Uuid(), nullable=False),
         sa.Column("owner_id", sa.Uuid(), nullable=True),
@@ -135,15 +144,6 @@ def upgrade() -> None:
         )
         batch_op.create_index("ix_recurrent_requests_due", ["status", "next_run_at"], unique=False)
 
-    op.create_table(
-        "request_log_settings",
-        sa.Column("customer_id", sa.Uuid(), nullable=False),
-        sa.Column("enabled", sa.Boolean(), nullable=False),
-        sa.Column("mode", sa.String(length=16), nullable=False),
-        sa.Column("created_at", unitysvc_server.storage.base.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", unitysvc_server.storage.base.UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_request_log_settings")),
-    )
     op.create_table(
         "request_logs",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -408,12 +408,12 @@ def downgrade() -> None:
         batch_op.drop_index("ix_request_logs_customer_time")
 
     op.drop_table("request_logs")
-    op.drop_table("request_log_settings")
     with op.batch_alter_table("recurrent_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_recurrent_requests_due")
         batch_op.drop_index(batch_op.f("ix_recurrent_requests_customer_id"))
 
     op.drop_table("recurrent_requests")
+    op.drop_table("preferences")
     op.drop_table("customers")
     with op.batch_alter_table("chains", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chains_customer_id"))
