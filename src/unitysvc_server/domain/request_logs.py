@@ -25,6 +25,7 @@ from unitysvc.models import (
     RequestLogListResponse,
 )
 from unitysvc_server.domain.errors import NotFound
+from unitysvc_server.domain.usage import usage_event_info
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
@@ -81,8 +82,7 @@ class RequestLogRecord:
         response_body_key: Object-store key of the full response body (complete mode).
         error_source: ``gateway`` or ``upstream`` for failed dispatches.
         error_type: A short machine-readable kind (``timeout``, ``connect_error`` ...).
-        usage_metrics: Metered usage (e.g. ``{"input_tokens": 12}``), if known.
-        customer_charge: The charge as a decimal string, if known.
+        usage_event_id: The call's usage event (``domain.usage``), if it was metered.
     """
 
     customer_id: uuid.UUID
@@ -109,8 +109,7 @@ class RequestLogRecord:
     response_body_key: str | None = None
     error_source: str | None = None
     error_type: str | None = None
-    usage_metrics: Mapping[str, float] | None = None
-    customer_charge: str | None = None
+    usage_event_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +158,6 @@ def _fit_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def _row_values(record: RequestLogRecord) -> dict[str, Any]:
     request_body, request_cut = preview(record.request_body_preview)
     response_body, response_cut = preview(record.response_body_preview)
-    usage: dict[str, Any] | None = None
-    if record.usage_metrics is not None or record.customer_charge is not None:
-        usage = {
-            "usage_metrics": dict(record.usage_metrics or {}),
-            "customer_charge": record.customer_charge or "0",
-        }
     return {
         "id": record.log_id,
         "customer_id": record.customer_id,
@@ -190,7 +183,7 @@ def _row_values(record: RequestLogRecord) -> dict[str, Any]:
         "response_body_key": record.response_body_key,
         "error_source": None if record.error_source is None else _fit(record.error_source, 16),
         "error_type": None if record.error_type is None else _fit(record.error_type, 64),
-        "usage_event": usage,
+        "usage_event_id": record.usage_event_id,
         "created_at": utcnow(),
     }
 
@@ -337,11 +330,10 @@ async def get_request_log(
             "body": _render_body(*response_body, row.response_content_type),
             "time_ms": row.response_time_ms,
         }
-    if row.usage_event:
-        detail["usage_event"] = {
-            "customer_charge": str(row.usage_event.get("customer_charge", "0")),
-            "usage_metrics": row.usage_event.get("usage_metrics", {}),
-        }
+    if row.usage_event_id is not None:
+        usage = await usage_event_info(session, customer_id, row.usage_event_id)
+        if usage is not None:
+            detail["usage_event"] = usage
     if row.error_type or row.error_source:
         detail["error"] = {
             "category": row.error_type or row.error_source,

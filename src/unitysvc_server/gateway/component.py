@@ -30,11 +30,13 @@ from unitysvc_server.domain.request_logs import (
     body_object_key,
     write_log_rows,
 )
+from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
 from unitysvc_server.gateway.contextcache import TTLCache, watch_tables
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
+from unitysvc_server.gateway.metering import Metering
 from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
 from unitysvc_server.gateway.resolve import CatalogResolver
@@ -80,7 +82,9 @@ class GatewayComponent:
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
         self.client = make_client()
         self.cache: ResponseCache = make_cache(settings.redis_url)
-        self.writer: LogWriter[DispatchLog] = LogWriter(self._write_logs)
+        # Usage events and log rows share one writer: a call's event is queued before its
+        # log row (the metering stage is inside the logging one), so it is never later.
+        self.writer: LogWriter[DispatchLog | UsageEvent] = LogWriter(self._write_logs)
         self.writer.start()
         self.resolver = CatalogResolver(runtime, self._caller_context)
         self.dispatcher = Dispatcher(
@@ -93,6 +97,7 @@ class GatewayComponent:
             spawn=self.spawn,
             ssrf=SSRFGuard(settings.allow_private_upstreams),
             caller_context=self._caller_context,
+            metering=Metering(self.writer.submit),
         )
         # Shared by every process on the same Redis, like the memoize store.
         self.limiter: RateLimiter = make_limiter(
@@ -165,9 +170,11 @@ class GatewayComponent:
             raise RuntimeError("caller context loader returned nothing")
         return context
 
-    async def _write_logs(self, batch: Sequence[DispatchLog]) -> None:
-        records = [await self._to_record(item) for item in batch]
+    async def _write_logs(self, batch: Sequence[DispatchLog | UsageEvent]) -> None:
+        events = [item for item in batch if isinstance(item, UsageEvent)]
+        records = [await self._to_record(item) for item in batch if isinstance(item, DispatchLog)]
         async with self._runtime.transaction() as session:
+            await write_usage_events(session, events)
             await write_log_rows(session, records)
 
     async def _to_record(self, item: DispatchLog) -> RequestLogRecord:
@@ -202,6 +209,7 @@ class GatewayComponent:
             response_body_key=response_key,
             error_source=item.error_source,
             error_type=item.error_type,
+            usage_event_id=item.usage_event_id,
         )
 
     # -- scheduler entry point ----------------------------------------------------

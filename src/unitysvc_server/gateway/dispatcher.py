@@ -21,12 +21,16 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 from typing import Any, Protocol
 
+from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.gateway.cache import ResponseCache
 from unitysvc_server.gateway.composite import CallerContextLookup, RoutingObjects, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.h1client import UpstreamPool
+from unitysvc_server.gateway.metering import Metering, ask_for_usage
 from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
@@ -60,6 +64,11 @@ class RoutedCall(Protocol):
     def call(self) -> UpstreamCall: ...
 
     @property
+    def service_id(self) -> uuid.UUID:
+        """The service the call goes to."""
+        ...
+
+    @property
     def customer_supplied(self) -> bool:
         """Whether the customer chose the upstream URL (BYOE): the SSRF guard applies."""
         ...
@@ -79,6 +88,10 @@ class Resolver(Protocol):
     async def resolve(
         self, request: GatewayRequest, routing_key: dict[str, Any] | None
     ) -> RoutedCall: ...
+
+    def catalog(self) -> Catalog:
+        """The loaded catalog."""
+        ...
 
 
 def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
@@ -148,6 +161,7 @@ class Dispatcher:
         spawn: Runs background coroutines the server drains at shutdown.
         ssrf: Guard for customer-supplied upstreams.
         caller_context: Returns a customer's (cached) routing facts (aliases).
+        metering: Meters every upstream call (usage events, the service header).
     """
 
     def __init__(
@@ -162,8 +176,10 @@ class Dispatcher:
         spawn: Spawn,
         ssrf: SSRFGuard,
         caller_context: CallerContextLookup,
+        metering: Metering,
     ) -> None:
         self._resolver = resolver
+        self._metering = metering
         self._client = client
         self._ssrf = ssrf
         self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn, caller_context)
@@ -274,11 +290,23 @@ class Dispatcher:
                 await self._ssrf.check(call.url)
             except ForbiddenUpstream as exc:
                 raise GatewayError(403, str(exc), error_type="forbidden_upstream") from None
+        body, usage_requested = ask_for_usage(request, call.url)
+        started = time.perf_counter()
         response = await proxy(
-            self._client, request.method, call, request.headers, request.body, request.trace
+            self._client, request.method, call, request.headers, body, request.trace
         )
         routed.observe(request.trace.upstream_ms, response.status < 500)
-        return response
+        service = self._resolver.catalog().service(routed.service_id)
+        if service is None:  # pragma: no cover - the resolver only routes to catalog services
+            return response
+        return self._metering.wrap(
+            request,
+            response,
+            service,
+            bytes_in=len(body),
+            usage_requested=usage_requested,
+            started=started,
+        )
 
     # -- scheduler ------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -19,6 +20,7 @@ from unitysvc_server.domain.request_logs import (
     body_object_key,
     write_log_rows,
 )
+from unitysvc_server.domain.usage import Usage, UsageEvent, write_usage_events
 from unitysvc_server.storage.objects import ObjectStore
 from unitysvc_server.testing import LocalPlatform
 
@@ -59,8 +61,13 @@ def run_db(platform: LocalPlatform, work: Any) -> Any:
     return asyncio.run(go())
 
 
-def insert(platform: LocalPlatform, records: Sequence[RequestLogRecord]) -> None:
+def insert(
+    platform: LocalPlatform,
+    records: Sequence[RequestLogRecord],
+    events: Sequence[UsageEvent] = (),
+) -> None:
     async def work(session: Any) -> None:
+        await write_usage_events(session, events)
         await write_log_rows(session, records)
 
     run_db(platform, work)
@@ -193,15 +200,28 @@ def test_bad_list_parameters_are_422(api: httpx.Client, params: dict[str, int]) 
 def test_detail_truncated_preview(api: httpx.Client, platform: LocalPlatform) -> None:
     customer = customer_id_of(api)
     big = b"x" * (PREVIEW_LIMIT + 100)
+    event = UsageEvent(
+        id=uuid.uuid4(),
+        customer_id=customer,
+        service_id=uuid.uuid4(),
+        channel="managed",
+        enrollment_id=None,
+        event_timestamp=datetime.now(UTC),
+        status_code=200,
+        success=True,
+        usage=Usage(input_tokens=3, bytes_in=10, bytes_out=20, duration_ms=1500),
+        charge=Decimal("0.00010"),
+        currency="USD",
+        pricing_bundle_id="bundle-1",
+    )
     row = record(
         customer,
         uuid.uuid4().hex,
         request_content_type="text/plain",
         request_body_preview=big,
-        usage_metrics={"input_tokens": 3},
-        customer_charge="0.0001",
+        usage_event_id=event.id,
     )
-    insert(platform, [row])
+    insert(platform, [row], [event])
     detail = api.get(f"/request-logs/{row.log_id}").json()
     assert detail["log_id"] == str(row.log_id)
     assert detail["customer_id"] == str(customer)
@@ -209,8 +229,16 @@ def test_detail_truncated_preview(api: httpx.Client, platform: LocalPlatform) ->
     assert detail["user_request"]["body"] == "x" * PREVIEW_LIMIT  # cut on write
     assert detail["upstream_response"]["status_code"] == 200
     assert detail["upstream_response"]["body"] == {"ok": True}
-    assert detail["usage_event"]["customer_charge"] == "0.0001"
-    assert detail["usage_event"]["usage_metrics"] == {"input_tokens": 3}
+    assert detail["usage_event"] == {
+        "customer_charge": "0.0001",
+        "usage_metrics": {
+            "input_tokens": 3,
+            "bytes_in": 10,
+            "bytes_out": 20,
+            "duration_seconds": 1.5,
+        },
+        "pricing_bundle_id": "bundle-1",
+    }
     assert detail["error"] is None
 
 

@@ -21,6 +21,7 @@ from unitysvc_server.api.routes import (
     resolve,
     secrets,
     services,
+    usage,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -36,4 +37,5 @@ ROUTERS: list[APIRouter] = [
     enrollments.router,
     resolve.router,
     preferences.router,
+    usage.router,
 ]

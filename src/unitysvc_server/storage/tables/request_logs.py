@@ -49,5 +49,6 @@ class RequestLogRow(Base):
     response_body_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     error_source: Mapped[str | None] = mapped_column(String(16), default=None)
     error_type: Mapped[str | None] = mapped_column(String(64), default=None)
-    usage_event: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: The call's usage event (``usage_events.id``), when it reached a priced upstream.
+    usage_event_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
