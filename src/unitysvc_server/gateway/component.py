@@ -98,6 +98,8 @@ class GatewayComponent:
             ssrf=SSRFGuard(settings.allow_private_upstreams),
             caller_context=self._caller_context,
             metering=Metering(self.writer.submit),
+            # The scheduler is built just below; a d/ or r/ call only wakes it later.
+            wake=lambda: self.scheduler.wake(),
         )
         # Shared by every process on the same Redis, like the memoize store.
         self.limiter: RateLimiter = make_limiter(

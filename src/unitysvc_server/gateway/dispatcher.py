@@ -3,6 +3,8 @@
 Stages, outermost first, at fixed phases whatever their order in the URL:
 
 1. guard — an unexpected exception becomes a 500 JSON error (never a trace);
+1b. schedule (``d/``, ``r/``) — registers the call as a recurrent request and answers 202;
+   each run comes back through the whole pipeline;
 2. logging (``l/``, the customer's preference) — sees the final outcome, cache hits and
    failovers included;
 3. tee (``t/``) — every call the customer makes is mirrored, cached or not;
@@ -23,6 +25,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from unitysvc_server.catalog.model import Catalog
@@ -46,6 +49,7 @@ from unitysvc_server.gateway.ssrf import ForbiddenUpstream, SSRFGuard
 from unitysvc_server.gateway.stages.failover import failover_stage
 from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_stage
 from unitysvc_server.gateway.stages.memoize import memoize_stage
+from unitysvc_server.gateway.stages.schedule import schedule_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
 from unitysvc_server.routing.selection import ROUTING_FIELD, extract_routing_key
@@ -162,6 +166,7 @@ class Dispatcher:
         ssrf: Guard for customer-supplied upstreams.
         caller_context: Returns a customer's (cached) routing facts (aliases).
         metering: Meters every upstream call (usage events, the service header).
+        wake: Tells the scheduler that a ``d/``/``r/`` call registered a schedule.
     """
 
     def __init__(
@@ -177,6 +182,7 @@ class Dispatcher:
         ssrf: SSRFGuard,
         caller_context: CallerContextLookup,
         metering: Metering,
+        wake: Callable[[], None],
     ) -> None:
         self._resolver = resolver
         self._metering = metering
@@ -187,6 +193,7 @@ class Dispatcher:
             self._core,
             [
                 StageSpec(guard_stage),
+                StageSpec(schedule_stage, sessionmaker=sessionmaker, wake=wake),
                 StageSpec(logging_stage, submit=submit_log, preference=preference),
                 StageSpec(tee_stage, dispatch_secondary=self._secondary, spawn=spawn),
                 StageSpec(memoize_stage, cache=cache, spawn=spawn),
