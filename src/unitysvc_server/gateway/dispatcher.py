@@ -25,13 +25,14 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.gateway.cache import ResponseCache
 from unitysvc_server.gateway.composite import CallerContextLookup, RoutingObjects, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
+from unitysvc_server.gateway.group_models import MemberCall, is_models_listing, list_group_models
 from unitysvc_server.gateway.h1client import UpstreamPool
 from unitysvc_server.gateway.metering import Metering, ask_for_usage
 from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
@@ -52,7 +53,7 @@ from unitysvc_server.gateway.stages.memoize import memoize_stage
 from unitysvc_server.gateway.stages.schedule import schedule_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
-from unitysvc_server.routing.selection import ROUTING_FIELD, extract_routing_key
+from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate, extract_routing_key
 from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
@@ -95,6 +96,12 @@ class Resolver(Protocol):
 
     def catalog(self) -> Catalog:
         """The loaded catalog."""
+        ...
+
+    async def group_members(
+        self, request: GatewayRequest
+    ) -> Sequence[tuple[Candidate, MemberCall]]:
+        """Every usable member of a ``g/<group>`` address with its call (fan-out reads)."""
         ...
 
 
@@ -290,6 +297,9 @@ class Dispatcher:
             return await self.routing_objects.chain(request)
         if kind == "broadcast":
             return await self.routing_objects.broadcast(request)
+        if is_models_listing(request.method, request.path):
+            members = await self._resolver.group_members(request)
+            return await list_group_models(request, members, self._client, self._ssrf)
         routed = await self._resolver.resolve(request, routing_key)
         call = routed.call
         if routed.customer_supplied:
