@@ -156,12 +156,13 @@ def test_responses_name_the_service_that_served_them(
     assert "x-unitysvc-service-id" not in missing.headers  # no service served it
 
 
-def test_cache_hits_are_not_metered(platform: LocalPlatform, key: str) -> None:
+def test_cache_hits_are_not_metered(platform: LocalPlatform, key: str, service_id: Any) -> None:
     with gateway(platform, key) as gw:
         for _ in range(3):
             response = gw.post("/m/gwtest/flat/cached", json={"same": True})
             assert response.status_code == 200
         assert response.headers["x-unitysvc-cache"] == "hit"
+        assert response.headers["x-unitysvc-service-id"] == service_id("flat")  # replayed
     got = wait_requests(platform, key, "flat", 1)
     assert Decimal(got["customer_charge"]) == Decimal("0.001")
 
