@@ -516,4 +516,6 @@ def dump(body: object) -> object:
     if hasattr(body, "model_dump"):
         dumped: object = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
         return dumped
+    if isinstance(body, Mapping):
+        return dict(body)
     return body

@@ -6,6 +6,7 @@ An alias points a stable name at a target path; several rows may share a name an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Generic, Unpack
 from uuid import UUID
 
@@ -81,7 +82,7 @@ class _AliasesOps(Resource[M], Generic[M]):
 
     @op
     def create(
-        self, body: ServiceAliasCreate | dict[str, Any], **options: Unpack[RequestOptions]
+        self, body: ServiceAliasCreate | Mapping[str, object], **options: Unpack[RequestOptions]
     ) -> Flow[ServiceAliasPublic]:
         """Create a new alias.
 
@@ -99,7 +100,7 @@ class _AliasesOps(Resource[M], Generic[M]):
     def update(
         self,
         alias_id: str | UUID,
-        body: ServiceAliasUpdate | dict[str, Any],
+        body: ServiceAliasUpdate | Mapping[str, object],
         **options: Unpack[RequestOptions],
     ) -> Flow[ServiceAliasPublic]:
         """Update an alias; only the fields in ``body`` change (the name is fixed)."""

@@ -11,6 +11,7 @@ platform activates the enrollment in the background::
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, Unpack, cast
 from uuid import UUID
 
@@ -123,7 +124,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
         self,
         *,
         service_id: str | UUID,
-        parameters: dict[str, Any] | None = None,
+        parameters: Mapping[str, object] | None = None,
         **options: Unpack[RequestOptions],
     ) -> Flow[_EnrollmentRecord[M]]:
         """Enroll in a service (asynchronous — poll with :meth:`Enrollment.refresh`).
@@ -136,9 +137,9 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
             parameters: User parameters (BYOK/BYOE values, model selection, ...).
                 Secret-shaped keys (``api_key``, ``password``, ...) are masked on reads.
         """
-        body: dict[str, Any] = {"service_id": record_id(service_id)}
+        body: dict[str, object] = {"service_id": record_id(service_id)}
         if parameters:
-            body["parameters"] = parameters
+            body["parameters"] = dict(parameters)
         response = yield from self._call(
             "POST", "/enrollments/", json=body, creates=True, options=options
         )

@@ -6,6 +6,7 @@ service's interface for you.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Generic, Unpack
 from uuid import UUID
 
@@ -86,7 +87,7 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
 
     @op
     def create(
-        self, body: RecurrentRequestCreate | dict[str, Any], **options: Unpack[RequestOptions]
+        self, body: RecurrentRequestCreate | Mapping[str, object], **options: Unpack[RequestOptions]
     ) -> Flow[RecurrentRequestPublic]:
         """Create a recurrent request (as a draft until a schedule is attached)."""
         response = yield from self._call(
@@ -98,7 +99,7 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
     def update(
         self,
         request_id: str | UUID,
-        body: RecurrentRequestUpdate | dict[str, Any],
+        body: RecurrentRequestUpdate | Mapping[str, object],
         **options: Unpack[RequestOptions],
     ) -> Flow[RecurrentRequestPublic]:
         """Update a recurrent request; attaching a ``schedule`` activates a draft."""

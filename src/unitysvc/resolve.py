@@ -53,7 +53,7 @@ def resolve(
     client: Client,
     *,
     path: str,
-    routing_key: dict[str, Any] | None = None,
+    routing_key: Mapping[str, object] | None = None,
     gateway: str = "api",
     strategy: str | None = None,
 ) -> ResolveResponse: ...
@@ -62,7 +62,7 @@ def resolve(
     client: AsyncClient,
     *,
     path: str,
-    routing_key: dict[str, Any] | None = None,
+    routing_key: Mapping[str, object] | None = None,
     gateway: str = "api",
     strategy: str | None = None,
 ) -> Coroutine[Any, Any, ResolveResponse]: ...
@@ -70,7 +70,7 @@ def resolve(
     client: Client | AsyncClient,
     *,
     path: str,
-    routing_key: dict[str, Any] | None = None,
+    routing_key: Mapping[str, object] | None = None,
     gateway: str = "api",
     strategy: str | None = None,
 ) -> ResolveResponse | Coroutine[Any, Any, ResolveResponse]:

@@ -331,7 +331,7 @@ class _ServiceRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
 
     @op
     def enroll(
-        self, *, parameters: dict[str, Any] | None = None, **options: Unpack[RequestOptions]
+        self, *, parameters: Mapping[str, object] | None = None, **options: Unpack[RequestOptions]
     ) -> Flow[_EnrollmentRecord[M]]:
         """Enroll in this service; see :meth:`Enrollments.create`."""
         from unitysvc.enrollments import _EnrollmentsOps
