@@ -275,3 +275,19 @@ def test_tail_follow_ends_cleanly_on_ctrl_c(usvc: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(request_logs.time, "sleep", interrupted)
     result = usvc("request-logs", "tail", "-f", "-n", "0")
     assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_an_empty_secret_value_is_refused_unless_allowed(usvc: Any) -> None:
+    name = _name()
+    for args, kw in (
+        ((), {"input": ""}),  # usvc secrets set NAME </dev/null
+        (("--value", ""), {}),
+        (("--from-env", "EMPTY_VAR"), {"env": {"EMPTY_VAR": ""}}),
+    ):
+        result = usvc("secrets", "set", name, *args, **kw)
+        assert result.exit_code == 2, (args, result.output)
+        assert "is empty; nothing was stored" in result.stderr
+        assert "--allow-empty" in result.stderr
+    assert usvc("secrets", "show", name).exit_code == 1  # nothing half-written
+    usvc.ok("secrets", "set", name, "--allow-empty", input="")
+    assert usvc.json("secrets", "show", name)["name"] == name
