@@ -19,11 +19,12 @@ RESOLVE_EPILOG = examples(
 )
 
 DISPATCH_EPILOG = examples(
-    'usvc dispatch g/llm/chat/completions --json \'{"model": "demo-small", '
+    'usvc dispatch g/llm/chat/completions --data \'{"model": "demo-small", '
     '"messages": [{"role": "user", "content": "hi"}]}\'',
-    "usvc dispatch g/llm/chat/completions --json @body.json --cache 1h --log",
-    "usvc dispatch p/<service-id> --json - --failover g/llm < body.json",
-    "usvc dispatch g/llm/chat/completions --json @stream.json --stream",
+    "usvc dispatch g/llm/chat/completions --data-file body.json --cache 1h --log",
+    "usvc dispatch p/<service-id> --data-file - --failover g/llm < body.json",
+    "usvc dispatch g/llm/chat/completions --data-file stream.json --stream",
+    "usvc dispatch g/llm/chat/completions --data-file body.json --json | jq .status",
     "usvc dispatch p/<service-id>/models -X GET -H 'Accept: application/json'",
 )
 
@@ -91,13 +92,14 @@ def dispatch(
         str,
         typer.Argument(help="Gateway-relative path, e.g. g/llm/chat/completions or p/<id>."),
     ],
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     stream: _dispatch.Stream = False,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -110,18 +112,19 @@ def dispatch(
     The status goes to stderr and the body to stdout: pretty JSON on a terminal,
     raw bytes when piped. Exits 1 when the gateway answers 4xx/5xx.
     """
-    request = _dispatch.build_request(body_json, body_data, method, header, timeout)
+    request = _dispatch.build_request(body_data, body_file, method, header, timeout)
     wrappers = _dispatch.build_wrappers(cache, renew, log, complete, failover, tee)
     sdk = client()
     if wrappers:
         target = wrappers.apply(_dispatch.PathTarget(sdk, path))
         info(f"→ {target.path}")
-        _dispatch.run_wrapped(target, "", request, stream=stream, include=include)
+        _dispatch.run_wrapped(target, "", request, stream=stream, include=include, as_json=as_json)
         return
     _dispatch.run(
         request,
         stream=stream,
         include=include,
+        as_json=as_json,
         dispatch=lambda **kw: sdk.dispatch(path, **kw),
         open_stream=lambda **kw: sdk.stream(path, **kw),
     )

@@ -38,7 +38,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=examples(
         "usvc services show <service-uuid>",
-        "usvc services dispatch <service-uuid> --path chat/completions --json @body.json",
+        "usvc services dispatch <service-uuid> --path chat/completions --data-file body.json",
     ),
 )
 
@@ -113,6 +113,7 @@ def _dispatch_service(
     *,
     stream: bool,
     include: bool,
+    as_json: bool,
 ) -> None:
     services = client().services
     if wrappers:
@@ -121,12 +122,15 @@ def _dispatch_service(
                 "gateway wrappers address the service as p/<id>; drop --interface/--enrollment"
             )
         target = wrappers.apply(services.get(service_id))
-        _dispatch.run_wrapped(target, path, request, stream=stream, include=include)
+        _dispatch.run_wrapped(
+            target, path, request, stream=stream, include=include, as_json=as_json
+        )
         return
     _dispatch.run(
         request,
         stream=stream,
         include=include,
+        as_json=as_json,
         dispatch=lambda **kw: services.dispatch(
             service_id, interface=interface, enrollment=enrollment, path=path, **kw
         ),
@@ -139,8 +143,8 @@ def _dispatch_service(
 @app.command(
     "dispatch",
     epilog=examples(
-        "usvc services dispatch <service-uuid> --path chat/completions --json @body.json",
-        "usvc services dispatch <service-uuid> --json '{\"x\": 1}' --cache 5m",
+        "usvc services dispatch <service-uuid> --path chat/completions --data-file body.json",
+        "usvc services dispatch <service-uuid> --data '{\"x\": 1}' --cache 5m",
         "usvc services dispatch <service-uuid> --enrollment <enrollment-uuid> -X GET --path models",
     ),
 )
@@ -149,13 +153,14 @@ def dispatch_service(
     path: SubPath = "",
     interface: Interface = None,
     enrollment: Enrollment = None,
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     stream: _dispatch.Stream = False,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -172,10 +177,11 @@ def dispatch_service(
         interface,
         enrollment,
         path,
-        _dispatch.build_request(body_json, body_data, method, header, timeout),
+        _dispatch.build_request(body_data, body_file, method, header, timeout),
         _dispatch.build_wrappers(cache, renew, log, complete, failover, tee),
         stream=stream,
         include=include,
+        as_json=as_json,
     )
 
 
@@ -183,7 +189,7 @@ def dispatch_service(
     "stream",
     epilog=examples(
         "usvc services stream <service-uuid> --path chat/completions "
-        '--json \'{"model": "demo-small", "stream": true, '
+        '--data \'{"model": "demo-small", "stream": true, '
         '"messages": [{"role": "user", "content": "hi"}]}\'',
     ),
 )
@@ -192,12 +198,13 @@ def stream_service(
     path: SubPath = "",
     interface: Interface = None,
     enrollment: Enrollment = None,
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -215,17 +222,18 @@ def stream_service(
         interface,
         enrollment,
         path,
-        _dispatch.build_request(body_json, body_data, method, header, timeout),
+        _dispatch.build_request(body_data, body_file, method, header, timeout),
         _dispatch.build_wrappers(cache, renew, log, complete, failover, tee),
         stream=True,
         include=include,
+        as_json=as_json,
     )
 
 
 @app.command(
     "schedule",
     epilog=examples(
-        "usvc services schedule <service-uuid> --interval 300 --json '{\"ping\": true}'",
+        "usvc services schedule <service-uuid> --interval 300 --body '{\"ping\": true}'",
         "usvc services schedule <service-uuid> --cron '*/5 * * * *' --timezone Europe/Paris",
     ),
 )

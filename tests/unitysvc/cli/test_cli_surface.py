@@ -63,8 +63,9 @@ def test_groups_list_their_commands(usvc_offline: Any, group: str) -> None:
         ["secrets", "show"],  # missing argument
         ["groups", "list", "--owner", "everyone"],
         ["groups", "services", "llm", "--limit", "0"],
-        ["dispatch", "g/llm", "--json", "{broken"],
-        ["dispatch", "g/llm", "--json", "{}", "--data", "x"],
+        ["dispatch", "g/llm", "--json", "{}"],  # --json is the output format, takes no value
+        ["dispatch", "g/llm", "--data", "{}", "--data-file", "x"],
+        ["dispatch", "g/llm", "--data-file", "/no/such/body.json"],
         ["dispatch", "g/llm", "--cache", "10 minutes"],
         ["dispatch", "g/llm", "--failover", "https://example.com/x"],
         ["dispatch", "g/llm", "-H", "no-colon"],
