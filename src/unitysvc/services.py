@@ -28,6 +28,7 @@ from unitysvc.models import (
     AccessInterface,
     RecurrentRequestPublic,
     ServiceDetail,
+    ServiceDocumentsResponse,
     ServiceSummary,
 )
 
@@ -144,6 +145,44 @@ class _ServicesOps(Resource[M], Generic[M]):
         )
         result: builtins.list[AccessInterface] = parse_as(builtins.list[AccessInterface], response)
         return result
+
+    @op
+    def documents(
+        self,
+        service_id: str | UUID,
+        *,
+        category: str | None = None,
+        mime_type: str | None = None,
+        include_content: bool = False,
+        interface: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Flow[ServiceDocumentsResponse]:
+        """List a service's public documents (guides, code examples, API references).
+
+        Args:
+            service_id: Service UUID.
+            category: Only this category (e.g. ``code_example``).
+            mime_type: Only this type (``python``, ``bash``, ``markdown``, ...).
+            include_content: Return each document's content; code examples come
+                rendered against an interface (its base URL filled in).
+            interface: Render against this interface (default: the service's first).
+
+        Returns:
+            The documents, and which interface they were rendered against.
+        """
+        response = yield from self._call(
+            "GET",
+            f"/services/{record_id(service_id)}/documents",
+            params={
+                "category": category,
+                "mime_type": mime_type,
+                "include_content": include_content,
+                "interface": interface,
+            },
+            anonymous=True,
+            options=options,
+        )
+        return parse(ServiceDocumentsResponse, response)
 
     def _target(
         self,
@@ -325,6 +364,7 @@ class _ServiceRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
 
     refresh = forward(_ServicesOps[M].get, "id")
     interfaces = forward(_ServicesOps[M].interfaces, "id")
+    documents = forward(_ServicesOps[M].documents, "id")
     dispatch = forward(_ServicesOps[M].dispatch, "id")
     stream = forward(_ServicesOps[M].stream, "id")
     schedule = forward(_ServicesOps[M].schedule, "id")

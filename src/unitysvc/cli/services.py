@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,9 +13,15 @@ from unitysvc.cli._output import (
     JsonFlag,
     emit,
     examples,
+    info,
     print_record,
     print_table,
 )
+from unitysvc.exceptions import UnitysvcSDKError
+
+if TYPE_CHECKING:
+    import httpx
+
 from unitysvc.cli.enrollments import (
     Parameters,
     ParametersJson,
@@ -126,18 +133,60 @@ def _dispatch_service(
             target, path, request, stream=stream, include=include, as_json=as_json
         )
         return
-    _dispatch.run(
-        request,
-        stream=stream,
-        include=include,
-        as_json=as_json,
-        dispatch=lambda **kw: services.dispatch(
+    statuses: list[int] = []
+
+    def dispatch(**kw: Any) -> httpx.Response:
+        response = services.dispatch(
             service_id, interface=interface, enrollment=enrollment, path=path, **kw
-        ),
-        open_stream=lambda **kw: services.stream(
-            service_id, interface=interface, enrollment=enrollment, path=path, **kw
-        ),
-    )
+        )
+        statuses.append(response.status_code)
+        return response
+
+    try:
+        _dispatch.run(
+            request,
+            stream=stream,
+            include=include,
+            as_json=as_json,
+            dispatch=dispatch,
+            open_stream=lambda **kw: services.stream(
+                service_id, interface=interface, enrollment=enrollment, path=path, **kw
+            ),
+        )
+    except typer.Exit:
+        if not path and statuses == [404]:
+            _hint_paths(service_id, interface)
+        raise
+
+
+def _hint_paths(service_id: str, interface: str | None) -> None:
+    """After a 404 at an interface's root: say which paths the service documents."""
+    services = client().services
+    try:
+        docs = services.documents(service_id, include_content=True, interface=interface)
+        bases = [str(i.base_url).rstrip("/") for i in services.interfaces(service_id) if i.base_url]
+    except UnitysvcSDKError:
+        return  # the hint is a courtesy: the 404 above already said what happened
+    found: dict[str, None] = {}
+    for document in docs.documents or []:
+        for base in bases:
+            for match in re.finditer(
+                re.escape(base) + r"/([A-Za-z0-9_\-./]+)", document.content or ""
+            ):
+                found[match.group(1).rstrip("./")] = None
+    if found:
+        offered = ", ".join(found)
+        example = next(iter(found))
+        info(
+            f"hint: no --path was given and the interface root answered 404; this service "
+            f"offers {offered} (from its documents): add --path {example}"
+        )
+    else:
+        info(
+            "hint: no --path was given and the interface root answered 404; this service "
+            "documents no paths: add --path with one of its API's paths "
+            f"(usvc services show {service_id} names the interfaces)"
+        )
 
 
 @app.command(

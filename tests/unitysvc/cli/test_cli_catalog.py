@@ -226,3 +226,23 @@ def test_dispatch_body_is_data_and_json_means_output(
     )
     events = [json.loads(line) for line in streamed.stdout.splitlines()]
     assert events[0]["kind"] == "sse" and events[-1]["kind"] == "done"
+
+
+def test_dispatch_without_path_says_which_paths_the_service_offers(
+    usvc: Any, service_id: Any
+) -> None:
+    result = usvc("services", "dispatch", service_id("demo-small"), "--data", json.dumps(CHAT))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("HTTP 404")
+    assert "offers chat/completions" in result.stderr
+    assert "add --path chat/completions" in result.stderr
+    # With the path it works; a service with no documents still gets a hint.
+    usvc.ok(
+        "services",
+        "dispatch",
+        service_id("demo-small"),
+        "-p",
+        "chat/completions",
+        "--data",
+        json.dumps(CHAT),
+    )
