@@ -340,9 +340,9 @@ class Core:
             try:
                 response: httpx.Response = yield Send(request, stream)
             except httpx.HTTPError as exc:
-                failure = connection_error(request, exc)
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 delay = policy.delay(retries) if safe else None
+                failure = connection_error(request, exc, attempts=retries + 1)
                 if delay is None:
                     raise failure from exc
                 if debug:
@@ -408,6 +408,7 @@ def connection_error(
     *,
     where: str = "",
     advice: str = f"check the URL ({ENV_API_URL} / base_url=) and that the server is running",
+    attempts: int = 1,
 ) -> APIConnectionError:
     """Translate an httpx transport error into the SDK's exception (the one boundary).
 
@@ -416,18 +417,33 @@ def connection_error(
         exc: The httpx error.
         where: The stage, e.g. ``while reading the streamed body``.
         advice: What to do about a failure that is not a timeout.
+        attempts: How many times the request was tried (the message says so when
+            it was retried).
     """
-    target = "the request"
-    if request is not None:
-        target = f"{request.method} {request.url.copy_with(query=None)}"
+    url = str(request.url.copy_with(query=None)) if request is not None else None
+    target = f"{request.method} {url}" if request is not None else "the request"
     stage = f" {where}" if where else ""
+    tried = f" (tried {attempts} times)" if attempts > 1 else ""
     if isinstance(exc, httpx.TimeoutException):
         # httpx's timeout messages are mostly "timed out": the class says which one.
-        return APITimeoutError(
-            f"{target} timed out{stage} ({type(exc).__name__}); raise timeout= or check the server"
+        timeout = APITimeoutError(
+            f"{target} timed out{stage}{tried} ({type(exc).__name__}); raise timeout= or "
+            "check the server"
         )
-    reason = str(exc) or type(exc).__name__
-    return APIConnectionError(f"{target} failed{stage}: {reason}; {advice}")
+        timeout.url, timeout.attempts, timeout.reason = url, attempts, "timed out"
+        return timeout
+    reason = _reason(exc)
+    error = APIConnectionError(f"{target} failed{stage}{tried}: {reason}; {advice}")
+    error.url, error.attempts, error.reason = url, attempts, reason
+    return error
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """httpx's error text without the OS's ``[Errno 111]`` prefix."""
+    text = str(exc) or type(exc).__name__
+    if text.startswith("[Errno") and "] " in text:
+        text = text.split("] ", 1)[1]
+    return text[:1].lower() + text[1:]
 
 
 # -- response parsing -------------------------------------------------------------------

@@ -67,10 +67,16 @@ class APIConnectionError(UnitysvcSDKError):
     Attributes:
         status_code: Always ``None``: no status was received.
         request_id: Always ``None``.
+        url: The URL tried (without its query), when known.
+        attempts: How many times it was tried (retries included).
+        reason: What went wrong, e.g. ``connection refused``.
     """
 
     status_code: int | None = None
     request_id: str | None = None
+    url: str | None = None
+    attempts: int = 1
+    reason: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)

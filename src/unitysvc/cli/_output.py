@@ -178,8 +178,20 @@ def describe_error(exc: BaseException) -> str:
     API errors read ``<status> <reason>: <detail> [request id <id>]``; errors raised
     before any request (no key, a bad value) read as their message.
     """
-    from unitysvc.exceptions import APIError, AuthenticationError
+    from unitysvc.exceptions import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+    )
 
+    if isinstance(exc, APIConnectionError) and exc.url and not isinstance(exc, APITimeoutError):
+        tried = f", tried {exc.attempts} times" if exc.attempts > 1 else ""
+        return (
+            f"cannot reach the server at {exc.url} ({exc.reason}{tried}). Is it running? "
+            "Start a local one with `usvc server start` (or `usvc demo`), or point "
+            "--base-url / UNITYSVC_API_URL at yours (see `usvc env`)"
+        )
     if isinstance(exc, AuthenticationError) and exc.response_body is None:
         return (
             "this command needs an API key: pass --api-key svcpass_… or set "

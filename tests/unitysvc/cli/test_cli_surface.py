@@ -256,3 +256,22 @@ def test_console_script_entry_point() -> None:
         [str(script), "--version"], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0 and result.stdout.startswith("usvc (unitysvc) ")
+
+
+def test_server_down_is_one_line_with_the_url_retries_and_how_to_start(
+    usvc_offline: Any,
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "UNITYSVC_API_KEY": "svcpass_" + "d" * 32,
+        "UNITYSVC_API_URL": f"http://127.0.0.1:{port}/v1",
+    }
+    line = usvc_offline.fails("secrets", "list", env=env)
+    assert f"http://127.0.0.1:{port}/v1/secrets/" in line
+    assert "connection refused" in line and "tried 3 times" in line
+    assert "usvc server start" in line and "UNITYSVC_API_URL" in line
+    assert "Errno" not in line
