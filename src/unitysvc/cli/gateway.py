@@ -8,7 +8,15 @@ import typer
 
 from unitysvc.cli import _dispatch, _input
 from unitysvc.cli._context import client
-from unitysvc.cli._output import JsonFlag, emit, examples, info, print_table, stdout_console
+from unitysvc.cli._output import (
+    JsonFlag,
+    cell,
+    emit,
+    examples,
+    info,
+    print_table,
+    stdout_console,
+)
 
 if TYPE_CHECKING:
     from unitysvc.models import ResolveResponse
@@ -80,11 +88,21 @@ def _render_resolve(result: ResolveResponse) -> None:
         ],
         empty="No candidates: nothing routes there for this customer.",
     )
-    strategy: Any = result.routing_strategy
-    if isinstance(strategy, dict):
-        strategy = strategy.get("name") or strategy
     note = "" if selected else "; the choice depends on the request body"
-    stdout_console().print(f"strategy: {strategy or '-'}{note}", markup=False, style="dim")
+    stdout_console().print(
+        f"strategy: {describe_strategy(result.routing_strategy)}{note}", markup=False, style="dim"
+    )
+
+
+def describe_strategy(strategy: dict[str, Any] | None) -> str:
+    """A routing strategy as a person reads it: ``weighted_random (content_dependent: yes)``."""
+    if not strategy:
+        return "-"
+    rest = {k: v for k, v in strategy.items() if k != "name" and v is not None}
+    name = strategy.get("name")
+    if name is None:
+        return cell(rest)
+    return f"{name} ({cell(rest)})" if rest else str(name)
 
 
 def dispatch(

@@ -246,3 +246,31 @@ def test_dispatch_without_path_says_which_paths_the_service_offers(
         "--data",
         json.dumps(CHAT),
     )
+
+
+def test_nested_fields_read_as_text_and_json_stays_json(usvc: Any) -> None:
+    shown = usvc.ok("groups", "show", "llm").stdout
+    assert "routing_policy" in shown and "name: weighted_random" in shown
+    assert "content_dependent: yes" in shown
+    assert "{" not in shown and "'name'" not in shown  # no JSON, no Python dict
+    resolved = usvc.ok("resolve", "g/llm/chat/completions").stdout
+    assert "strategy: weighted_random (content_dependent: yes)" in resolved
+    assert "{" not in resolved
+    as_json = usvc.json("resolve", "g/llm/chat/completions")
+    assert as_json["routing_strategy"] == {"name": "weighted_random", "content_dependent": True}
+    group = usvc.json("groups", "show", "llm")
+    assert group["routing_policy"]["name"] == "weighted_random"
+
+
+def test_cells_and_blocks_render_structures_for_people() -> None:
+    from unitysvc.cli._output import block, cell
+
+    assert (
+        cell({"name": "by_price", "fallback": None, "sticky": True})
+        == "name: by_price, sticky: yes"
+    )
+    assert cell(["chat", "embeddings"]) == "chat, embeddings"
+    assert cell([{"a": 1}, {"a": 2}]) == "(a: 1); (a: 2)"
+    assert cell([]) == "-"
+    assert block({"name": "x", "weights": {"a": 1, "b": 2}}) == "name: x\nweights:\n  a: 1\n  b: 2"
+    assert block([{"model": "m1", "w": 1}, {"model": "m2"}]) == "- model: m1\n  w: 1\n- model: m2"
