@@ -275,3 +275,37 @@ def test_server_down_is_one_line_with_the_url_retries_and_how_to_start(
     assert "connection refused" in line and "tried 3 times" in line
     assert "usvc server start" in line and "UNITYSVC_API_URL" in line
     assert "Errno" not in line
+
+
+def _command_paths() -> list[list[str]]:
+    import typer
+
+    from unitysvc.cli import app
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        found = [path]
+        if hasattr(command, "list_commands"):
+            ctx = typer.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None:
+                    found += walk(sub, [*path, name])
+        return found
+
+    # ``usvc server`` is loaded lazily: walk its own app under its name.
+    from unitysvc_server.cli import server_app
+
+    server = walk(typer.main.get_command(server_app), ["server"])
+    return walk(typer.main.get_command(app), []) + server[1:]
+
+
+def test_every_help_reads_whole_in_80_columns(usvc_offline: Any) -> None:
+    paths = _command_paths()
+    assert ["server", "start"] in paths
+    for path in paths:
+        result = usvc_offline(*path, "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+        assert result.exit_code == 0, path
+        for line in result.stdout.splitlines():
+            assert len(line) <= 80, (path, line)
+            # Rich cuts what does not fit with "…"; our own metavar svcpass_… is no cut.
+            assert "…" not in line.replace("svcpass_…", ""), (path, line)
