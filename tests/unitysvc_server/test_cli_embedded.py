@@ -96,9 +96,17 @@ def _spawn(procs: list[subprocess.Popen[str]], *args: str) -> Output:
     return Output(proc)
 
 
-def _healthy(gateway_url: str) -> bool:
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """One client for the test: a new one per request (its TLS context) costs more CPU
+    than the request, taken from the servers being started."""
+    with httpx.Client(timeout=10) as client:
+        yield client
+
+
+def _healthy(http: httpx.Client, gateway_url: str) -> bool:
     try:
-        return httpx.get(f"{gateway_url}/healthz", timeout=5).status_code == 200
+        return http.get(f"{gateway_url}/healthz").status_code == 200
     except httpx.TransportError:
         return False
 
@@ -130,7 +138,7 @@ def _wait(predicate: object, what: str, timeout: float = 20) -> None:
 
 
 def test_start_on_embedded_postgres_and_redis_then_ctrl_c(
-    tmp_path: Path, run_usvc: list[subprocess.Popen[str]]
+    tmp_path: Path, run_usvc: list[subprocess.Popen[str]], http: httpx.Client
 ) -> None:
     data = tmp_path / "data"
     out = _spawn(
@@ -142,12 +150,12 @@ def test_start_on_embedded_postgres_and_redis_then_ctrl_c(
     gateway_url = out.until(r"Gateway: +(\S+)")[1]
     assert database_url.startswith("postgresql+asyncpg://postgres@/postgres?host=/")
     assert re.fullmatch(r"redis://127\.0\.0\.1:\d+/0", redis_url)
-    _wait(lambda: _healthy(gateway_url), "the server to answer")
+    _wait(lambda: _healthy(http, gateway_url), "the server to answer")
 
     # A key written into that PostgreSQL database is the running server's key.
     key = run_sync(create_key(Settings(data_dir=data, database_url=database_url), "alice"))
     api_url = f"{gateway_url}/v1"
-    assert httpx.get(f"{api_url}/secrets/", headers={"Authorization": f"Bearer {key}"}).is_success
+    assert http.get(f"{api_url}/secrets/", headers={"Authorization": f"Bearer {key}"}).is_success
     assert not (data / "unitysvc.db").exists()  # no SQLite beside it
 
     # A memoized response is stored in that Valkey.
@@ -167,7 +175,7 @@ def test_start_on_embedded_postgres_and_redis_then_ctrl_c(
 
 
 def test_dev_cluster_nodes_share_postgres_and_valkey_and_stop_on_sigterm(
-    run_usvc: list[subprocess.Popen[str]],
+    run_usvc: list[subprocess.Popen[str]], http: httpx.Client
 ) -> None:
     out = _spawn(run_usvc, "dev-cluster", "--port", "0", "--customer", "tester")
     nodes = [out.until(rf"node {n}: +(\S+)/v1 +\(log: (\S+)\)") for n in (1, 2)]
@@ -178,15 +186,15 @@ def test_dev_cluster_nodes_share_postgres_and_valkey_and_stop_on_sigterm(
     out.until(r"Ctrl-C stops every node")
     first, second = (match[1] for match in nodes)
     assert api_url == f"{first}/v1" and first != second
-    assert all(_healthy(url) for url in (first, second))
+    assert all(_healthy(http, url) for url in (first, second))
 
     # One database and one secret key: what one node stores, the other reads.
     auth = {"Authorization": f"Bearer {key}"}
-    stored = httpx.put(
+    stored = http.put(
         f"{first}/v1/secrets/REGION", json={"value": "eu-west-1", "sensitive": False}, headers=auth
     )
     assert stored.status_code == 201, stored.text
-    listed = httpx.get(f"{second}/v1/secrets/", headers=auth).json()["data"]
+    listed = http.get(f"{second}/v1/secrets/", headers=auth).json()["data"]
     assert [(s["name"], s["value"]) for s in listed] == [("REGION", "eu-west-1")]
 
     # One Valkey: a response memoized through one node is a hit on the other.
@@ -201,7 +209,7 @@ def test_dev_cluster_nodes_share_postgres_and_valkey_and_stop_on_sigterm(
 
     run_usvc[0].send_signal(signal.SIGTERM)
     assert run_usvc[0].wait(timeout=90) == 0, out.lines
-    assert not any(_healthy(url) for url in (first, second))
+    assert not any(_healthy(http, url) for url in (first, second))
     assert _closed(redis_url)
     assert not Path(parse_qs(urlsplit(database_url).query)["host"][0]).exists()
     assert not Path(nodes[0][2]).parent.exists()  # the shared data directory

@@ -28,7 +28,7 @@ DATA = Path(__file__).parent / "data"
 
 
 def api(platform: LocalPlatform, key: str) -> httpx.Client:
-    return httpx.Client(base_url=platform.api_url, headers={"Authorization": f"Bearer {key}"})
+    return platform.http(key)
 
 
 def create_recurring(http: httpx.Client, path: str, interval: int | None) -> dict[str, object]:
