@@ -110,3 +110,14 @@ def postgres_server_url() -> str:
 def redis_server_url() -> str:
     """The Redis of the run (see the module docs); tests keep to keys of their own."""
     return _session_url(REDIS_SERVER_ENV)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the modules holding ``slow`` tests first, each module's tests still together.
+
+    pytest-xdist hands whole modules to workers in collection order: a long module handed
+    out last keeps one worker busy while the others have nothing left to do. The order
+    is the same in every worker (xdist requires it).
+    """
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)  # stable: order otherwise kept

@@ -137,6 +137,7 @@ def _wait(predicate: object, what: str, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_start_on_embedded_postgres_and_redis_then_ctrl_c(
     tmp_path: Path, run_usvc: list[subprocess.Popen[str]], http: httpx.Client
 ) -> None:
@@ -174,6 +175,7 @@ def test_start_on_embedded_postgres_and_redis_then_ctrl_c(
     assert _closed(redis_url)
 
 
+@pytest.mark.slow
 def test_dev_cluster_nodes_share_postgres_and_valkey_and_stop_on_sigterm(
     run_usvc: list[subprocess.Popen[str]], http: httpx.Client
 ) -> None:

@@ -118,6 +118,7 @@ async def _alembic_version(url: str) -> list[str]:
         await engine.dispose()
 
 
+@pytest.mark.slow
 def test_usvc_server_start_with_catalogs_groups_keys_and_ctrl_c(
     tmp_path: Path, database_args: list[str]
 ) -> None:

@@ -47,6 +47,7 @@ def _check(response: Any, case: Any) -> str | None:
     return None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode_name", ["positive", "negative"])
 def test_no_server_errors(
     platform: LocalPlatform,

@@ -96,6 +96,7 @@ def test_cli_start_prints_urls_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
                 stream.close()
 
 
+@pytest.mark.slow
 def test_pytest_plugin_fixtures(tmp_path: Path) -> None:
     test_file = tmp_path / "test_user_suite.py"
     test_file.write_text(

@@ -96,6 +96,7 @@ def byoe_status(root: str, data_dir: Path, service: str, parameters: dict[str, s
     [((), 200), (("--deny-private-upstreams",), 403)],
     ids=["demo-default-allows", "demo-deny"],
 )
+@pytest.mark.slow
 def test_demo_allows_private_byoe_upstreams_by_default(
     tmp_path: Path, fake: FakeUpstream, flags: tuple[str, ...], expected: int
 ) -> None:
@@ -109,6 +110,7 @@ def test_demo_allows_private_byoe_upstreams_by_default(
     [((), 403), (("--allow-private-upstreams",), 200)],
     ids=["default-denies", "allow"],
 )
+@pytest.mark.slow
 def test_without_demo_private_byoe_upstreams_are_refused_by_default(
     tmp_path: Path, fake: FakeUpstream, flags: tuple[str, ...], expected: int
 ) -> None:

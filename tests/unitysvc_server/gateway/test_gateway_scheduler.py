@@ -54,6 +54,7 @@ def create_recurring(http: httpx.Client, path: str, interval: int | None) -> dic
     return record
 
 
+@pytest.mark.slow
 def test_recurrent_request_fires_on_its_interval_and_stops_when_paused(
     platform: LocalPlatform,
     key: str,
@@ -248,6 +249,7 @@ async def test_a_wake_ticks_at_once_and_stop_ends_the_loop_at_once(sessionmaker:
     await asyncio.gather(*background)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_servers_on_one_database_fire_each_tick_once(
     fake: FakeUpstream, marker: str, postgres_server_url: str
