@@ -192,6 +192,7 @@ def _run_readme() -> str:
     return out.getvalue()
 
 
+@pytest.mark.slow
 def test_readme_and_examples_rerun_for_the_customer_of_usvc_demo(customer_env: str) -> None:
     """``usvc demo --keep`` hands over a customer with a secret, an enrollment and logs.
 
@@ -213,6 +214,7 @@ def test_readme_and_examples_rerun_for_the_customer_of_usvc_demo(customer_env: s
     assert "[demo-byok] Hello!" in _run_readme()
 
 
+@pytest.mark.slow
 def test_readme_pytest_block_and_example_tests_pass(tmp_path: Path) -> None:
     test_blocks = [b for b in python_blocks() if re.search(r"^def test_", b.code, re.M)]
     assert test_blocks, "the README shows how to use the pytest fixtures"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
+import ssl
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
@@ -78,6 +80,28 @@ def _configure_logging() -> None:
                 logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
             )
             logger.addHandler(handler)
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """httpx's default TLS context (certificate checks on), built once per process.
+
+    Building one loads the whole CA bundle, ~20-50 ms, and httpx builds a new one for
+    every client: every ``Client`` (and ``with_options`` clone, and CLI command) paid it.
+    One context is safe to share between clients and threads. Cached per CA location
+    httpx reads from the environment (``SSL_CERT_FILE``, ``SSL_CERT_DIR``), so changing
+    those still takes effect.
+    """
+    return _ssl_context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.cache
+def _ssl_context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    # The locations httpx's default context honours, in its order; else certifi's bundle.
+    if cert_file:
+        return ssl.create_default_context(cafile=cert_file)
+    if cert_dir:
+        return ssl.create_default_context(capath=cert_dir)
+    return httpx.create_ssl_context(trust_env=False)
 
 
 def _check_api_key(api_key: str | None) -> str | None:
@@ -199,7 +223,8 @@ class _ClientBase(Bound[M], Generic[M]):
         headers = dict(default_headers or {})
         owns_http = http_client is None
         if http_client is None:
-            kwargs: dict[str, Any] = {"timeout": timeout, "verify": verify_ssl}
+            verify = shared_ssl_context() if verify_ssl else False
+            kwargs: dict[str, Any] = {"timeout": timeout, "verify": verify}
             if transport is not None:
                 kwargs["transport"] = transport
             http_client = self._http_class(**kwargs)

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
+from unitysvc_server.cli_embedded import dev_cluster, start_on_embedded
 from unitysvc_server.config import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
 from unitysvc_server.domain.errors import DomainError
 
@@ -30,6 +31,7 @@ server_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke customer API keys.", no_args_is_help=True)
 server_app.add_typer(keys_app, name="keys")
+server_app.command("dev-cluster")(dev_cluster)
 
 DataDirOption = Annotated[
     Path | None,
@@ -209,8 +211,27 @@ def start(
             help="debug, info, warning or error (debug also shows start-up tracebacks).",
         ),
     ] = "info",
+    embedded_postgres: Annotated[
+        bool,
+        typer.Option(
+            "--embedded-postgres",
+            help="Run on a throwaway PostgreSQL started for this run (the 'embedded' "
+            "extra); its data is deleted on exit.",
+        ),
+    ] = False,
+    embedded_redis: Annotated[
+        bool,
+        typer.Option(
+            "--embedded-redis",
+            help="Run with a throwaway Valkey (Redis) started for this run (the 'embedded' extra).",
+        ),
+    ] = False,
 ) -> None:
     """Start the platform: control-plane API under /v1 and the gateway at the root."""
+    if embedded_postgres or embedded_redis:
+        # This same command again, on the servers it asked for (they stop when it ends).
+        start_on_embedded(start, dict(locals()))
+        return
     import logging
 
     import uvicorn

@@ -300,7 +300,9 @@ class LocalPlatform:
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         url = f"{self.gateway_url}/healthz"
-        with httpx.Client(timeout=2.0) as http:
+        from unitysvc._client import shared_ssl_context
+
+        with httpx.Client(timeout=2.0, verify=shared_ssl_context()) as http:
             while time.monotonic() < deadline:
                 if not self._alive():
                     raise RuntimeError(f"the platform failed to start: {self._failure()}")
@@ -433,9 +435,13 @@ class LocalPlatform:
 
     def http(self, api_key: str | None = None, **kwargs: Any) -> httpx.Client:
         """A raw :class:`httpx.Client` on the API base URL (with the key, if given)."""
+        from unitysvc._client import shared_ssl_context
+
         headers = dict(kwargs.pop("headers", {}))
         if api_key is not None:
             headers["Authorization"] = f"Bearer {api_key}"
+        # One TLS context for all: a new one per client costs more than a test request.
+        kwargs.setdefault("verify", shared_ssl_context())
         return httpx.Client(base_url=self.api_url, headers=headers, **kwargs)
 
 

@@ -87,3 +87,24 @@ def test_resources_are_cached_per_client_and_typed_by_mode() -> None:
 def test_max_retries_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="max_retries"):
         unitysvc.Client("svcpass_abc", max_retries=-1)
+
+
+def test_clients_share_one_verifying_tls_context_per_ca_location(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ssl
+
+    import certifi
+
+    from unitysvc._client import shared_ssl_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    default = shared_ssl_context()
+    assert shared_ssl_context() is default  # built once, not per client
+    assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
+    assert default.cert_store_stats()["x509_ca"] > 0  # certifi's bundle, as httpx loads it
+    # A CA location named in the environment (as httpx honours it) gets its own context.
+    monkeypatch.setenv("SSL_CERT_FILE", certifi.where())
+    assert shared_ssl_context() is not default
+    assert shared_ssl_context().verify_mode == ssl.CERT_REQUIRED

@@ -18,7 +18,9 @@
   FastAPI-shaped and any other error ``{"detail": "<text>"}``.
 
 With ``UNITYSVC_TEST_DATABASE_URL`` set (PostgreSQL), every platform gets its
-own fresh database on that server, so modules never see each other's rows.
+own fresh database on that server, so modules never see each other's rows. The
+PostgreSQL and Redis servers of the run (``postgres_server_url``,
+``redis_server_url``) come from ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -140,38 +142,3 @@ def anonymous_api(platform: LocalPlatform) -> Iterator[httpx.Client]:
     """Raw HTTP client on the API base URL without credentials."""
     with _checked(platform.http()) as client:
         yield client
-
-
-#: Where the multi-process tests find PostgreSQL when UNITYSVC_TEST_DATABASE_URL is unset:
-#: the local server every development and CI machine of this project runs.
-DEFAULT_TEST_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-
-
-@pytest.fixture(scope="session")
-def postgres_server_url() -> str:
-    """A PostgreSQL server for the tests that are about several processes on one database.
-
-    ``UNITYSVC_TEST_DATABASE_URL`` when set, else :data:`DEFAULT_TEST_POSTGRES`. A
-    server that does not answer fails the test with what to set — like the Redis
-    tests, these never skip: what they check only exists with PostgreSQL.
-    """
-    import os
-    import socket
-
-    from sqlalchemy.engine import make_url
-
-    from unitysvc_server.testing import TEST_DATABASE_ENV
-
-    url = os.environ.get(TEST_DATABASE_ENV) or DEFAULT_TEST_POSTGRES
-    if not url.startswith("postgresql"):
-        url = DEFAULT_TEST_POSTGRES
-    parsed = make_url(url)
-    address = (parsed.host or "127.0.0.1", parsed.port or 5432)
-    try:
-        socket.create_connection(address, timeout=2).close()
-    except OSError as exc:
-        pytest.fail(
-            f"PostgreSQL is not reachable at {address[0]}:{address[1]} ({exc}); start it or "
-            f"set {TEST_DATABASE_ENV}=postgresql+asyncpg://user@host:port/db"
-        )
-    return url

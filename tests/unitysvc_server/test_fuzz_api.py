@@ -21,11 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
-import schemathesis
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis import GenerationMode
-from schemathesis.core.result import Ok
 
 from unitysvc_server.testing import LocalPlatform
 
@@ -50,13 +47,21 @@ def _check(response: Any, case: Any) -> str | None:
     return None
 
 
-@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+@pytest.mark.slow
+@pytest.mark.parametrize("mode_name", ["positive", "negative"])
 def test_no_server_errors(
     platform: LocalPlatform,
     customer_key: str,
-    mode: GenerationMode,
+    mode_name: str,
     contract_check: Callable[[httpx.Response], None],
 ) -> None:
+    # Imported here, not at the top: importing schemathesis takes a second, and every
+    # pytest-xdist worker imports every test module to collect it.
+    import schemathesis
+    from schemathesis import GenerationMode
+    from schemathesis.core.result import Ok
+
+    mode = GenerationMode(mode_name)
     spec = httpx.get(f"{platform.gateway_url}/openapi.json").json()
     schema = schemathesis.openapi.from_dict(spec)
     headers = {"Authorization": f"Bearer {customer_key}"}

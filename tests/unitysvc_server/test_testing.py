@@ -74,13 +74,14 @@ def test_cli_start_prints_urls_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
         gateway_url = api_url.removesuffix("/v1")
         assert any(f"Gateway: {gateway_url}" in line for line in lines)
         deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{gateway_url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
+        with httpx.Client() as http:  # one for the whole wait (see test_cli_start)
+            while True:
+                try:
+                    if http.get(f"{gateway_url}/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         assert proc.stderr is not None
@@ -95,6 +96,7 @@ def test_cli_start_prints_urls_and_stops_cleanly_on_sigterm(tmp_path: Path) -> N
                 stream.close()
 
 
+@pytest.mark.slow
 def test_pytest_plugin_fixtures(tmp_path: Path) -> None:
     test_file = tmp_path / "test_user_suite.py"
     test_file.write_text(

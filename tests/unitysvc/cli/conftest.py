@@ -12,10 +12,18 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import click.testing
 import pytest
-from typer.testing import CliRunner, Result
+import typer.main
+from typer.testing import Result
 
 from unitysvc.cli import app
+
+#: ``usvc``'s click command, built from the Typer app once: Typer's runner rebuilds the
+#: whole command tree (every command's signature) on each invocation, which cost more
+#: CPU than most of the commands it ran. A click command is reusable, as in ``usvc``
+#: itself, which builds it once per process.
+COMMAND = typer.main.get_command(app)
 
 if TYPE_CHECKING:
     from unitysvc_server.testing import LocalPlatform
@@ -42,9 +50,13 @@ class Usvc:
     def __call__(
         self, *args: str, input: str | bytes | None = None, env: Mapping[str, str | None] = {}
     ) -> Result:
-        runner = CliRunner()
+        runner = click.testing.CliRunner()
         return runner.invoke(
-            app, list(args), input=input, env={**CLEAN_ENV, **self.env, **env}, prog_name="usvc"
+            COMMAND,
+            list(args),
+            input=input,
+            env={**CLEAN_ENV, **self.env, **env},
+            prog_name="usvc",
         )
 
     def ok(self, *args: str, input: str | bytes | None = None, **kw: Any) -> Result:

@@ -174,6 +174,7 @@ def _demo_keep() -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_demo_keep_serves_until_ctrl_c_and_prints_exports() -> None:
     proc = _demo_keep()
     try:
@@ -210,6 +211,7 @@ def test_demo_keep_serves_until_ctrl_c_and_prints_exports() -> None:
     assert not _data_dir(head).exists()
 
 
+@pytest.mark.slow
 def test_demo_keep_stops_cleanly_on_sigterm() -> None:
     proc = _demo_keep()
     try:

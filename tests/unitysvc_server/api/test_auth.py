@@ -22,7 +22,8 @@ def platform_options() -> dict[str, Any]:
 
 def get(platform: LocalPlatform, path: str, authorization: str | None) -> httpx.Response:
     headers = {} if authorization is None else {"Authorization": authorization}
-    return httpx.get(f"{platform.api_url}{path}", headers=headers)
+    with platform.http() as http:
+        return http.get(path, headers=headers)
 
 
 def test_absent_header_is_401_with_the_contract_message(platform: LocalPlatform) -> None:
@@ -67,11 +68,8 @@ def test_keys_of_one_customer_share_its_data(platform: LocalPlatform) -> None:
     first = platform.create_customer("two-keys")
     second = platform.create_customer("two-keys")
     assert first != second
-    put = httpx.put(
-        f"{platform.api_url}/secrets/SHARED_BY_KEYS",
-        json={"value": "v"},
-        headers={"Authorization": f"Bearer {first}"},
-    )
+    with platform.http(first) as http:
+        put = http.put("/secrets/SHARED_BY_KEYS", json={"value": "v"})
     assert put.status_code == 201
     assert get(platform, "/secrets/SHARED_BY_KEYS", f"Bearer {second}").status_code == 200
 
@@ -107,8 +105,8 @@ def _call(platform: LocalPlatform, method: str, path: str, headers: dict[str, st
     concrete = re.sub(r"\{[^}]*name\}", "all_services", path)
     concrete = re.sub(r"\{[^}]+\}", str(uuid.uuid4()), concrete)
     body = None if method in ("GET", "DELETE") else {}
-    url = f"{platform.api_url}{concrete}"
-    return httpx.request(method, url, json=body, headers=headers).status_code
+    with platform.http() as http:
+        return http.request(method, concrete, json=body, headers=headers).status_code
 
 
 @pytest.mark.parametrize(("method", "path"), _contract_operations())

@@ -14,17 +14,13 @@ from unitysvc_server.testing import LocalPlatform
 
 @pytest.fixture
 def api(platform: LocalPlatform, customer_key: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=platform.api_url, headers={"Authorization": f"Bearer {customer_key}"}
-    ) as client:
+    with platform.http(customer_key) as client:
         yield client
 
 
 @pytest.fixture
 def other(platform: LocalPlatform, other_customer_key: str) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=platform.api_url, headers={"Authorization": f"Bearer {other_customer_key}"}
-    ) as client:
+    with platform.http(other_customer_key) as client:
         yield client
 
 

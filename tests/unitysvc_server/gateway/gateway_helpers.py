@@ -22,6 +22,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -180,3 +181,23 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def wait_for_a_tick_after(
+    http: Any, witness_id: str, moment: datetime, what: str, timeout: float = 10.0
+) -> None:
+    """Wait until the scheduler has fired ``witness_id`` at a time later than ``moment``.
+
+    The witness is an active recurrent request of ``http``'s customer with a 1 s
+    interval: a run of it started after ``moment`` shows a scheduler tick at that time,
+    one that would have leased any other request then due. A test that must see
+    something *not* fire waits for that, instead of sleeping a guessed while (too short
+    on a slow machine, needlessly long on a fast one).
+    """
+
+    def ticked() -> bool:
+        state = http.get(f"/recurrent-requests/{witness_id}").json()["state"]
+        last = state["last_run_at"]
+        return last is not None and datetime.fromisoformat(last) > moment
+
+    wait_for(ticked, timeout=timeout, what=what)

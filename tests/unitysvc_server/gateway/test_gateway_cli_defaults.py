@@ -53,13 +53,16 @@ def cli_server(data_dir: Path, *args: str) -> Iterator[str]:
     root = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{root}/healthz", timeout=2).status_code == 200:
-                    break
-            assert time.monotonic() < deadline, "the CLI server did not become healthy"
-            time.sleep(0.05)
+        # One client for the whole wait: a new one per poll (its TLS context) costs more
+        # CPU than the poll, taken from the server that is starting.
+        with httpx.Client(timeout=2) as http:
+            while True:
+                assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+                with contextlib.suppress(httpx.TransportError):
+                    if http.get(f"{root}/healthz").status_code == 200:
+                        break
+                assert time.monotonic() < deadline, "the CLI server did not become healthy"
+                time.sleep(0.05)
         yield root
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -93,6 +96,7 @@ def byoe_status(root: str, data_dir: Path, service: str, parameters: dict[str, s
     [((), 200), (("--deny-private-upstreams",), 403)],
     ids=["demo-default-allows", "demo-deny"],
 )
+@pytest.mark.slow
 def test_demo_allows_private_byoe_upstreams_by_default(
     tmp_path: Path, fake: FakeUpstream, flags: tuple[str, ...], expected: int
 ) -> None:
@@ -106,6 +110,7 @@ def test_demo_allows_private_byoe_upstreams_by_default(
     [((), 403), (("--allow-private-upstreams",), 200)],
     ids=["default-denies", "allow"],
 )
+@pytest.mark.slow
 def test_without_demo_private_byoe_upstreams_are_refused_by_default(
     tmp_path: Path, fake: FakeUpstream, flags: tuple[str, ...], expected: int
 ) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -119,14 +118,26 @@ def test_no_log_row_lost_on_clean_shutdown(tmp_path: Path) -> None:
     assert page["total_count"] == 60
 
 
-def test_memoize_in_redis_survives_a_restart(tmp_path: Path, marker: str) -> None:
-    redis_url = os.environ.get("UNITYSVC_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    try:
-        import redis
+def test_memoize_in_redis_survives_a_restart(
+    tmp_path: Path, marker: str, redis_server_url: str, request: pytest.FixtureRequest
+) -> None:
+    redis_url = redis_server_url
+    import redis
 
-        redis.Redis.from_url(redis_url).ping()
-    except Exception as exc:  # the CI image runs Redis; say so plainly if not
+    store = redis.Redis.from_url(redis_url)
+    request.addfinalizer(store.close)
+    try:
+        store.ping()
+    except Exception as exc:  # say plainly which server, not a confusing miss later
         pytest.fail(f"Redis is not reachable at {redis_url}: {exc}")
+
+    def entry_stored() -> bool:
+        # This test's entry (its response echoes the marker): other tests and other
+        # runs may share this Redis database and memoize their own responses.
+        return any(
+            marker.encode() in (store.get(key) or b"") for key in store.keys("unitysvc:memo:*")
+        )
+
     # An explicit SQLite file: the restarted platform must find the same customer.
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'unitysvc.db'}"
     options = {
@@ -141,10 +152,7 @@ def test_memoize_in_redis_survives_a_restart(tmp_path: Path, marker: str) -> Non
         with first.client(key) as client:
             miss = client.dispatch(f"m/p/{echo}/{marker}?_ttl=60s", json={})
             assert miss.headers["x-unitysvc-cache"] == "miss"
-            wait_for(
-                lambda: redis.Redis.from_url(redis_url).keys("unitysvc:memo:*") != [],
-                what="the entry in Redis",
-            )
+            wait_for(entry_stored, what="the entry in Redis")
     # A new process-local cache would be empty: a hit can only come from Redis.
     with LocalPlatform(**options) as second, second.client(key) as client:
         hit = client.dispatch(f"m/p/{echo}/{marker}?_ttl=60s", json={})

@@ -1,8 +1,8 @@
 """The per-customer rate limit shared through Redis (``--redis-url``).
 
-Against the real Redis of the test setup (``UNITYSVC_TEST_REDIS_URL``, default db 15 on
-loopback): the Lua bucket's refill and cap, two servers on one Redis and one database
-sharing a customer's bucket, and the in-process fallback when Redis stops answering.
+Against the real Redis of the run (``redis_server_url``, see ``tests/conftest.py``): the
+Lua bucket's refill and cap, two servers on one Redis and one database sharing a
+customer's bucket, and the in-process fallback when Redis stops answering.
 Each test uses its own key prefix or its own customers and deletes only those keys.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import socket
 import threading
 import uuid
@@ -27,17 +26,15 @@ from unitysvc_server.gateway.ratelimit import RedisTokenBucketLimiter, retry_aft
 from unitysvc_server.keys import list_keys
 from unitysvc_server.testing import LocalPlatform, run_sync
 
-REDIS_URL = os.environ.get("UNITYSVC_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-
 
 @pytest.fixture
-def sync_redis() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL)
+def sync_redis(redis_server_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_server_url)
     try:
         client.ping()
-    except Exception as exc:  # the CI image runs Redis; say so plainly if not
+    except Exception as exc:  # say plainly which server, not a confusing 500 later
         client.close()
-        pytest.fail(f"Redis is not reachable at {REDIS_URL}: {exc}")
+        pytest.fail(f"Redis is not reachable at {redis_server_url}: {exc}")
     yield client
     client.close()
 
@@ -62,9 +59,11 @@ def _post(http: httpx.Client, url: str, key: str) -> httpx.Response:
     return http.post(url, json={}, headers={"Authorization": f"Bearer {key}"})
 
 
-async def test_lua_bucket_takes_refills_and_caps(sync_redis: redis.Redis, prefix: str) -> None:
-    limiter = RedisTokenBucketLimiter(REDIS_URL, rate=2, burst=5, prefix=prefix)
-    other = RedisTokenBucketLimiter(REDIS_URL, rate=2, burst=5, prefix=prefix)
+async def test_lua_bucket_takes_refills_and_caps(
+    sync_redis: redis.Redis, prefix: str, redis_server_url: str
+) -> None:
+    limiter = RedisTokenBucketLimiter(redis_server_url, rate=2, burst=5, prefix=prefix)
+    other = RedisTokenBucketLimiter(redis_server_url, rate=2, burst=5, prefix=prefix)
     try:
         # Two limiters (two processes) drain one bucket: 3 + 2 = burst.
         assert [await limiter.take("a") for _ in range(3)] == [0.0] * 3
@@ -111,12 +110,14 @@ async def test_unreachable_redis_falls_back_to_the_process_bucket(
     assert "s3cret-pw" not in caplog.text
 
 
-def test_two_servers_share_one_bucket(tmp_path: Path, sync_redis: redis.Redis) -> None:
+def test_two_servers_share_one_bucket(
+    tmp_path: Path, sync_redis: redis.Redis, redis_server_url: str
+) -> None:
     rate, burst, attempts = 0.01, 5, 12  # no token comes back during the test
     options = {
         "demo": True,
         "data_dir": tmp_path,
-        "redis_url": REDIS_URL,
+        "redis_url": redis_server_url,
         # One SQLite file: both servers must know the same customer.
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'unitysvc.db'}",
         "rate_limit_rps": rate,

@@ -15,7 +15,7 @@ CHAT = {"model": "demo-small", "messages": [{"role": "user", "content": "hello t
 
 
 def api(platform: LocalPlatform, key: str) -> httpx.Client:
-    return httpx.Client(base_url=platform.api_url, headers={"Authorization": f"Bearer {key}"})
+    return platform.http(key)
 
 
 def test_service_by_id_forwards_path_query_body_and_headers(

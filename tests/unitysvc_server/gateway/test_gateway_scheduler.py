@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from gateway_helpers import FakeUpstream, wait_for
+from gateway_helpers import FakeUpstream, wait_for, wait_for_a_tick_after
 
 from unitysvc_server.catalog.loader import load_catalogs
 from unitysvc_server.config import Settings
 from unitysvc_server.gateway.scheduler import MIN_PAUSE_SECONDS, FireResult, Job, Scheduler
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
-from unitysvc_server.testing import LocalPlatform, fresh_postgres_database
+from unitysvc_server.testing import LocalPlatform, fresh_postgres_database, run_sync
 
 DATA = Path(__file__).parent / "data"
 
 
 def api(platform: LocalPlatform, key: str) -> httpx.Client:
-    return httpx.Client(base_url=platform.api_url, headers={"Authorization": f"Bearer {key}"})
+    return platform.http(key)
 
 
 def create_recurring(http: httpx.Client, path: str, interval: int | None) -> dict[str, object]:
@@ -52,6 +54,7 @@ def create_recurring(http: httpx.Client, path: str, interval: int | None) -> dic
     return record
 
 
+@pytest.mark.slow
 def test_recurrent_request_fires_on_its_interval_and_stops_when_paused(
     platform: LocalPlatform,
     key: str,
@@ -62,12 +65,23 @@ def test_recurrent_request_fires_on_its_interval_and_stops_when_paused(
     target = f"{platform.gateway_url}/p/{service_id('fake')}/{marker}"
     with api(platform, key) as http:
         record = create_recurring(http, target, interval=1)
+        # Keeps firing throughout: shows when the scheduler has ticked (see the helper).
+        witness = create_recurring(http, f"p/{service_id('fake')}/w{marker}", interval=1)
         wait_for(lambda: fake.count(f"/{marker}") >= 2, timeout=10, what="two runs")
         paused = http.patch(f"/recurrent-requests/{record['id']}", json={"status": "paused"})
         assert paused.status_code == 200
-        # A run leased just before the pause may still be in flight: give it more
-        # than an interval to land, then the counts must agree and stay put.
-        time.sleep(1.5)
+        interval, at_pause = timedelta(seconds=1), datetime.now(UTC)
+        # A run leased just before the pause may still be in flight: let the scheduler
+        # tick past the time the request was next due (at most an interval after the
+        # pause), then wait for that run's record; the counts must then agree and stay put.
+        wait_for_a_tick_after(http, str(witness["id"]), at_pause + interval, what="a tick")
+        wait_for(
+            lambda: (
+                http.get(f"/recurrent-requests/{record['id']}").json()["state"]["run_count"]
+                >= fake.count(f"/{marker}")
+            ),
+            what="the last run to be recorded",
+        )
         state = http.get(f"/recurrent-requests/{record['id']}").json()["state"]
         fired = fake.count(f"/{marker}")
         assert state["run_count"] == state["success_count"] == fired >= 2
@@ -77,7 +91,10 @@ def test_recurrent_request_fires_on_its_interval_and_stops_when_paused(
         # Fired as the owner: the opt-in header made each run a log row linked to it.
         logs = http.get("/request-logs", params={"recurrent_request_id": record["id"]}).json()
         assert logs["total_count"] >= 2
-        time.sleep(1.3)  # longer than the interval: a paused request must not fire
+        # One interval more of ticks: a paused request must not fire.
+        wait_for_a_tick_after(
+            http, str(witness["id"]), at_pause + 2 * interval, what="a tick an interval later"
+        )
         assert fake.count(f"/{marker}") == fired
         assert http.get(f"/recurrent-requests/{record['id']}").json()["state"]["run_count"] == fired
 
@@ -202,10 +219,22 @@ async def test_scheduler_sleeps_until_the_next_due_run_within_bounds(sessionmake
 
 
 async def test_a_wake_ticks_at_once_and_stop_ends_the_loop_at_once(sessionmaker: object) -> None:
-    scheduler, fired, background = _recording_scheduler(sessionmaker, idle_seconds=60.0)
+    finished: list[None] = []  # one entry per database session the scheduler closed
+
+    @contextlib.asynccontextmanager
+    async def counted() -> AsyncIterator[Any]:
+        async with sessionmaker() as session:  # type: ignore[operator]
+            yield session
+        finished.append(None)
+
+    scheduler, fired, background = _recording_scheduler(counted, idle_seconds=60.0)
     loop = asyncio.ensure_future(scheduler.loop())
-    await asyncio.sleep(0.2)  # the first tick found nothing: the loop now sleeps 60 s
-    assert scheduler.next_due is None and not loop.done()
+    for _ in range(200):  # until the first tick's lease is over (bounded: 10 s)
+        if finished:
+            break
+        await asyncio.sleep(0.05)
+    # Nothing awaits between that lease and the loop's sleep: it now sleeps 60 s.
+    assert finished and scheduler.next_due is None and not loop.done()
     row = _row(datetime.now(UTC))
     async with sessionmaker() as session, session.begin():  # type: ignore[operator]
         session.add(row)
@@ -220,6 +249,7 @@ async def test_a_wake_ticks_at_once_and_stop_ends_the_loop_at_once(sessionmaker:
     await asyncio.gather(*background)
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_two_servers_on_one_database_fire_each_tick_once(
     fake: FakeUpstream, marker: str, postgres_server_url: str
@@ -230,11 +260,17 @@ def test_two_servers_on_one_database_fire_each_tick_once(
         "upstreams": {"https://fake.gwtest.example.com": fake.url},
         "process": True,
     }
-    with (
-        fresh_postgres_database(server_url) as database_url,
-        LocalPlatform(database_url=database_url, **options) as first,
-        LocalPlatform(database_url=database_url, **options) as second,
-    ):
+    with fresh_postgres_database(server_url) as database_url, contextlib.ExitStack() as stack:
+        # Migrated once here, so the two servers start side by side (each finds the
+        # schema at head) rather than one after the other.
+        engine = db.create_engine(database_url)
+        run_sync(db.migrate(engine))
+        run_sync(engine.dispose())
+        first, second = (LocalPlatform(database_url=database_url, **options) for _ in "12")
+        stack.callback(second.close)
+        stack.callback(first.close)
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(LocalPlatform.start, [first, second]))
         key = first.create_customer("shared-schedule")
         (fake_service,) = [s for s in load_catalogs([DATA / "gwtest"]) if s.name == "fake"]
         fake_id = fake_service.id

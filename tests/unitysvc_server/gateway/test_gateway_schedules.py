@@ -6,7 +6,6 @@ Injected clocks make the tick tests exact; the end-to-end test runs a real platf
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from gateway_helpers import FakeUpstream, wait_for
+from gateway_helpers import FakeUpstream, wait_for, wait_for_a_tick_after
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from unitysvc_server.config import Settings
@@ -187,6 +186,16 @@ def test_cancelled_request_stops_firing_and_cannot_be_triggered(
             json={"schedule": {"schedule_type": "interval", "interval_seconds": 1}},
         )
         assert activated.status_code == 200, activated.text
+        # Keeps firing throughout: shows when the scheduler has ticked (see the helper).
+        witness = http.post(
+            "/recurrent-requests/",
+            json={"request_path": f"p/{service_id('fake')}/w{marker}", "http_method": "GET"},
+        ).json()["id"]
+        witnessed = http.patch(
+            f"/recurrent-requests/{witness}",
+            json={"schedule": {"schedule_type": "interval", "interval_seconds": 1}},
+        )
+        assert witnessed.status_code == 200, witnessed.text
         states: list[dict[str, Any]] = []
 
         def ran() -> bool:
@@ -197,9 +206,11 @@ def test_cancelled_request_stops_firing_and_cannot_be_triggered(
         (state,) = states
         cancelled = http.patch(f"/recurrent-requests/{rid}", json={"status": "cancelled"})
         assert cancelled.status_code == 200, cancelled.text
-        # A run leased just before the cancel committed may still be under way: give it
-        # a couple of scheduler ticks (0.25 s each) to reach the upstream and be recorded.
-        time.sleep(0.6)
+        interval, at_cancel = timedelta(seconds=1), datetime.now(UTC)
+        # A run leased just before the cancel committed may still be under way: let the
+        # scheduler tick past the time the request was next due (at most an interval
+        # later), then wait for that run's record.
+        wait_for_a_tick_after(http, witness, at_cancel + interval, what="a tick past due")
         wait_for(
             lambda: (
                 http.get(f"/recurrent-requests/{rid}").json()["state"]["run_count"]
@@ -215,8 +226,8 @@ def test_cancelled_request_stops_firing_and_cannot_be_triggered(
         assert datetime.fromisoformat(state["next_run_at"]) > datetime.fromisoformat(
             state["last_run_at"]
         )
-        # Longer than the interval: a cancelled request must not fire again.
-        time.sleep(1.3)
+        # One interval more of ticks: a cancelled request must not fire again.
+        wait_for_a_tick_after(http, witness, at_cancel + 2 * interval, what="a tick later")
         assert fake.count(f"/{marker}") == fired
         refused = http.post(f"/recurrent-requests/{rid}/trigger")
         assert refused.status_code == 409

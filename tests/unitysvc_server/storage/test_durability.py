@@ -143,6 +143,7 @@ def test_a_different_secret_key_fails_closed_without_a_trace(
         assert api.get("/secrets/OTHER").status_code == 200
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_write_burst_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     platform = LocalPlatform(data_dir=tmp_path / "data", process=True)
     with platform:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ from sqlalchemy import inspect
 from unitysvc_server.storage import tables  # noqa: F401  (registers every table)
 from unitysvc_server.storage.base import Base
 from unitysvc_server.storage.db import MIGRATIONS_DIR, create_engine, migrate
-from unitysvc_server.testing import TEST_DATABASE_ENV, fresh_postgres_database, run_sync
+from unitysvc_server.testing import fresh_postgres_database, run_sync
 
 
 async def _diff(url: str) -> tuple[list[Any], set[str]]:
@@ -48,10 +47,8 @@ def test_one_initial_migration() -> None:
     assert versions == ["0001_initial.py"]
 
 
-def test_migration_matches_metadata(tmp_path: Path) -> None:
-    """SQLite always; also PostgreSQL when UNITYSVC_TEST_DATABASE_URL is set."""
+def test_migration_matches_metadata(tmp_path: Path, postgres_server_url: str) -> None:
+    """On SQLite and on the run's PostgreSQL server (both dialects, every run)."""
     _assert_matches(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
-    server = os.environ.get(TEST_DATABASE_ENV, "")
-    if server.startswith("postgresql"):
-        with fresh_postgres_database(server) as url:
-            _assert_matches(url)
+    with fresh_postgres_database(postgres_server_url) as url:
+        _assert_matches(url)
