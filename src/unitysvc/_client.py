@@ -46,10 +46,12 @@ if TYPE_CHECKING:
     from unitysvc.enrollments import AsyncEnrollments, Enrollments
     from unitysvc.groups import AsyncGroups, Groups
     from unitysvc.models import ResolveResponse
+    from unitysvc.preferences import AsyncPreferences, Preferences
     from unitysvc.recurrent_requests import AsyncRecurrentRequests, RecurrentRequests
     from unitysvc.request_logs import AsyncRequestLogs, RequestLogs
     from unitysvc.secrets import AsyncSecrets, Secrets
     from unitysvc.services import AsyncServices, Services
+    from unitysvc.usage import AsyncUsage, Usage
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -173,6 +175,10 @@ class _ClientBase(Bound[M], Generic[M]):
     request_logs: _ResourceSlot[RequestLogs, AsyncRequestLogs] = _ResourceSlot(
         "unitysvc.request_logs", "RequestLogs", "AsyncRequestLogs"
     )
+    preferences: _ResourceSlot[Preferences, AsyncPreferences] = _ResourceSlot(
+        "unitysvc.preferences", "Preferences", "AsyncPreferences"
+    )
+    usage: _ResourceSlot[Usage, AsyncUsage] = _ResourceSlot("unitysvc.usage", "Usage", "AsyncUsage")
 
     _http_class: type[httpx.Client] | type[httpx.AsyncClient]
     _driver_class: type[SyncDriver] | type[AsyncDriver]

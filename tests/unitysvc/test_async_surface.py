@@ -30,6 +30,8 @@ PAIRS = [
     ("unitysvc.aliases", "Aliases", "AsyncAliases"),
     ("unitysvc.recurrent_requests", "RecurrentRequests", "AsyncRecurrentRequests"),
     ("unitysvc.request_logs", "RequestLogs", "AsyncRequestLogs"),
+    ("unitysvc.preferences", "Preferences", "AsyncPreferences"),
+    ("unitysvc.usage", "Usage", "AsyncUsage"),
     ("unitysvc._gateway", "SyncWrappedTarget", "AsyncWrappedTarget"),
 ]
 
