@@ -43,7 +43,10 @@ from unitysvc.exceptions import invalid_argument
 if TYPE_CHECKING:
     from unitysvc._gateway import DispatchBody
     from unitysvc.aliases import Aliases, AsyncAliases
+    from unitysvc.broadcasts import AsyncBroadcasts, Broadcasts
+    from unitysvc.chains import AsyncChains, Chains
     from unitysvc.enrollments import AsyncEnrollments, Enrollments
+    from unitysvc.files import AsyncFiles, Files
     from unitysvc.groups import AsyncGroups, Groups
     from unitysvc.models import ResolveResponse
     from unitysvc.preferences import AsyncPreferences, Preferences
@@ -179,6 +182,13 @@ class _ClientBase(Bound[M], Generic[M]):
         "unitysvc.preferences", "Preferences", "AsyncPreferences"
     )
     usage: _ResourceSlot[Usage, AsyncUsage] = _ResourceSlot("unitysvc.usage", "Usage", "AsyncUsage")
+    chains: _ResourceSlot[Chains, AsyncChains] = _ResourceSlot(
+        "unitysvc.chains", "Chains", "AsyncChains"
+    )
+    broadcasts: _ResourceSlot[Broadcasts, AsyncBroadcasts] = _ResourceSlot(
+        "unitysvc.broadcasts", "Broadcasts", "AsyncBroadcasts"
+    )
+    files: _ResourceSlot[Files, AsyncFiles] = _ResourceSlot("unitysvc.files", "Files", "AsyncFiles")
 
     _http_class: type[httpx.Client] | type[httpx.AsyncClient]
     _driver_class: type[SyncDriver] | type[AsyncDriver]

@@ -32,6 +32,11 @@ PAIRS = [
     ("unitysvc.request_logs", "RequestLogs", "AsyncRequestLogs"),
     ("unitysvc.preferences", "Preferences", "AsyncPreferences"),
     ("unitysvc.usage", "Usage", "AsyncUsage"),
+    ("unitysvc.chains", "Chains", "AsyncChains"),
+    ("unitysvc.chains", "Chain", "AsyncChain"),
+    ("unitysvc.broadcasts", "Broadcasts", "AsyncBroadcasts"),
+    ("unitysvc.broadcasts", "Broadcast", "AsyncBroadcast"),
+    ("unitysvc.files", "Files", "AsyncFiles"),
     ("unitysvc._gateway", "SyncWrappedTarget", "AsyncWrappedTarget"),
 ]
 
@@ -44,6 +49,8 @@ NOT_COROUTINES = {
     "cached",
     "with_failover",
     "with_tee",
+    "delayed",
+    "recurrent",
     "with_options",
 }
 
