@@ -83,7 +83,7 @@ def generate() -> str:
     # Drop the generator's own banner (it names a temp path) in favour of ours.
     while lines and lines[0].startswith("#"):
         lines.pop(0)
-    return _list_envelopes(_inline_root_models("".join(lines).lstrip("\n")))
+    return _number_maps(_list_envelopes(_inline_root_models("".join(lines).lstrip("\n"))))
 
 
 _INLINE_ENUM = re.compile(r"Literal\[([^\]]*)\](?=(?:\s*\|\s*None)?,\s*Field\(title='(\w+)'\))")
@@ -165,6 +165,35 @@ def _list_envelopes(source: str) -> str:
         "from unitysvc.models._base import WireModel",
         "from unitysvc.models._base import ListEnvelope, WireModel",
     )
+
+
+_NUMBER_MAP = re.compile(
+    r"^class (\w+)\(WireModel\):\n((?:    .*\n|\n)*?)"
+    r"    model_config = ConfigDict\(\n        extra='allow',\n    \)\n"
+    r"    __annotations__ = \{\n        '__pydantic_extra__': Dict\[str, float\],\n    \}\n",
+    flags=re.MULTILINE,
+)
+
+
+def _number_maps(source: str) -> str:
+    """Base a schema of named numbers (``properties`` + numeric ``additionalProperties``)
+    on ``NumberMap``: typed attributes for the names the contract lists, mapping access
+    for every name, absent names left out of the JSON.
+
+    The generator spells typed extras as a ``ConfigDict`` plus an ``__annotations__``
+    assignment, which type checkers do not read; ``NumberMap`` declares them once.
+    """
+    source = _NUMBER_MAP.sub(lambda m: f"class {m.group(1)}(NumberMap):\n{m.group(2)}", source)
+    if "ConfigDict(" not in source:
+        source = source.replace(", ConfigDict, Field", ", Field")
+    if "Dict[" not in source:
+        source = source.replace("Any, Dict, Literal", "Any, Literal")
+    if "(NumberMap)" in source:
+        source = source.replace(
+            "from unitysvc.models._base import ListEnvelope, WireModel",
+            "from unitysvc.models._base import ListEnvelope, NumberMap, WireModel",
+        )
+    return source
 
 
 def _schema_resources(spec: dict[str, Any]) -> dict[str, str]:

@@ -58,6 +58,15 @@ README_OUTPUT: dict[str, list[str]] = {
     "### Aliases": ["demo-small\ndemo-large\n", "g/llm True"],
     "### Recurrent requests": ["active", "[demo-small] Hello!", "0 9 * * 1-5"],
     "### Request logs": ["g/llm/v1/chat/completions 200", "'content': 'Hello!'}] 200"],
+    "### Preferences": ["request-log complete account", "ai service='demo-small'", "mode True"],
+    "### Usage and cost": ["True\n", "USD", "demo-small "],
+    "### Chains, broadcasts, files": [
+        "200 [demo-small] Hello!",
+        "2 ['small', 'llm']",
+        "202 True",
+        "docs/notes.txt ['docs/notes.txt']",
+        "remember the milk",
+    ],
     "### Resolve": ["weighted_random", "demo-medium 30", "['demo-large']"],
     "### Wrappers: cache, log, failover, tee": ["miss hit", "200 1", "l/m/f/g/llm?"],
     "### Errors and retries": [

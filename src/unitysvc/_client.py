@@ -45,13 +45,18 @@ from unitysvc.exceptions import invalid_argument
 if TYPE_CHECKING:
     from unitysvc._gateway import DispatchBody
     from unitysvc.aliases import Aliases, AsyncAliases
+    from unitysvc.broadcasts import AsyncBroadcasts, Broadcasts
+    from unitysvc.chains import AsyncChains, Chains
     from unitysvc.enrollments import AsyncEnrollments, Enrollments
+    from unitysvc.files import AsyncFiles, Files
     from unitysvc.groups import AsyncGroups, Groups
     from unitysvc.models import ResolveResponse
+    from unitysvc.preferences import AsyncPreferences, Preferences
     from unitysvc.recurrent_requests import AsyncRecurrentRequests, RecurrentRequests
     from unitysvc.request_logs import AsyncRequestLogs, RequestLogs
     from unitysvc.secrets import AsyncSecrets, Secrets
     from unitysvc.services import AsyncServices, Services
+    from unitysvc.usage import AsyncUsage, Usage
 
 __all__ = ["AsyncClient", "Client"]
 
@@ -197,6 +202,17 @@ class _ClientBase(Bound[M], Generic[M]):
     request_logs: _ResourceSlot[RequestLogs, AsyncRequestLogs] = _ResourceSlot(
         "unitysvc.request_logs", "RequestLogs", "AsyncRequestLogs"
     )
+    preferences: _ResourceSlot[Preferences, AsyncPreferences] = _ResourceSlot(
+        "unitysvc.preferences", "Preferences", "AsyncPreferences"
+    )
+    usage: _ResourceSlot[Usage, AsyncUsage] = _ResourceSlot("unitysvc.usage", "Usage", "AsyncUsage")
+    chains: _ResourceSlot[Chains, AsyncChains] = _ResourceSlot(
+        "unitysvc.chains", "Chains", "AsyncChains"
+    )
+    broadcasts: _ResourceSlot[Broadcasts, AsyncBroadcasts] = _ResourceSlot(
+        "unitysvc.broadcasts", "Broadcasts", "AsyncBroadcasts"
+    )
+    files: _ResourceSlot[Files, AsyncFiles] = _ResourceSlot("unitysvc.files", "Files", "AsyncFiles")
 
     _http_class: type[httpx.Client] | type[httpx.AsyncClient]
     _driver_class: type[SyncDriver] | type[AsyncDriver]

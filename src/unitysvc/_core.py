@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeAlias, TypedDict, TypeVar
 
 import httpx
@@ -63,13 +64,27 @@ class Close:
 
 
 @dataclass(frozen=True, slots=True)
+class Save:
+    """Effect: stream a 2xx response's body into the file ``path``; close the response.
+
+    The bytes go to a temporary file beside ``path`` that replaces it once complete,
+    so a failed transfer leaves nothing half-written. A non-2xx body (an error
+    answer) is read into the response instead and the file is not touched. The
+    outcome is the response, or the httpx/OS error.
+    """
+
+    response: httpx.Response
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
 class Emit(Generic[T]):
     """Effect of a paging flow: hand ``items`` to the iterating caller."""
 
     items: list[T]
 
 
-Effect: TypeAlias = Send | Sleep | Close
+Effect: TypeAlias = Send | Sleep | Close | Save
 #: A flow yields effects and finally returns a ``T``.
 Flow: TypeAlias = Generator[Effect, Any, T]
 #: A paging flow also yields :class:`Emit` batches and returns nothing.

@@ -6,14 +6,18 @@ they drive is written once in :mod:`unitysvc._core` and the resource modules.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import httpx
 
-from unitysvc._core import Close, Emit, Flow, PageFlow, Send
+from unitysvc._core import Close, Emit, Flow, PageFlow, Save, Send
 
 T = TypeVar("T")
 
@@ -34,6 +38,19 @@ class Done:
 
 
 _NOTHING = Outcome()
+
+
+@contextmanager
+def _replacing(path: Path) -> Iterator[IO[bytes]]:
+    """A file beside ``path`` that replaces it when the block ends without error."""
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            yield file
+        os.replace(temp, path)
+    except BaseException:
+        os.unlink(temp)
+        raise
 
 
 def advance(flow: Any, outcome: Outcome) -> Any:
@@ -63,6 +80,19 @@ class SyncDriver:
                 return Outcome(error=exc)
         if isinstance(effect, Close):
             effect.response.close()
+        elif isinstance(effect, Save):
+            try:
+                if not effect.response.is_success:
+                    effect.response.read()
+                    return Outcome(effect.response)
+                with _replacing(effect.path) as file:
+                    for chunk in effect.response.iter_bytes():
+                        file.write(chunk)
+                return Outcome(effect.response)
+            except (httpx.HTTPError, OSError) as exc:
+                return Outcome(error=exc)
+            finally:
+                effect.response.close()
         else:
             time.sleep(effect.seconds)
         return _NOTHING
@@ -102,6 +132,21 @@ class AsyncDriver:
                 return Outcome(error=exc)
         if isinstance(effect, Close):
             await effect.response.aclose()
+        elif isinstance(effect, Save):
+            try:
+                if not effect.response.is_success:
+                    await effect.response.aread()
+                    return Outcome(effect.response)
+                # Local file writes stay synchronous: chunks are small and the disk is
+                # not the network; the body itself is read asynchronously.
+                with _replacing(effect.path) as file:
+                    async for chunk in effect.response.aiter_bytes():
+                        file.write(chunk)
+                return Outcome(effect.response)
+            except (httpx.HTTPError, OSError) as exc:
+                return Outcome(error=exc)
+            finally:
+                await effect.response.aclose()
         else:
             # Imported here: only retrying async clients need it, and asyncio is a
             # sizeable import that sync users would otherwise pay for.

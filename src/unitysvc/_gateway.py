@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Generic, TypeAlias, Unpack
 
 from unitysvc._core import NOT_GIVEN, Flow, RequestExtras, RequestOptions
@@ -184,28 +185,57 @@ class Wrappable(Bound[M], ABC):
         follows = not isinstance(other, str)
         return self._wrap(self._spec().with_tee(secondary, follows_sub_path=follows))
 
+    def delayed(
+        self,
+        *,
+        at: str | datetime | None = None,
+        in_: str | None = None,
+        _at: str | datetime | None = None,
+        _in: str | None = None,
+    ) -> WrappedTarget[M]:
+        """Make the call later, once (``d/``): the gateway answers 202 at once.
 
-class WrappedTarget(Wrappable[M], Generic[M]):
-    """A gateway target with wrappers applied; dispatch it or wrap it further."""
+        The 202's JSON names the scheduled call (``id``, ``next_run_at``); it is an
+        active recurrent request of yours (``client.recurrent_requests``), which runs
+        the call through the gateway as you at that time.
 
-    def __init__(self, client: Context, base: str, spec: WrapSpec) -> None:
-        super().__init__(client)
-        self._base = base
-        self._wrap_spec = spec
+        Args:
+            at: When: a ``datetime`` or ISO-8601 string (no offset means UTC).
+            in_: After how long: ``30s``, ``5m``, ``1h``, ``1d`` (up to ``366d``).
+            _at: Alias of ``at`` (the official SDK's spelling).
+            _in: Alias of ``in_``.
 
-    def _spec(self) -> WrapSpec:
-        return self._wrap_spec
+        Raises:
+            ValidationError: Neither or both of ``at`` / ``in_``, or a malformed one.
+        """
+        return self._wrap(self._spec().with_delay(at or _at, in_ or _in))
 
-    def _wrap(self, spec: WrapSpec) -> WrappedTarget[M]:
-        return wrapped_target(self._ctx, self._base, spec)
+    def recurrent(self, every: str | None = None, *, _every: str | None = None) -> WrappedTarget[M]:
+        """Make the call now and then every ``every`` (``r/``): the gateway answers 202.
 
-    @property
-    def path(self) -> str:
-        """The full wrapped gateway path, e.g. ``l/m/p/<id>?_ttl=1h``."""
-        return render(self._base, self._wrap_spec)
+        The 202's JSON names the schedule (``id``), an active recurrent request of
+        yours: list, pause or delete it through ``client.recurrent_requests``.
+        Combined with :meth:`delayed`, the first run is at the delayed time.
 
-    def __repr__(self) -> str:
-        return f"WrappedTarget({self.path!r})"
+        Args:
+            every: The interval: ``30s``, ``5m``, ``1h``, ``1d`` (1s up to ``366d``).
+            _every: Alias of ``every`` (the official SDK's spelling).
+
+        Raises:
+            ValidationError: No interval, or a malformed one.
+        """
+        interval = every or _every
+        if interval is None:
+            raise invalid_argument("every", OMIT, "recurrent() needs an interval", "e.g. '5m'")
+        return self._wrap(self._spec().with_every(interval))
+
+
+class Dispatchable(Wrappable[M], Generic[M]):
+    """A gateway target dispatched at its own path (wrapped targets, chains, broadcasts)."""
+
+    def _target(self) -> tuple[str, WrapSpec]:
+        """The base path and the wrappers a dispatch renders."""
+        return self.path, self._spec()
 
     def _dispatch(
         self,
@@ -233,7 +263,8 @@ class WrappedTarget(Wrappable[M], Generic[M]):
         Returns:
             The raw ``httpx.Response``; upstream errors are returned, not raised.
         """
-        url = join_url(gateway_root(self._ctx), render(self._base, self._wrap_spec, path))
+        base, spec = self._target()
+        url = join_url(gateway_root(self._ctx), render(base, spec, path))
         return (
             yield from dispatch_flow(
                 self._ctx,
@@ -253,6 +284,32 @@ class WrappedTarget(Wrappable[M], Generic[M]):
         _dispatch,
         """Like :meth:`dispatch`, but consume the response lazily (SSE, NDJSON, chunks).""",
     )
+
+
+class WrappedTarget(Dispatchable[M], Generic[M]):
+    """A gateway target with wrappers applied; dispatch it or wrap it further."""
+
+    def __init__(self, client: Context, base: str, spec: WrapSpec) -> None:
+        super().__init__(client)
+        self._base = base
+        self._wrap_spec = spec
+
+    def _spec(self) -> WrapSpec:
+        return self._wrap_spec
+
+    def _wrap(self, spec: WrapSpec) -> WrappedTarget[M]:
+        return wrapped_target(self._ctx, self._base, spec)
+
+    def _target(self) -> tuple[str, WrapSpec]:
+        return self._base, self._wrap_spec
+
+    @property
+    def path(self) -> str:
+        """The full wrapped gateway path, e.g. ``l/m/p/<id>?_ttl=1h``."""
+        return render(self._base, self._wrap_spec)
+
+    def __repr__(self) -> str:
+        return f"WrappedTarget({self.path!r})"
 
 
 class SyncWrappedTarget(WrappedTarget[Sync]):

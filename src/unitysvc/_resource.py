@@ -15,6 +15,11 @@ from unitysvc.exceptions import invalid_argument
 T = TypeVar("T")
 
 
+def given(**fields: object) -> dict[str, object]:
+    """The fields that were passed: a PATCH body without the ``NOT_GIVEN`` ones."""
+    return {name: value for name, value in fields.items() if not isinstance(value, NotGiven)}
+
+
 def record_id(value: object) -> str:
     """An id argument as sent on the wire: a UUID, a string, or a record with ``.id``."""
     return str(getattr(value, "id", value))

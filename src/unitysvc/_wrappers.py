@@ -1,9 +1,9 @@
-"""Gateway wrapper paths (``l/``, ``m/``, ``f/``, ``t/``) as data, rendered once.
+"""Gateway wrapper paths (``d/``, ``r/``, ``l/``, ``m/``, ``f/``, ``t/``) as data, rendered once.
 
 The official SDK concatenates strings and produces ``m/l/p/abc?_complete=?_ttl=1h``
 when wrappers are chained. Here a wrapped target is a base path plus a
 :class:`WrapSpec`; chaining merges specs, and :func:`render` emits the prefixes in the
-canonical ``l m f t`` order with one correctly encoded query string, whatever the
+canonical ``d r l m f t`` order with one correctly encoded query string, whatever the
 order of the calls.
 """
 
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from urllib.parse import quote, urlencode
 
-from unitysvc.exceptions import invalid_argument
+from unitysvc.exceptions import OMIT, invalid_argument
 
 _TTL = re.compile(r"^([1-9][0-9]*)([smhd])$")
 _TTL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -39,6 +40,51 @@ def ttl_seconds(ttl: str) -> int:
     if seconds > MAX_TTL_SECONDS:
         raise invalid_argument("ttl", ttl, "the gateway keeps entries at most 7d")
     return seconds
+
+
+#: Longest ``_in`` delay and ``_every`` interval the gateway accepts (366 days).
+MAX_SCHEDULE_SECONDS = 366 * 86400
+
+
+def schedule_seconds(value: str, field: str, *, minimum: int) -> int:
+    """Parse a ``_in`` / ``_every`` duration (``30s``, ``5m``, ``1h``, ``1d``).
+
+    Raises:
+        ValidationError: Malformed, or outside ``minimum`` seconds .. 366 days.
+    """
+    match = re.match(r"^([0-9]+)([smhd])$", value) if isinstance(value, str) else None
+    if not match:
+        raise invalid_argument(
+            field,
+            value,
+            "a duration is a whole number followed by s, m, h or d",
+            "e.g. '30s', '5m', '1h', '1d'",
+        )
+    seconds = int(match.group(1)) * _TTL_SECONDS[match.group(2)]
+    if not minimum <= seconds <= MAX_SCHEDULE_SECONDS:
+        raise invalid_argument(field, value, f"must be between {minimum}s and 366d")
+    return seconds
+
+
+def instant(value: str | datetime) -> str:
+    """An ``_at`` time as sent: ISO-8601, UTC when no offset is given.
+
+    Raises:
+        ValidationError: Not a datetime nor an ISO-8601 date-time string.
+    """
+    moment: datetime | None = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise invalid_argument(
+            "at", value, "an ISO-8601 date-time", "e.g. '2026-05-01T09:30:00Z' or a datetime"
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def gateway_relative(target: object, *, what: str) -> str:
@@ -91,6 +137,9 @@ class WrapSpec:
     """The wrappers applied to a target.
 
     Attributes:
+        delay_at: ``d/?_at=``: make the call at this time (ISO-8601, UTC).
+        delay_in: ``d/?_in=``: make the call after this duration.
+        every: ``r/?_every=``: make the call this often.
         log: ``None`` (off), ``"preview"`` (``l/``) or ``"complete"`` (``l/?_complete``).
         cache_ttl: ``m/`` TTL such as ``"1h"``; ``""`` means the gateway default.
         cache_renew: Force a fresh call and overwrite the cached entry.
@@ -98,11 +147,42 @@ class WrapSpec:
         tee: Fire-and-forget copies (``t/?_to=``).
     """
 
+    delay_at: str | None = None
+    delay_in: str | None = None
+    every: str | None = None
     log: str | None = None
     cache_ttl: str | None = None
     cache_renew: bool = False
     failover: tuple[Secondary, ...] = field(default=())
     tee: tuple[Secondary, ...] = field(default=())
+
+    def with_delay(self, at: str | datetime | None, in_: str | None) -> WrapSpec:
+        """Add ``d/`` with exactly one of ``at`` and ``in_`` (a later call replaces it).
+
+        Raises:
+            ValidationError: Neither or both given, or either malformed.
+        """
+        if (at is None) == (in_ is None):
+            raise invalid_argument(
+                "at",
+                OMIT,
+                "delayed() needs exactly one of at= (a time) and in_= (a duration)",
+                "e.g. delayed(in_='5m') or delayed(at='2026-05-01T09:30:00Z')",
+            )
+        if in_ is not None:
+            schedule_seconds(in_, "in_", minimum=0)
+            return replace(self, delay_at=None, delay_in=in_)
+        assert at is not None
+        return replace(self, delay_at=instant(at), delay_in=None)
+
+    def with_every(self, every: str) -> WrapSpec:
+        """Add ``r/`` (a later call replaces the interval).
+
+        Raises:
+            ValidationError: ``every`` is malformed, under 1s or over 366d.
+        """
+        schedule_seconds(every, "every", minimum=1)
+        return replace(self, every=every)
 
     def with_log(self, complete: bool) -> WrapSpec:
         """Add ``l/`` (upgrading to complete if asked either time)."""
@@ -141,6 +221,15 @@ def render(base: str, spec: WrapSpec, sub_path: str = "") -> str:
         path = f"{path.rstrip('/')}/{sub_path.lstrip('/')}"
     prefixes: list[str] = []
     query: list[tuple[str, str]] = []
+    if spec.delay_at is not None or spec.delay_in is not None:
+        prefixes.append("d")
+        if spec.delay_at is not None:
+            query.append(("_at", spec.delay_at))
+        if spec.delay_in is not None:
+            query.append(("_in", spec.delay_in))
+    if spec.every is not None:
+        prefixes.append("r")
+        query.append(("_every", spec.every))
     if spec.log:
         prefixes.append("l")
         if spec.log == "complete":

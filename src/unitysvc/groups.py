@@ -109,6 +109,9 @@ class _GroupsOps(Resource[M], Generic[M]):
         response = yield from self._call("GET", f"/groups/{name}", anonymous=True, options=options)
         return self._wrap(parse(CustomerGroupDetail, response))
 
+    #: The official SDK's older name of :meth:`get` (lookups are by name).
+    get_by_name = get
+
     @op
     def create(
         self,

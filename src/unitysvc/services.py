@@ -26,6 +26,7 @@ from unitysvc._resource import Resource, record_id
 from unitysvc.exceptions import OMIT, invalid_argument
 from unitysvc.models import (
     AccessInterface,
+    AccessPlan,
     RecurrentRequestPublic,
     ServiceDetail,
     ServiceDocumentsResponse,
@@ -183,6 +184,53 @@ class _ServicesOps(Resource[M], Generic[M]):
             options=options,
         )
         return parse(ServiceDocumentsResponse, response)
+
+    @op
+    def document(
+        self,
+        service_id: str | UUID,
+        document_id: str | UUID,
+        *,
+        interface: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Flow[ServiceDocumentsResponse]:
+        """One public document of a service, its content rendered.
+
+        The same envelope as :meth:`documents`, with a single entry, so the
+        interfaces it could be rendered against come along.
+
+        Args:
+            service_id: Service UUID.
+            document_id: The document's id (from :meth:`documents`).
+            interface: Render against this interface (default: the service's first).
+
+        Raises:
+            NotFoundError: No such service or document.
+        """
+        response = yield from self._call(
+            "GET",
+            f"/services/{record_id(service_id)}/documents/{record_id(document_id)}",
+            params={"interface": interface},
+            anonymous=True,
+            options=options,
+        )
+        return parse(ServiceDocumentsResponse, response)
+
+    @op
+    def access_plan(
+        self, service_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[AccessPlan]:
+        """How to use a service: enrollment, how to call it, and each channel's price.
+
+        A plan built from the catalog, readable without a key: whether an
+        enrollment is needed and with which parameters, the interfaces to call
+        (shared, or per enrollment at ``e/<CODE>``), and per channel its pricing
+        and the secrets it needs. Structure, not prose: rendering is yours.
+        """
+        response = yield from self._call(
+            "GET", f"/services/{record_id(service_id)}/usage", anonymous=True, options=options
+        )
+        return parse(AccessPlan, response)
 
     def _target(
         self,
@@ -365,6 +413,8 @@ class _ServiceRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
     refresh = forward(_ServicesOps[M].get, "id")
     interfaces = forward(_ServicesOps[M].interfaces, "id")
     documents = forward(_ServicesOps[M].documents, "id")
+    document = forward(_ServicesOps[M].document, "id")
+    access_plan = forward(_ServicesOps[M].access_plan, "id")
     dispatch = forward(_ServicesOps[M].dispatch, "id")
     stream = forward(_ServicesOps[M].stream, "id")
     schedule = forward(_ServicesOps[M].schedule, "id")

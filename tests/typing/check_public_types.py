@@ -6,16 +6,25 @@ Sync methods must return values and async methods coroutines, from one source.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Literal, assert_type
 
 import httpx
 
 import unitysvc
+from unitysvc.broadcasts import Broadcast
+from unitysvc.chains import AsyncChain, Chain
 from unitysvc.enrollments import AsyncEnrollment, Enrollment
 from unitysvc.groups import AsyncGroup, Group
 from unitysvc.models import (
     AccessInterface,
+    AccessPlan,
+    AccountFileDownloadResponse,
+    ChainStepPublic,
+    CycleUsageResponse,
     Message,
+    PreferencePublic,
+    PreferencesPublic,
     ResolveResponse,
     SecretPublic,
     SecretsPublic,
@@ -95,3 +104,33 @@ def list_envelopes_are_typed_sequences(client: unitysvc.Client) -> None:
     assert_type(page[0], SecretPublic)
     for secret in page:
         assert_type(secret, SecretPublic)
+
+
+def account_resources_are_typed(client: unitysvc.Client) -> None:
+    assert_type(client.preferences.list(), PreferencesPublic)
+    assert_type(client.preferences.set_request_log_mode("complete"), PreferencePublic)
+    assert_type(client.preferences.set_ai("demo-small", gateway="api"), PreferencePublic)
+    assert_type(client.preferences.set("ai", {"service": "x"}), PreferencePublic)
+    cycle = client.usage.cycle("2026-04-01")
+    assert_type(cycle, CycleUsageResponse)
+    for entry in cycle.services or []:
+        if entry.usage_metrics is not None:
+            assert_type(entry.usage_metrics.input_tokens, float | None)
+            assert_type(entry.usage_metrics["bytes_in"], float)
+    assert_type(client.files.upload("a.txt", "docs"), str)
+    assert_type(client.files.download("docs/a.txt"), Path)
+    chain: Chain = client.chains.create(name="c", steps=[{"name": "s", "target_path": "g/llm"}])
+    assert_type(chain.add_step(name="n", target_path=chain, sort_order=1), ChainStepPublic)
+    assert_type(chain.dispatch(json={}), httpx.Response)
+    broadcast: Broadcast = client.broadcasts.get("b")
+    assert_type(broadcast.refresh(), Broadcast)
+    assert_type(broadcast.delayed(in_="5m").dispatch(json={}), httpx.Response)
+    assert_type(client.services.access_plan("abc"), AccessPlan)
+
+
+async def async_account_resources_are_typed(client: unitysvc.AsyncClient) -> None:
+    assert_type(await client.preferences.get("request-log"), PreferencePublic)
+    assert_type(await client.usage.cycle(), CycleUsageResponse)
+    chain: AsyncChain = await client.chains.get("c")
+    assert_type(await chain.recurrent("1h").dispatch(json={}), httpx.Response)
+    assert_type(await client.files.download_url("a.txt"), AccountFileDownloadResponse)

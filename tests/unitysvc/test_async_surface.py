@@ -30,6 +30,13 @@ PAIRS = [
     ("unitysvc.aliases", "Aliases", "AsyncAliases"),
     ("unitysvc.recurrent_requests", "RecurrentRequests", "AsyncRecurrentRequests"),
     ("unitysvc.request_logs", "RequestLogs", "AsyncRequestLogs"),
+    ("unitysvc.preferences", "Preferences", "AsyncPreferences"),
+    ("unitysvc.usage", "Usage", "AsyncUsage"),
+    ("unitysvc.chains", "Chains", "AsyncChains"),
+    ("unitysvc.chains", "Chain", "AsyncChain"),
+    ("unitysvc.broadcasts", "Broadcasts", "AsyncBroadcasts"),
+    ("unitysvc.broadcasts", "Broadcast", "AsyncBroadcast"),
+    ("unitysvc.files", "Files", "AsyncFiles"),
     ("unitysvc._gateway", "SyncWrappedTarget", "AsyncWrappedTarget"),
 ]
 
@@ -42,6 +49,8 @@ NOT_COROUTINES = {
     "cached",
     "with_failover",
     "with_tee",
+    "delayed",
+    "recurrent",
     "with_options",
 }
 

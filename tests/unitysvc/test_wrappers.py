@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -100,3 +101,38 @@ def test_target_secondaries_follow_the_dispatch_sub_path() -> None:
     assert render("p/svc", spec) == (
         "f/f/t/p/svc?_else=g%2Fllm&_else=p%2Ffixed&_to=m%2Fp%2Faudit%3F_ttl%3D5m"
     )
+
+
+def test_schedule_wrappers_render_first_in_one_query_string() -> None:
+    spec = WrapSpec().with_log(False).with_every("5m").with_delay(None, "30s")
+    assert render("p/abc", spec, "chat/completions") == (
+        "d/r/l/p/abc/chat/completions?_in=30s&_every=5m"
+    )
+    at = WrapSpec().with_delay("2026-05-01T09:30:00", None)  # no offset: UTC
+    assert render("g/llm", at) == "d/g/llm?_at=2026-05-01T09%3A30%3A00Z"
+    paris = WrapSpec().with_delay("2026-05-01T11:30:00+02:00", None)
+    assert render("g/llm", paris) == render("g/llm", at)
+    # A later delay replaces the earlier one: one d/, one of _at / _in.
+    assert render("g/llm", at.with_delay(None, "1h")) == "d/g/llm?_in=1h"
+
+
+@pytest.mark.parametrize(
+    ("make", "field"),
+    [
+        (lambda: WrapSpec().with_delay(None, None), "at"),
+        (lambda: WrapSpec().with_delay("2026-05-01T00:00:00Z", "1m"), "at"),
+        (lambda: WrapSpec().with_delay(None, "367d"), "in_"),
+        (lambda: WrapSpec().with_delay(None, "1.5h"), "in_"),
+        (lambda: WrapSpec().with_delay("next tuesday", None), "at"),
+        (lambda: WrapSpec().with_every("0s"), "every"),
+        (lambda: WrapSpec().with_every("weekly"), "every"),
+    ],
+)
+def test_bad_schedules_are_refused_naming_the_argument(
+    make: Callable[[], object], field: str
+) -> None:
+    from unitysvc import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        make()
+    assert info.value.field == field

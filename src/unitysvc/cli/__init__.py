@@ -29,12 +29,15 @@ from unitysvc.cli import (
     aliases,
     enrollments,
     env,
+    files,
     gateway,
     groups,
+    preferences,
     recurrent_requests,
     request_logs,
     secrets,
     services,
+    usage,
 )
 from unitysvc.cli._context import hoist_global_options, resolve_settings, start_run
 from unitysvc.cli._output import describe_error, fail
@@ -157,7 +160,8 @@ app = typer.Typer(
     cls=_RootGroup,
     help=(
         "UnitySVC from the terminal: browse the catalog, manage secrets, enrollments, "
-        "aliases and schedules, and call services through the gateway."
+        "aliases, schedules, preferences and files, call services through the gateway "
+        "and see what they cost."
     ),
     epilog=(
         "Settings come from flags, else UNITYSVC_API_KEY / UNITYSVC_API_URL / "
@@ -250,6 +254,9 @@ app.add_typer(secrets.app, name="secrets", rich_help_panel=_ACCOUNT)
 app.add_typer(aliases.app, name="aliases", rich_help_panel=_ACCOUNT)
 app.add_typer(recurrent_requests.app, name="recurrent-requests", rich_help_panel=_ACCOUNT)
 app.add_typer(request_logs.app, name="request-logs", rich_help_panel=_ACCOUNT)
+app.add_typer(preferences.app, name="preferences", rich_help_panel=_ACCOUNT)
+app.command("usage", epilog=usage.EPILOG, rich_help_panel=_ACCOUNT)(usage.usage)
+app.add_typer(files.app, name="files", rich_help_panel=_ACCOUNT)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

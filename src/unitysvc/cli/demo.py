@@ -45,7 +45,11 @@ CUSTOMER = "demo"
 SCHEDULE_SECONDS = 1
 #: Upstream latency the demo asks of the mock model, so a cache hit is visibly faster.
 SLOW_UPSTREAM_MS = 300
-STEPS = 13
+STEPS = 14
+#: Upstream calls the walk-through makes that are metered (the cache hit is not): the
+#: dispatch, the stream, the cache miss, demo-down alone, the failover's two calls and
+#: the two scheduled runs.
+METERED_CALLS = 8
 
 app = typer.Typer(add_completion=False)
 
@@ -164,11 +168,11 @@ def _walk(out: _Printer, client: unitysvc.Client) -> None:
     )
     out.ok(f"{len(groups)} groups, {len(services)} services")
 
-    # -- request log ----------------------------------------------------------------
-    out.step("Turn on request logging (every gateway call below is recorded)")
-    out.code("client.request_logs.start()")
-    status = client.request_logs.start()
-    out.ok(f"request logging enabled: {status.enabled}")
+    # -- preference -----------------------------------------------------------------
+    out.step("Set a preference: log every gateway call below, with complete bodies")
+    out.code('client.preferences.set_request_log_mode("complete")')
+    pref = client.preferences.set_request_log_mode("complete")
+    out.ok(f"preference {pref.name} = {pref.effective} (source: {pref.source})")
 
     # -- secret ---------------------------------------------------------------------
     out.step("Store a secret (the demo-byok upstream's API key)")
@@ -334,6 +338,49 @@ def _walk(out: _Printer, client: unitysvc.Client) -> None:
     out.table(["Time", "Method", "Status", "ms", "By", "Path"], rows)
     out.ok(f"{page.total_count} request-log rows")
 
+    # -- cost -----------------------------------------------------------------------
+    _cost(out, client)
+
+
+def _cost(out: _Printer, client: unitysvc.Client) -> None:
+    """The last step: what the calls above cost this cycle."""
+    out.step("See what it cost: this billing cycle's usage")
+    out.code("client.usage.cycle()")
+    # Usage is written off the response path, like the log rows: give it a moment.
+    cycle = client.usage.cycle()
+    deadline = time.monotonic() + 5
+    while _requests(cycle) < METERED_CALLS and time.monotonic() < deadline:
+        time.sleep(0.1)
+        cycle = client.usage.cycle()
+    services = cycle.services or []
+    out.table(
+        ["Service", "Requests", "Errors", "Tokens in/out", f"Charge ({cycle.currency})"],
+        [
+            [
+                s.service_name,
+                str(s.request_count),
+                str(s.error_count),
+                _tokens(s.usage_metrics),
+                s.customer_charge,
+            ]
+            for s in services
+        ],
+    )
+    out.ok(
+        f"total {cycle.total_charge} {cycle.currency} for {_requests(cycle)} upstream calls: "
+        "catalog price × the tokens each upstream reported; errors cost nothing"
+    )
+
+
+def _requests(cycle: Any) -> int:
+    return sum(s.request_count for s in cycle.services or [])
+
+
+def _tokens(metrics: Any) -> str:
+    if metrics is None or metrics.input_tokens is None:
+        return "-"
+    return f"{metrics.input_tokens:.0f}/{(metrics.output_tokens or 0):.0f}"
+
 
 def _run(console: Console, keep: bool) -> None:
     import unitysvc
@@ -407,9 +454,10 @@ def demo(
 
     Starts the platform on 127.0.0.1 (SQLite in a temporary directory, the demo
     catalog), creates a customer and, with the public SDK: browses groups and
-    services, stores a secret, enrolls in demo-byok, dispatches and streams chat
-    completions, resolves a route, shows a cache hit, fails over from demo-down,
-    runs a schedule twice and reads the request log. Leaves nothing running.
+    services, sets the request-log preference, stores a secret, enrolls in
+    demo-byok, dispatches and streams chat completions, resolves a route, shows a
+    cache hit, fails over from demo-down, runs a schedule twice, reads the request
+    log and shows what it all cost. Leaves nothing running.
     """
     _require_platform()
     with _stop_on_sigterm():

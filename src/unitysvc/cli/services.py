@@ -40,7 +40,8 @@ from unitysvc.cli.recurrent_requests import (
 )
 
 app = typer.Typer(
-    help="One service: details, interfaces, dispatch, stream, schedule, enroll.\n\n"
+    help="One service: details, usage plan, interfaces, dispatch, stream, schedule, "
+    "enroll.\n\n"
     "Find services with `usvc groups services <group>`.",
     no_args_is_help=True,
     epilog=examples(
@@ -90,6 +91,58 @@ def show_service(service_id: ServiceId, as_json: JsonFlag = False) -> None:
         as_json,
         lambda s: print_record(s, fields=_SERVICE_FIELDS),
     )
+
+
+@app.command(
+    "usage",
+    epilog=examples("usvc services usage <service-uuid>", "usvc services usage 3f2a --json"),
+)
+def service_usage(service_id: ServiceId, as_json: JsonFlag = False) -> None:
+    """Show how to use a service: enrollment, interfaces, and each channel's price.
+
+    The access plan, read from the catalog; no API key needed. For what your own
+    calls used and cost, see `usvc usage`.
+    """
+    plan = client().services.access_plan(service_id)
+
+    def render(p: Any) -> None:
+        print_record(
+            {
+                "enrollment_mode": p.enrollment_mode,
+                "gateway_type": p.gateway_type,
+                "input_formats": p.input_formats,
+                "parameters": [param.name for param in p.parameters or []],
+            }
+        )
+        print_table(
+            ["Interface", "Base URL", "Routing key"],
+            [[i.name, i.base_url, i.routing_key] for i in p.interfaces or []],
+            empty="No shared interface: call it through an enrollment (usvc services enroll).",
+        )
+        print_table(
+            ["Channel", "Type", "Price", "Currency", "Default", "Enrollment", "Secrets"],
+            [
+                [
+                    c.name,
+                    c.channel_type,
+                    "free" if c.free else (c.price_description or c.price),
+                    c.currency,
+                    c.default,
+                    c.requires_enrollment,
+                    [s.name for s in c.required_secrets or []],
+                ]
+                for c in p.channels or []
+            ],
+            empty="No channels.",
+        )
+        if p.routing_endpoints:
+            print_table(
+                ["Also routable at", "Routing key", "Key required"],
+                [[e.base_url, e.routing_key, e.routing_key_required] for e in p.routing_endpoints],
+                empty="",
+            )
+
+    emit(plan, as_json, render)
 
 
 @app.command("interfaces", epilog=examples("usvc services interfaces <service-uuid> --json"))

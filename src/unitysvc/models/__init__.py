@@ -128,6 +128,7 @@ if TYPE_CHECKING:
     from unitysvc.models.aliases import SwitchRoutingResponse as SwitchRoutingResponse
     from unitysvc.models.request_logs import UpstreamResponseInfo as UpstreamResponseInfo
     from unitysvc.models.request_logs import UsageEventInfo as UsageEventInfo
+    from unitysvc.models.common import UsageMetrics as UsageMetrics
     from unitysvc.models.request_logs import UserRequestInfo as UserRequestInfo
     from unitysvc.models.common import ValidationError as ValidationError
 
@@ -220,6 +221,7 @@ _LOCATIONS = {
     "SwitchRoutingResponse": "aliases",
     "UpstreamResponseInfo": "request_logs",
     "UsageEventInfo": "request_logs",
+    "UsageMetrics": "common",
     "UserRequestInfo": "request_logs",
     "ValidationError": "common",
 }
@@ -312,6 +314,7 @@ __all__ = [
     "SwitchRoutingResponse",
     "UpstreamResponseInfo",
     "UsageEventInfo",
+    "UsageMetrics",
     "UserRequestInfo",
     "ValidationError",
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
-from unitysvc.models._base import ListEnvelope, WireModel
+from unitysvc.models._base import ListEnvelope, NumberMap, WireModel
 from unitysvc.models.common import TargetPath
 
 

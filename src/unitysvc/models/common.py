@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
-from unitysvc.models._base import ListEnvelope, WireModel
+from unitysvc.models._base import ListEnvelope, NumberMap, WireModel
 
 
 class AccessInterface(WireModel):
@@ -64,6 +64,41 @@ Description = Annotated[str, Field(max_length=500, title="Description")]
 TargetPath = Annotated[str, Field(max_length=500, title="Target Path")]
 
 
+class UsageMetrics(NumberMap):
+    """
+    Metered quantities by name. The names below are what this platform meters; a token count is present only when the upstream reported it, and other names may appear (each a number).
+    """
+
+    input_tokens: Annotated[float | None, Field(title="Input Tokens")] = None
+    """
+    Prompt tokens billed at the input rate (cached ones excluded)
+    """
+    cached_input_tokens: Annotated[float | None, Field(title="Cached Input Tokens")] = None
+    """
+    Prompt tokens the upstream served from its cache
+    """
+    output_tokens: Annotated[float | None, Field(title="Output Tokens")] = None
+    """
+    Completion tokens
+    """
+    total_tokens: Annotated[float | None, Field(title="Total Tokens")] = None
+    """
+    Total tokens as the upstream reported them
+    """
+    bytes_in: Annotated[float | None, Field(title="Bytes In")] = None
+    """
+    Request body bytes sent upstream
+    """
+    bytes_out: Annotated[float | None, Field(title="Bytes Out")] = None
+    """
+    Response body bytes received
+    """
+    duration_seconds: Annotated[float | None, Field(title="Duration Seconds")] = None
+    """
+    From sending the request to the end of the response body
+    """
+
+
 class ValidationError(WireModel):
     loc: Annotated[list[str | int], Field(title="Location")]
     msg: Annotated[str, Field(title="Message")]
@@ -77,5 +112,6 @@ class HTTPValidationError(WireModel):
 __all__ = [
     "AccessInterface",
     "HTTPValidationError",
+    "UsageMetrics",
     "ValidationError",
 ]

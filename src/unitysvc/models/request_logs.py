@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
-from unitysvc.models._base import ListEnvelope, WireModel
+from unitysvc.models._base import ListEnvelope, NumberMap, WireModel
+from unitysvc.models.common import UsageMetrics
 
 
 class GatewayRequestInfo(WireModel):
@@ -104,7 +105,7 @@ class UsageEventInfo(WireModel):
     """
     The charge of this call, a decimal string
     """
-    usage_metrics: dict[str, float]
+    usage_metrics: UsageMetrics
     pricing_bundle_id: Annotated[str | None, Field(title="Pricing Bundle Id")] = None
 
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
-from unitysvc.models._base import ListEnvelope, WireModel
+from unitysvc.models._base import ListEnvelope, NumberMap, WireModel
+from unitysvc.models.common import UsageMetrics
 
 
 class PlanMeterPublic(WireModel):
@@ -66,7 +67,7 @@ class ServiceUsagePublic(WireModel):
     """
     Upstream access channel used
     """
-    usage_metrics: dict[str, float] | None = None
+    usage_metrics: UsageMetrics | None = None
 
 
 class CycleUsageResponse(WireModel):

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import threading
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,40 +27,42 @@ DEMO_BYOK_KEY = "sk-demo-byok-0123456789"
 
 #: One phrase per step (and the results that prove the step worked), in order.
 STEPS = [
-    " 1/13 Start the platform",
+    " 1/14 Start the platform",
     "listening on http://127.0.0.1:",
-    " 2/13 Create a customer",
-    " 3/13 Browse the catalog",
+    " 2/14 Create a customer",
+    " 3/14 Browse the catalog",
     "all_services",
     "demo-byok",
     "2 groups, 7 services",
-    " 4/13 Turn on request logging",
-    "request logging enabled: True",
-    " 5/13 Store a secret",
+    " 4/14 Set a preference: log every gateway call below, with complete bodies",
+    "preference request-log = complete (source: account)",
+    " 5/14 Store a secret",
     "secret DEMO_API_KEY stored encrypted",
-    " 6/13 Enroll in demo-byok",
+    " 6/14 Enroll in demo-byok",
     ": pending",
     "enrollment active after",
-    " 7/13 Dispatch a chat completion",
+    " 7/14 Dispatch a chat completion",
     "200 in",
     "'[demo-byok] Hello from the unitysvc demo'",
-    " 8/13 Stream a reply, token by token",
+    " 8/14 Stream a reply, token by token",
     "[demo-byok] streaming arrives one token at a time",
     "8 tokens streamed",
-    " 9/13 Resolve a route",
+    " 9/14 Resolve a route",
     "demo-medium",
     "model demo-medium resolves to: demo-medium",
-    "10/13 Cache a slow call",
+    "10/14 Cache a slow call",
     "x-unitysvc-cache: miss",
     "x-unitysvc-cache: hit",
-    "11/13 Fail over from demo-down",
+    "11/14 Fail over from demo-down",
     "demo-down alone answers 503",
     "200 from the secondary (x-unitysvc-failover: 1): '[demo-small] Are you there?'",
-    "12/13 Schedule a recurrent request every 1s",
+    "12/14 Schedule a recurrent request every 1s",
     "run 1 fired at",
     "run 2 fired at",
     "schedule deleted",
-    "13/13 Read the request log",
+    "13/14 Read the request log",
+    "14/14 See what it cost",
+    "client.usage.cycle()",
     "Done in",
     "Platform stopped; temporary data removed.",
 ]
@@ -99,10 +102,17 @@ def test_demo_walks_through_every_step_and_leaves_nothing_running(usvc_offline: 
     out = result.stdout
     _in_order(out, STEPS)
     # The request log shows the calls of every step, the scheduled runs included.
-    log = out[out.index("13/13") :]
+    log = out[out.index("13/14") :]
     for path in ("e/", "m/g/llm/chat/completions?_ttl=5m", "f/p/", "demo-down/v1", "schedule"):
         assert path in log, (path, log)
     assert re.search(r"✓ \d+ request-log rows", log)
+    # The cost step: the priced demo-small calls cost something, the errors nothing.
+    cost = out[out.index("14/14") :]
+    total = re.search(r"✓ total (\S+) USD for (\d+) upstream calls", cost)
+    assert total, cost
+    assert Decimal(total.group(1)) > 0 and int(total.group(2)) >= 8
+    down = re.search(r"demo-down\s+(\d+)\s+(\d+)\s+-\s+(\S+)", cost)
+    assert down and down.group(1) == down.group(2) and Decimal(down.group(3)) == 0, cost
     # Keys are shown by prefix only; the BYOK secret never.
     assert DEMO_BYOK_KEY not in out
     assert not re.search(r"svcpass_[A-Za-z0-9_-]{20,}", out)
@@ -263,4 +273,4 @@ def test_demo_shows_progress_before_importing_the_platform() -> None:
         process.communicate(timeout=60)
     shown = "".join(line for line in seen if not line.startswith("import time:"))
     assert "UnitySVC demo" in shown
-    assert "1/13" in shown and "Start the platform" in shown
+    assert "1/14" in shown and "Start the platform" in shown

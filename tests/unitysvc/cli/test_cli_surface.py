@@ -20,14 +20,16 @@ COMMANDS = {
         "remove-member",
         "dispatch",
     ],
-    "services": ["show", "interfaces", "dispatch", "stream", "schedule", "enroll"],
+    "services": ["show", "usage", "interfaces", "dispatch", "stream", "schedule", "enroll"],
     "enrollments": ["list", "show", "create", "cancel", "wait"],
     "secrets": ["list", "show", "set", "delete", "upload"],
     "aliases": ["list", "show", "create", "update", "switch", "delete"],
     "recurrent-requests": ["list", "show", "create", "update", "trigger", "delete"],
     "request-logs": ["start", "stop", "list", "show", "tail"],
+    "preferences": ["list", "get", "set", "clear", "request-log"],
+    "files": ["ls", "get", "put", "url"],
 }
-TOP_LEVEL = ["env", "resolve", "dispatch"]
+TOP_LEVEL = ["env", "resolve", "dispatch", "usage"]
 ALL = [[name] for name in TOP_LEVEL] + [
     [group, sub] for group, subs in COMMANDS.items() for sub in subs
 ]
@@ -78,6 +80,13 @@ def test_groups_list_their_commands(usvc_offline: Any, group: str) -> None:
         ["request-logs", "list", "--since", "yesterday"],
         ["request-logs", "tail", "--service-id", "not-a-uuid"],
         ["groups", "update", "some-id"],  # nothing to change
+        ["preferences", "request-log", "verbose"],
+        ["preferences", "set", "ai"],  # no value
+        ["usage", "--cycle", "2026-02-15"],
+        ["usage", "--cycle", "February"],
+        ["files", "put", "/no/such/file.csv"],
+        ["files", "url", "a.txt", "--expires-in", "5"],
+        ["files", "ls", "--limit", "0"],
     ],
     ids=lambda args: " ".join(args),
 )

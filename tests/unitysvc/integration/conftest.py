@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -111,6 +112,23 @@ def client(request: pytest.FixtureRequest, platform: LocalPlatform, api_key: str
         loop.close()
 
 
+@pytest.fixture(params=["sync", "async"])
+def fresh_client(request: pytest.FixtureRequest, platform: LocalPlatform) -> Iterator[Any]:
+    """Like ``client``, for a customer of its own: state other tests set is not seen."""
+    key = platform.create_customer(f"sdk-{uuid.uuid4().hex[:12]}")
+    if request.param == "sync":
+        with platform.client(key) as sync_client:
+            yield sync_client
+        return
+    loop = _Loop()
+    async_client = platform.async_client(key)
+    try:
+        yield AsyncBridge(async_client, loop)
+    finally:
+        loop.run(async_client.close())
+        loop.close()
+
+
 @pytest.fixture
 def anonymous(platform: LocalPlatform) -> Iterator[unitysvc.Client]:
     with platform.client() as anon:
@@ -126,5 +144,18 @@ def demo_service(client: Any) -> Any:
             if svc.name.split("/")[-1] == short_name:
                 return client.services.get(svc.id)
         raise AssertionError(f"demo service {short_name} not found")
+
+    return find
+
+
+@pytest.fixture
+def service_id() -> Any:
+    """``service_id(client, name)``: the id of the demo service ``name``, as a string."""
+
+    def find(client: Any, name: str) -> str:
+        for svc in client.groups.iter_services("all_services", search=name):
+            if svc.name == name:
+                return str(svc.id)
+        raise AssertionError(f"demo service {name} not found")
 
     return find

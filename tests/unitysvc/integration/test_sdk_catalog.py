@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 
 from unitysvc import NotFoundError
-from unitysvc.models import AccessInterface
+from unitysvc.models import AccessInterface, AccessPlan
 
 
 def test_groups_list_and_get(client: Any) -> None:
@@ -79,3 +80,34 @@ def test_collections_crud_and_members(client: Any) -> None:
     assert list(client.groups.members(collection.id)) == []
     client.groups.delete(collection.id)
     assert name not in {g.name for g in client.groups.list(owner="own")}
+
+
+def test_access_plan_and_documents(client: Any, anonymous: Any, service_id: Any) -> None:
+    small = service_id(client, "demo-small")
+    plan = client.services.access_plan(small)
+    assert anonymous.services.access_plan(small) == plan  # no key needed
+    assert isinstance(plan, AccessPlan)
+    assert plan.enrollment_mode == "disallowed" and plan.gateway_type == "api"
+    [channel] = plan.channels or []
+    assert (channel.name, channel.default, channel.currency) == ("managed", True, "USD")
+    assert [i.name for i in plan.interfaces or []] == ["canonical"]
+    service = client.services.get(small)
+    assert service.access_plan() == plan  # the record forwards to the same call
+    listing = service.documents(category="code_example")
+    assert {d.title for d in listing.documents or []} == {
+        "Python code example",
+        "cURL code example",
+    }
+    curl = next(d for d in listing.documents or [] if d.mime_type == "bash")
+    one = client.services.document(small, curl.id)
+    assert [d.id for d in one.documents or []] == [curl.id]
+    assert one.available_interfaces == ["canonical"]
+    content = (one.documents or [])[0].content or ""
+    assert "/demo-small/v1/chat/completions" in content  # rendered against the interface
+    assert service.document(curl.id).documents == one.documents
+    with pytest.raises(NotFoundError):
+        client.services.document(small, uuid.uuid4())
+
+
+def test_get_by_name_is_get(client: Any) -> None:
+    assert client.groups.get_by_name("llm").id == client.groups.get("llm").id

@@ -166,7 +166,8 @@ async def test_the_cycle_sums_exactly_counts_days_and_projects_flat(session: Asy
     [entry] = view.services or []
     assert (entry.request_count, entry.success_count, entry.error_count) == (3, 2, 1)
     assert entry.service_name == "demo-small" and entry.channel == "managed"
-    assert entry.usage_metrics == {
+    assert entry.usage_metrics is not None
+    assert entry.usage_metrics.to_dict() == {
         "input_tokens": 30,
         "output_tokens": 15,
         "bytes_in": 9,
