@@ -35,6 +35,8 @@ logger = logging.getLogger("unitysvc_server.gateway")
 #: Maps a bearer token to the caller, or ``None`` when the key is unknown or revoked.
 Authenticate = Callable[[str], Awaitable[Caller | None]]
 
+_PATH_ERROR_TYPES = {400: "bad_wrapper", 404: "no_route", 501: "not_implemented"}
+
 #: Request bodies above this size are refused with 413.
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 
@@ -133,11 +135,9 @@ class GatewayApp:
         try:
             parsed = parse_gateway_path(path_text, query)
         except PathError as exc:
-            error_type = {400: "bad_wrapper", 404: "no_route", 501: "not_implemented"}
+            error_type = exc.error_type or _PATH_ERROR_TYPES.get(exc.status, "bad_path")
             return (
-                error_response(
-                    exc.status, exc.detail, error_type=error_type.get(exc.status, "bad_path")
-                ),
+                error_response(exc.status, exc.detail, error_type=error_type),
                 None,
             )
         try:

@@ -59,12 +59,59 @@ class PathError(Exception):
     Attributes:
         status: The HTTP status to answer with (400, 404 or 501).
         detail: A message naming the offending part and the fix.
+        error_type: A short machine-readable reason; ``None`` lets the caller derive
+            one from the status.
     """
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, error_type: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.error_type = error_type
+
+
+#: Percent-decoding rounds a segment gets before it is judged: double encoding
+#: (``%252e``) is undone by upstreams that decode twice.
+_DECODE_ROUNDS = 4
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def hides_dot_segment(segment: str) -> bool:
+    """Whether a raw path segment is, or decodes to something containing, ``.`` or ``..``.
+
+    The segment is decoded up to :data:`_DECODE_ROUNDS` times (one more than any
+    upstream is expected to) and split on ``/`` and ``\\`` at every round, so
+    ``..%2f``, ``%2e%2e``, ``..%5c`` and ``%252e%252e`` all count. A segment still
+    encoded after the last round counts too: it cannot be shown to be harmless.
+    """
+    if "." not in segment and "%" not in segment:
+        return False
+    text = segment
+    for _ in range(_DECODE_ROUNDS):
+        if any(part in (".", "..") for part in _SEPARATORS.split(text)):
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True
+
+
+def check_segments(segments: list[str]) -> None:
+    """Refuse a path whose segments could climb out of the channel's ``base_url``.
+
+    Raises:
+        PathError: 400 ``bad_path`` naming the segment.
+    """
+    for segment in segments:
+        if hides_dot_segment(segment):
+            raise PathError(
+                400,
+                f"path segment {segment!r} is a dot-segment ('.' or '..', possibly "
+                "percent-encoded or behind an encoded slash or backslash); it would leave "
+                "the service's base URL, so the gateway refuses it: remove it",
+                error_type="bad_path",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +200,7 @@ def secondary_path(value: str, param: str) -> str:
     path = path.lstrip("/")
     if not path:
         raise PathError(400, f"{param} is empty; give a gateway-relative path")
+    check_segments(path.partition("?")[0].split("/"))
     return path
 
 
@@ -217,8 +265,8 @@ def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
         The parsed path.
 
     Raises:
-        PathError: 400 for malformed wrapper parameters, 404 for an empty path or a
-            primitive without its name, 501 for ``d/`` and ``r/``.
+        PathError: 400 for malformed wrapper parameters and for dot-segments, 404 for an
+            empty path or a primitive without its name, 501 for ``d/`` and ``r/``.
     """
     segments = raw_path.strip("/").split("/") if raw_path.strip("/") else []
     letters: list[str] = []
@@ -236,6 +284,7 @@ def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
     query = b"&".join(forwarded).decode("latin-1")
     if not segments:
         raise PathError(404, "no target after the gateway wrappers; expected e.g. p/<service-id>")
+    check_segments(segments)
     head = segments[0]
     kind = ADDRESS_PREFIXES.get(head)
     # "p/<slug>" is a listing path (e.g. the groq catalog's "/p/groq"), not a service id.

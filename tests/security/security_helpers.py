@@ -1,0 +1,201 @@
+"""Helpers of the threat-model suite: a loopback upstream that counts connections, raw HTTP.
+
+:class:`CountingUpstream` is an HTTP/1.1 server on a free 127.0.0.1 port (asyncio and
+``httptools``, in a background thread) that records the exact request target and headers
+it receives and how many connections are open right now. Paths:
+
+* ``.../hold`` — never answers (the connection stays until one side closes it);
+* ``.../stream`` — 200, then one chunk every 20 ms for as long as the connection lasts;
+* anything else — 200 JSON: method, raw target, headers, body, and the hit count.
+
+:func:`raw_exchange` sends bytes exactly as given over a socket (clients such as httpx
+normalise ``..`` segments away, which would hide what an attacker can send).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httptools
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, upstream: CountingUpstream) -> None:
+        self.upstream = upstream
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.headers: list[tuple[str, str]] = []
+        self.body = b""
+        self.streamer: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.upstream.open_connections += 1
+        self.upstream.accepted += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.upstream.open_connections -= 1
+        if self.streamer is not None:
+            self.streamer.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        self.url, self.headers, self.body = b"", [], b""
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+
+    def on_body(self, body: bytes) -> None:
+        self.body += body
+
+    def on_message_complete(self) -> None:
+        assert self.transport is not None
+        target = self.url.decode("latin-1")
+        hit = {
+            "method": self.parser.get_method().decode(),
+            "target": target,
+            "headers": dict(self.headers),
+            "body": self.body.decode("utf-8", "replace"),
+        }
+        self.upstream.hits.append(hit)
+        path = target.split("?", 1)[0]
+        if path.endswith("/hold"):
+            return
+        if path.endswith("/stream"):
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
+            )
+            self.streamer = asyncio.get_running_loop().create_task(self._stream())
+            return
+        body = json.dumps({**hit, "hits": len(self.upstream.hits)}).encode()
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+
+    async def _stream(self) -> None:
+        assert self.transport is not None
+        while not self.transport.is_closing():
+            self.transport.write(b"6\r\nchunk\n\r\n")
+            await asyncio.sleep(0.02)
+
+
+class CountingUpstream:
+    """A loopback upstream that records requests and counts its open connections.
+
+    Attributes:
+        url: ``http://127.0.0.1:<port>``.
+        hits: Every request received (method, raw target, headers, body).
+        open_connections: Connections open right now.
+        accepted: Connections accepted since start.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.hits: list[dict[str, Any]] = []
+        self.open_connections = 0
+        self.accepted = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    def targets(self, marker: str) -> list[str]:
+        """The raw request targets received that contain ``marker``."""
+        return [hit["target"] for hit in self.hits if marker in hit["target"]]
+
+    def __enter__(self) -> CountingUpstream:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("the counting upstream did not start")
+        return self
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        server = await self._loop.create_server(
+            lambda: _Connection(self), "127.0.0.1", self.port, reuse_address=True
+        )
+        self._ready.set()
+        async with server:
+            await self._stop.wait()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 10.0) -> tuple[int, bytes]:
+    """Send ``data`` as is to 127.0.0.1:``port``; the response status and whole response.
+
+    The request should ask for ``Connection: close``: the response is read until the
+    server closes the connection (or ``timeout``).
+    """
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(data)
+        chunks: list[bytes] = []
+        with contextlib.suppress(TimeoutError, ConnectionResetError):
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    response = b"".join(chunks)
+    status = int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.") else 0
+    return status, response
+
+
+def response_body(response: bytes) -> bytes:
+    """The body of a complete, non-chunked raw response."""
+    return response.partition(b"\r\n\r\n")[2]
+
+
+def http_request(
+    method: str, target: str, key: str | None, body: bytes = b"", extra: str = ""
+) -> bytes:
+    """A raw HTTP/1.1 request with ``Connection: close`` (and the bearer key, if given)."""
+    head = f"{method} {target} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n"
+    if key is not None:
+        head += f"authorization: Bearer {key}\r\n"
+    if body:
+        head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
+    return (head + extra + "\r\n").encode("latin-1") + body
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
+    """Poll ``predicate`` until truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.02)
