@@ -28,7 +28,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unitysvc_server.api.deps import CUSTOMER_SCOPE_KEY, bearer_token
 from unitysvc_server.api.errors import REQUEST_ID_STATE
-from unitysvc_server.asgi_io import BodyTooLarge, ClientDisconnected, read_body
+from unitysvc_server.asgi_io import (
+    BodyTooLarge,
+    ClientDisconnected,
+    json_depth_exceeds,
+    json_too_deep_message,
+    read_body,
+)
 from unitysvc_server.domain import customers, idempotency
 from unitysvc_server.domain.errors import Unauthorized
 from unitysvc_server.domain.idempotency import IDEMPOTENCY_SCOPE_KEY, IdempotencyClaim
@@ -238,7 +244,8 @@ class RejectNul:
       model inspects.
     * 400 for ``NaN`` / ``Infinity`` literals: Python's parser accepts them, but
       they are not JSON, and echoing them back would produce a response no
-      strict client can parse.
+      strict client can parse; 400 too for a JSON body nested deeper than
+      :data:`~unitysvc_server.asgi_io.MAX_JSON_DEPTH` (the gateway's rule).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -246,6 +253,9 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if json_depth_exceeds(scope.get(BODY_SCOPE_KEY, b"")):
+                await send_json(send, 400, {"detail": json_too_deep_message()})
+                return
             try:
                 found = self._find(scope)
             except _NonStandardJson:

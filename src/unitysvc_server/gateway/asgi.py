@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import Receive, Scope, Send
 
-from unitysvc_server.asgi_io import BodyTooLarge, ClientDisconnected, parse_bearer, read_body
+from unitysvc_server.asgi_io import (
+    BodyTooLarge,
+    ClientDisconnected,
+    json_depth_exceeds,
+    json_too_deep_message,
+    parse_bearer,
+    read_body,
+)
 from unitysvc_server.gateway.errors import error_response
 from unitysvc_server.gateway.paths import PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
@@ -151,6 +158,9 @@ class GatewayApp:
                 ),
                 None,
             )
+        if json_depth_exceeds(body):
+            # Checked once here, so no stage parsing the body can hit Python's recursion limit.
+            return error_response(400, json_too_deep_message(), error_type="json_too_deep"), None
         display = path_text.lstrip("/")
         if query:
             display = f"{display}?{query.decode('latin-1')}"
