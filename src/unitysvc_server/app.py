@@ -35,6 +35,7 @@ from unitysvc_server.catalog.component import CatalogComponent
 from unitysvc_server.config import Settings
 from unitysvc_server.domain.enrollment_worker import EnrollmentWorker
 from unitysvc_server.gateway.component import GatewayComponent
+from unitysvc_server.redaction import install_log_redaction
 from unitysvc_server.runtime import Component, Runtime
 
 API_PREFIX = "/v1"
@@ -113,6 +114,8 @@ class PlatformApp:
     """The complete platform ASGI app; ``.api`` is the FastAPI app, ``.runtime`` the state."""
 
     def __init__(self, settings: Settings, components: list[Component] | None = None) -> None:
+        # Every log record of the process is redacted (keys, used secret values).
+        install_log_redaction()
         self.settings = settings
         self.runtime = Runtime(settings, default_components() if components is None else components)
         self.api = build_api(self.runtime)

@@ -17,10 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httptools
@@ -199,3 +203,51 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
         time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def cli_server(data_dir: Path, *args: str) -> Iterator[tuple[str, Path]]:
+    """Run ``python -m unitysvc_server start`` with ``args`` (a free port, ``data_dir``).
+
+    Yields the root URL once ``/healthz`` answers, and the path of the file that
+    receives the server's whole stdout and stderr; the server is stopped (SIGTERM) on
+    exit, so the file is complete afterwards.
+    """
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / f"server-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "unitysvc_server",
+                "start",
+                "--port",
+                str(port),
+                "--data-dir",
+                str(data_dir),
+                *args,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    root = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            with contextlib.suppress(OSError):
+                status, _ = raw_exchange(port, http_request("GET", "/healthz", None), timeout=2)
+                if status == 200:
+                    break
+            assert time.monotonic() < deadline, "the CLI server did not become healthy"
+            time.sleep(0.05)
+        yield root, log
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -158,6 +158,18 @@ class GatewayApp:
                 ),
                 None,
             )
+        if b"svcpass_" in body and token.encode("latin-1") in body:
+            # The key that authenticated this request would travel to the upstream.
+            return (
+                error_response(
+                    400,
+                    "the request body carries the platform API key this request is "
+                    "authenticated with; the gateway never sends platform keys upstream: "
+                    "remove it from the body",
+                    error_type="credential_in_body",
+                ),
+                None,
+            )
         if json_depth_exceeds(body):
             # Checked once here, so no stage parsing the body can hit Python's recursion limit.
             return error_response(400, json_too_deep_message(), error_type="json_too_deep"), None

@@ -44,6 +44,7 @@ from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_sta
 from unitysvc_server.gateway.stages.memoize import memoize_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
+from unitysvc_server.redaction import secret_scope
 from unitysvc_server.routing.selection import ROUTING_FIELD, extract_routing_key
 from unitysvc_server.storage.base import utcnow
 
@@ -117,9 +118,11 @@ def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
 
 
 def guard_stage(inner: Handler) -> Handler:
-    """Outermost: no exception escapes as a stack trace."""
+    """Outermost: no exception escapes as a stack trace; opens the dispatch's secret scope."""
 
     async def handle(request: GatewayRequest) -> GatewayResponse:
+        # The used-secrets set of this dispatch (shared with its children), for redaction.
+        secret_scope()
         try:
             return await inner(request)
         except GatewayError as exc:

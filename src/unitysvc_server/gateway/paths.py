@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import unquote, unquote_plus
 
+from unitysvc_server.redaction import contains_key_shape
+
 AddressKind = Literal["service", "group", "alias", "enrollment", "chain", "broadcast", "path"]
 
 #: Address prefixes and what they name.
@@ -97,13 +99,26 @@ def hides_dot_segment(segment: str) -> bool:
     return True
 
 
+def _credential_in_url(where: str) -> PathError:
+    return PathError(
+        400,
+        f"the {where} carries a platform API key (svcpass_...); the gateway never sends "
+        "platform keys upstream and refuses them in URLs, where they end up in logs: send "
+        "the key only in the Authorization header",
+        error_type="credential_in_url",
+    )
+
+
 def check_segments(segments: list[str]) -> None:
-    """Refuse a path whose segments could climb out of the channel's ``base_url``.
+    """Refuse a path whose segments could climb out of the channel's ``base_url`` or
+    that carries a platform key.
 
     Raises:
-        PathError: 400 ``bad_path`` naming the segment.
+        PathError: 400 ``bad_path`` naming the segment, or 400 ``credential_in_url``.
     """
     for segment in segments:
+        if ("svcpass" in segment or "%" in segment) and contains_key_shape(unquote(segment)):
+            raise _credential_in_url("path")
         if hides_dot_segment(segment):
             raise PathError(
                 400,
@@ -218,6 +233,8 @@ def _split_query(raw_query: bytes) -> tuple[dict[str, list[str]], list[bytes]]:
         if name in GATEWAY_PARAMS:
             gateway.setdefault(name, []).append(unquote_plus(raw_value.decode("latin-1")))
         else:
+            if contains_key_shape(unquote_plus(piece.decode("latin-1"))):
+                raise _credential_in_url(f"query parameter {name!r}")
             forwarded.append(piece)
     return gateway, forwarded
 

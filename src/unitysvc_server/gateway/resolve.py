@@ -49,6 +49,7 @@ from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest
 from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
+from unitysvc_server.redaction import note_secret_value
 from unitysvc_server.routing.addresses import (
     CallerFacts,
     UnknownAddress,
@@ -282,11 +283,15 @@ class CatalogResolver:
         service = candidate.service
 
         async def lookup(namespace: str, name: str) -> str | None:
+            value: str | None = None
             if namespace == CUSTOMER_SECRETS:
-                return await self._customer_secret(caller, session, name)
-            if namespace == "secrets":
-                return os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
-            return None
+                value = await self._customer_secret(caller, session, name)
+            elif namespace == "secrets":
+                value = os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
+            if value is not None:
+                # Redacted from this dispatch's request log and log lines.
+                note_secret_value(value)
+            return value
 
         context = (
             render_context(enrollment, service, self._runtime.crypto)
