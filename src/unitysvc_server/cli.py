@@ -62,17 +62,15 @@ def _settings(**values: Any) -> Settings:
         raise _fail(str(exc)) from None
 
 
-def _parse_upstreams(pairs: list[str]) -> dict[str, str]:
-    upstreams: dict[str, str] = {}
+def _parse_pairs(pairs: list[str], option: str, example: str) -> dict[str, str]:
+    parsed: dict[str, str] = {}
     for pair in pairs:
-        origin, sep, local = pair.partition("=")
-        if not sep or not origin or not local:
-            raise _fail(
-                f"--upstream-map {pair!r}: use ORIGIN=LOCAL, "
-                "e.g. https://api.groq.com=http://127.0.0.1:9001"
-            )
-        upstreams[origin] = local
-    return upstreams
+        left, sep, right = pair.partition("=")
+        if not sep or not left or not right:
+            shape = "ORIGIN=LOCAL" if option == "--upstream-map" else "HOST=ADDRESS"
+            raise _fail(f"{option} {pair!r}: use {shape}, e.g. {example}")
+        parsed[left] = right
+    return parsed
 
 
 def _graceful_server_class() -> type[Any]:
@@ -143,6 +141,14 @@ def start(
             "(default: allowed with --demo, denied otherwise).",
         ),
     ] = None,
+    resolve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resolve",
+            help="HOST=ADDRESS: connect to ADDRESS for upstream HOST instead of asking DNS "
+            "(repeatable); the address is still subject to the private-upstream policy.",
+        ),
+    ] = None,
     public_url: Annotated[
         str | None, typer.Option("--public-url", help="Externally visible root URL.")
     ] = None,
@@ -192,8 +198,11 @@ def start(
         database_url=database_url,
         redis_url=redis_url,
         secret_key=secret_key,
-        upstreams=_parse_upstreams(upstream_map or []),
+        upstreams=_parse_pairs(
+            upstream_map or [], "--upstream-map", "https://api.groq.com=http://127.0.0.1:9001"
+        ),
         allow_private_upstreams=allow_private,
+        resolve=_parse_pairs(resolve or [], "--resolve", "api.example.com=203.0.113.7"),
         public_url=public_url,
         rate_limit_rps=rate_limit_rps,
         rate_limit_burst=rate_limit_burst,

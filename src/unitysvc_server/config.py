@@ -9,6 +9,7 @@ fallback documented on :attr:`Settings.secret_key`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,26 @@ def _origin(value: str, field_name: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
+def _host(value: str) -> str:
+    host = value.strip().lower().rstrip(".")
+    if not host or any(c in host for c in "/:@ ?#"):
+        raise SettingsError(
+            f"resolve: {value!r} is not a host name; use HOST=ADDRESS, e.g. "
+            "api.example.com=203.0.113.7"
+        )
+    return host
+
+
+def _address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise SettingsError(
+            f"resolve: {value!r} is not an IP address; use HOST=ADDRESS, e.g. "
+            "api.example.com=203.0.113.7"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Configuration of one platform process.
@@ -66,6 +87,9 @@ class Settings:
             ``https://api.groq.com`` at a local fake).
         allow_private_upstreams: Let the gateway reach loopback/private
             addresses (needed for local fakes; off by default against SSRF).
+        resolve: Host name -> IP address the gateway connects to instead of
+            asking DNS (like curl's ``--resolve``); the address is vetted by the
+            SSRF policy like a resolved one.
         public_url: Externally visible root URL; defaults to one built from
             host and port.
         rate_limit_rps: Per-customer gateway requests per second (None: off).
@@ -86,6 +110,7 @@ class Settings:
     groups_file: Path | None = None
     upstreams: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     allow_private_upstreams: bool = False
+    resolve: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     public_url: str | None = None
     rate_limit_rps: float | None = None
     rate_limit_burst: int = 20
@@ -110,6 +135,11 @@ class Settings:
                     for k, v in dict(self.upstreams).items()
                 }
             ),
+        )
+        set_(
+            self,
+            "resolve",
+            MappingProxyType({_host(k): _address(v) for k, v in dict(self.resolve).items()}),
         )
         set_(self, "log_level", str(self.log_level).upper())
         self._validate()

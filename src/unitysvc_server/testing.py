@@ -465,6 +465,8 @@ def cli_arguments(settings: Settings) -> list[str]:
         args += ["--catalog", str(catalog)]
     for origin, local in settings.upstreams.items():
         args += ["--upstream-map", f"{origin}={local}"]
+    for host, address in settings.resolve.items():
+        args += ["--resolve", f"{host}={address}"]
     optional: list[tuple[object, str]] = [
         (settings.groups_file, "--groups"),
         (settings.database_url, "--database-url"),

@@ -10,19 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from security_helpers import CountingUpstream
+from security_helpers import SECCAT, SECCAT_ORIGIN, CountingUpstream
 
 from unitysvc_server.testing import LocalPlatform
-
-DATA = Path(__file__).parent / "data"
-SECCAT = DATA / "seccat"
-#: The upstream origin of ``guarded`` (mapped to the counting upstream).
-SECCAT_ORIGIN = "https://upstream.seccat.example.com"
-#: The credential ``guarded``'s channel adds upstream.
-CHANNEL_CREDENTIAL = "sk-channel-credential-0001"
 
 
 @pytest.fixture(scope="package")

@@ -29,6 +29,11 @@ from typing import Any
 
 import httptools
 
+#: The threat-model suite's catalog: ``guarded``, a managed service with a credential.
+SECCAT = Path(__file__).parent / "data" / "seccat"
+#: The upstream origin of ``guarded`` (mapped to a :class:`CountingUpstream`).
+SECCAT_ORIGIN = "https://upstream.seccat.example.com"
+
 
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""

@@ -1,11 +1,12 @@
 """The gateway as a platform component: wires the parts and owns their lifecycle.
 
-``start`` creates the shared upstream client, the memoize store, the request-log writer,
-the SSRF guard, the dispatcher and the scheduler, then publishes the ASGI app as
-``runtime.gateway_app`` (and itself as ``runtime.extras["gateway"]``). ``stop`` stops
-the scheduler, waits for the gateway's own background work (tee copies, cache stores,
-scheduled runs) so their log rows are queued, drains the log writer — no row is lost on
-a clean shutdown — and closes the client, the cache and the rate limiter.
+``start`` creates the SSRF address policy and the shared upstream client that applies
+it, the memoize store, the request-log writer, the dispatcher and the scheduler, then
+publishes the ASGI app as ``runtime.gateway_app`` (and itself as
+``runtime.extras["gateway"]``). ``stop`` stops the scheduler, waits for the gateway's own
+background work (tee copies, cache stores, scheduled runs) so their log rows are queued,
+drains the log writer — no row is lost on a clean shutdown — and closes the client, the
+cache and the rate limiter.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
 from unitysvc_server.gateway.resolve import CatalogResolver
 from unitysvc_server.gateway.scheduler import FireResult, Scheduler, load_job
-from unitysvc_server.gateway.ssrf import SSRFGuard
+from unitysvc_server.gateway.ssrf import Destinations
 from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
 from unitysvc_server.runtime import Runtime
@@ -78,7 +79,10 @@ class GatewayComponent:
             ("secrets", "enrollments", "collections", "collection_members", "aliases"),
         )
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
-        self.client = make_client()
+        self.destinations = Destinations(
+            settings.allow_private_upstreams, overrides=settings.resolve
+        )
+        self.client = make_client(self.destinations)
         self.cache: ResponseCache = make_cache(settings.redis_url)
         self.writer: LogWriter[DispatchLog] = LogWriter(self._write_logs)
         self.writer.start()
@@ -91,7 +95,6 @@ class GatewayComponent:
             submit_log=self.writer.submit,
             preference=self._preference,
             spawn=self.spawn,
-            ssrf=SSRFGuard(settings.allow_private_upstreams),
             caller_context=self._caller_context,
         )
         # Shared by every process on the same Redis, like the memoize store.

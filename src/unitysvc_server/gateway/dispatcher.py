@@ -38,7 +38,6 @@ from unitysvc_server.gateway.pipeline import (
     StageSpec,
 )
 from unitysvc_server.gateway.scheduler import MAX_RESULT_BYTES, FireResult, Job, render_body
-from unitysvc_server.gateway.ssrf import ForbiddenUpstream, SSRFGuard
 from unitysvc_server.gateway.stages.failover import failover_stage
 from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_stage
 from unitysvc_server.gateway.stages.memoize import memoize_stage
@@ -59,11 +58,6 @@ class RoutedCall(Protocol):
 
     @property
     def call(self) -> UpstreamCall: ...
-
-    @property
-    def customer_supplied(self) -> bool:
-        """Whether the customer chose the upstream URL (BYOE): the SSRF guard applies."""
-        ...
 
     def observe(self, latency_ms: float | None, ok: bool) -> None:
         """Report the outcome (feeds ``lowest_latency`` routing)."""
@@ -149,7 +143,6 @@ class Dispatcher:
         submit_log: Queues a finished request-log record.
         preference: The customer's logging mode.
         spawn: Runs background coroutines the server drains at shutdown.
-        ssrf: Guard for customer-supplied upstreams.
         caller_context: Returns a customer's (cached) routing facts (aliases).
     """
 
@@ -163,12 +156,10 @@ class Dispatcher:
         submit_log: Any,
         preference: PreferenceLookup,
         spawn: Spawn,
-        ssrf: SSRFGuard,
         caller_context: CallerContextLookup,
     ) -> None:
         self._resolver = resolver
         self._client = client
-        self._ssrf = ssrf
         self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn, caller_context)
         self.pipeline = Pipeline(
             self._core,
@@ -272,11 +263,6 @@ class Dispatcher:
             return await self.routing_objects.broadcast(request)
         routed = await self._resolver.resolve(request, routing_key)
         call = routed.call
-        if routed.customer_supplied:
-            try:
-                await self._ssrf.check(call.url)
-            except ForbiddenUpstream as exc:
-                raise GatewayError(403, str(exc), error_type="forbidden_upstream") from None
         response = await proxy(
             self._client, request.method, call, request.headers, request.body, request.trace
         )

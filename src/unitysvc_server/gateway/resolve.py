@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from unitysvc_server.catalog.component import LATENCY_KEY
+from unitysvc_server.catalog.component import DEMO_UPSTREAMS_KEY, LATENCY_KEY
 from unitysvc_server.catalog.model import Catalog, CatalogService, UpstreamChannel
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,
@@ -85,7 +85,6 @@ class Routed:
     """A resolved upstream call (see :class:`~unitysvc_server.gateway.dispatcher.RoutedCall`)."""
 
     call: UpstreamCall
-    customer_supplied: bool
     service_id: uuid.UUID
     latency: LatencyTracker | None
 
@@ -328,7 +327,13 @@ class CatalogResolver:
             raise GatewayError(
                 502, "the service's channel has no base_url", error_type="bad_channel"
             )
-        url = join_url(apply_upstream_map(base_url, self._upstreams), sub_path, request.path.query)
+        mapped = apply_upstream_map(base_url, self._upstreams)
+        url = join_url(mapped, sub_path, request.path.query)
+        # Destinations the operator named are exempt from the SSRF address policy; a
+        # URL the customer chose (BYOE) never is, whatever the map does with it.
+        private_ok = channel.kind != "byoe" and (
+            mapped != base_url or self._is_demo_upstream(mapped)
+        )
         if candidate.upstream_routing_key:
             request.body = apply_override(request.body, dict(candidate.upstream_routing_key))
         trace = request.trace
@@ -336,11 +341,16 @@ class CatalogResolver:
         trace.channel = channel.name
         trace.enrollment_id = enrollment.id if enrollment is not None else None
         return Routed(
-            call=UpstreamCall(url, _credential(rendered.get("api_key"), url, request), timeout),
-            customer_supplied=channel.kind == "byoe",
+            call=UpstreamCall(
+                url, _credential(rendered.get("api_key"), url, request), timeout, private_ok
+            ),
             service_id=service.id,
             latency=self._latency,
         )
+
+    def _is_demo_upstream(self, url: str) -> bool:
+        base = self._runtime.extras.get(DEMO_UPSTREAMS_KEY)
+        return isinstance(base, str) and (url == base or url.startswith(base.rstrip("/") + "/"))
 
     async def _customer_secret(
         self, caller: CallerFacts, session: _Session, name: str
