@@ -51,6 +51,7 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[str, str]] = []
         self.body = b""
         self.streamer: asyncio.Task[None] | None = None
+        self.busy: str | None = None  # "hold" or "stream" while answering one of those
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -59,6 +60,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.upstream.open_connections -= 1
+        if self.busy is not None:
+            self.upstream.busy[self.busy] -= 1
         if self.streamer is not None:
             self.streamer.cancel()
 
@@ -93,8 +96,10 @@ class _Connection(asyncio.Protocol):
         self.upstream.hits.append(hit)
         path = target.split("?", 1)[0]
         if path.endswith("/hold"):
+            self._busy("hold")
             return
         if path.endswith("/stream"):
+            self._busy("stream")
             self.transport.write(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n"
             )
@@ -107,6 +112,10 @@ class _Connection(asyncio.Protocol):
             + b"\r\n\r\n"
             + body
         )
+
+    def _busy(self, kind: str) -> None:
+        self.busy = kind
+        self.upstream.busy[kind] += 1
 
     async def _stream(self) -> None:
         assert self.transport is not None
@@ -123,6 +132,7 @@ class CountingUpstream:
         hits: Every request received (method, raw target, headers, body).
         open_connections: Connections open right now.
         accepted: Connections accepted since start.
+        busy: Connections open right now on a ``hold`` or a ``stream`` request.
     """
 
     def __init__(self) -> None:
@@ -131,6 +141,7 @@ class CountingUpstream:
         self.hits: list[dict[str, Any]] = []
         self.open_connections = 0
         self.accepted = 0
+        self.busy = {"hold": 0, "stream": 0}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None

@@ -210,6 +210,7 @@ class Dispatcher:
             depth=parent.depth + 1,
             recurrent_request_id=parent.recurrent_request_id,
             routing_key_override=routing_key_override,
+            client=parent.client,
         )
 
     async def child(

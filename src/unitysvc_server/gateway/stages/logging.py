@@ -13,6 +13,7 @@ are redacted from the path, the headers and both bodies (``unitysvc_server.redac
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -44,6 +45,7 @@ MAX_COMPLETE_BYTES = 32 * 1024 * 1024
 OPT_IN_HEADER = b"x-unitysvc-log-request"
 
 _RANK = {None: 0, "truncated": 1, "complete": 2}
+_CLIENT_CANCELLED = ("client", "client_cancelled")
 _SECRET_QUERY = re.compile(
     r"(?i)(^|[?&])([^=&]*(?:key|token|secret|password|signature|auth)[^=&]*)=[^&]*"
 )
@@ -113,17 +115,17 @@ def _content_type(headers: Headers) -> str:
 
 
 class _ResponseCapture:
-    __slots__ = ("record", "limit", "parts", "size", "submit", "request_body")
+    __slots__ = ("record", "limit", "parts", "size", "submit", "request")
 
     def __init__(
-        self, record: DispatchLog, submit: Callable[[DispatchLog], None], request_body: bytes
+        self, record: DispatchLog, submit: Callable[[DispatchLog], None], request: GatewayRequest
     ) -> None:
         self.record = record
         self.limit = MAX_COMPLETE_BYTES if record.mode == "complete" else PREVIEW_BYTES
         self.parts: list[bytes] = []
         self.size = 0
         self.submit = submit
-        self.request_body = request_body
+        self.request = request
 
     def chunk(self, data: bytes) -> None:
         # A little more than is kept, so a value cut at the limit is still recognised.
@@ -143,13 +145,25 @@ class _ResponseCapture:
             record.response_full = body[: self.limit]
             record.response_truncated = self.size > self.limit
         if not complete and record.error_type is None:
-            record.error_source = record.error_source or "gateway"
-            record.error_type = "response_interrupted"
-        _redact_request(record, self.request_body, secrets)
-        try:
-            self.submit(record)
-        except Exception:
-            logger.exception("could not queue a request log")
+            if self.request.client.gone:
+                record.error_source, record.error_type = _CLIENT_CANCELLED
+            else:
+                record.error_source = record.error_source or "gateway"
+                record.error_type = "response_interrupted"
+        _submit(record, self.request.body, secrets, self.submit)
+
+
+def _submit(
+    record: DispatchLog,
+    body: bytes,
+    secrets: frozenset[str],
+    submit: Callable[[DispatchLog], None],
+) -> None:
+    _redact_request(record, body, secrets)
+    try:
+        submit(record)
+    except Exception:
+        logger.exception("could not queue a request log")
 
 
 def _redact_request(record: DispatchLog, body: bytes, secrets: frozenset[str]) -> None:
@@ -211,7 +225,17 @@ def logging_stage(
             request_truncated=len(body) > PREVIEW_BYTES,
             request_full=body if mode == "complete" else None,
         )
-        response = await inner(request)
+        try:
+            response = await inner(request)
+        except asyncio.CancelledError:
+            if request.client.gone:
+                # The caller hung up before the answer's headers: record that, then let
+                # the cancellation finish unwinding the dispatch.
+                record.error_source, record.error_type = _CLIENT_CANCELLED
+                record.service_id = request.trace.service_id
+                record.response_time_ms = round((time.perf_counter() - request.started) * 1000, 3)
+                _submit(record, body, secret_values(), submit)
+            raise
         trace = request.trace
         record.service_id = trace.service_id
         record.enrollment_id = trace.enrollment_id
@@ -223,7 +247,7 @@ def logging_stage(
         record.response_content_type = _content_type(response.headers)
         record.error_source = response.error_source or trace.error_source
         record.error_type = response.error_type or trace.error_type
-        response.body = ObservedBody(response.body, _ResponseCapture(record, submit, body))
+        response.body = ObservedBody(response.body, _ResponseCapture(record, submit, request))
         return response
 
     return handle
