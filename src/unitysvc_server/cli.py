@@ -30,6 +30,8 @@ server_app = typer.Typer(
 )
 keys_app = typer.Typer(help="Create, list and revoke customer API keys.", no_args_is_help=True)
 server_app.add_typer(keys_app, name="keys")
+customers_app = typer.Typer(help="Delete customers.", no_args_is_help=True)
+server_app.add_typer(customers_app, name="customers")
 
 DataDirOption = Annotated[
     Path | None,
@@ -45,6 +47,14 @@ DatabaseUrlOption = Annotated[
         "--database-url",
         envvar="UNITYSVC_DATABASE_URL",
         help="postgresql+asyncpg://user@host/db (default: SQLite in the data dir).",
+    ),
+]
+RedisUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        envvar="UNITYSVC_REDIS_URL",
+        help="redis://... shared by the servers: caches, rate limits, invalidations.",
     ),
 ]
 
@@ -117,9 +127,7 @@ def start(
         Path | None, typer.Option("--groups", help="Groups TOML file (groups, routing).")
     ] = None,
     database_url: DatabaseUrlOption = None,
-    redis_url: Annotated[
-        str | None, typer.Option("--redis-url", envvar="UNITYSVC_REDIS_URL", help="redis://...")
-    ] = None,
+    redis_url: RedisUrlOption = None,
     secret_key: Annotated[
         str | None,
         typer.Option(
@@ -169,6 +177,16 @@ def start(
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", help="Largest accepted API request body.")
     ] = DEFAULT_MAX_BODY_BYTES,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar="UNITYSVC_ADMIN_TOKEN",
+            show_envvar=True,
+            help="Turn on the operator API under /v1/admin/ (revoke keys, delete "
+            "customers), authenticated with this bearer token. Off by default.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
 ) -> None:
     """Start the platform: control-plane API under /v1 and the gateway at the root."""
@@ -208,6 +226,7 @@ def start(
         rate_limit_burst=rate_limit_burst,
         scheduler_enabled=not no_scheduler,
         max_body_bytes=max_body_bytes,
+        admin_token=admin_token,
         log_level=log_level,
     )
     logging.basicConfig(
@@ -295,15 +314,43 @@ def keys_revoke(
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    redis_url: RedisUrlOption = None,
 ) -> None:
-    """Revoke one key, or all keys of a customer; revoked keys answer 401 at once."""
+    """Revoke one key, or all keys of a customer; running servers answer 401 to it at once.
+
+    Servers sharing the database are told through it (and through --redis-url when
+    given) before this command returns.
+    """
     from unitysvc_server import keys
 
     if (key is None) == (name is None):
         raise _fail("give a KEY (or its listed prefix) or --name NAME, not both")
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
     try:
         count = asyncio.run(keys.revoke(settings, key=key.rstrip("…") if key else None, name=name))
     except DomainError as exc:
         raise _fail(exc.detail) from None
     typer.echo(f"Revoked {count} key{'s' if count != 1 else ''}.")
+
+
+@customers_app.command("delete")
+def customers_delete(
+    name: Annotated[str, typer.Argument(help="The customer's name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    redis_url: RedisUrlOption = None,
+) -> None:
+    """Delete a customer: its keys (refused at once by running servers), every row it
+    owns (secrets, enrollments, aliases, schedules, logs...) and its stored files."""
+    from unitysvc_server import keys
+
+    if not yes and not typer.confirm(f"Delete customer {name!r} and everything it owns?"):
+        raise typer.Exit(code=1)
+    settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
+    try:
+        deleted = asyncio.run(keys.delete_customer(settings, name))
+    except DomainError as exc:
+        raise _fail(exc.detail) from None
+    rows = sum(deleted.rows.values())
+    typer.echo(f"Deleted customer {name!r} ({deleted.id}) and {rows} row(s) it owned.")

@@ -96,6 +96,8 @@ class Settings:
         rate_limit_burst: Token-bucket size of that limit.
         scheduler_enabled: Run the recurrent-request scheduler.
         max_body_bytes: Largest accepted control-plane request body (413 above).
+        admin_token: Bearer token of the operator's admin API (``/v1/admin/``);
+            ``None`` turns the admin API off. At least 16 characters.
         log_level: Python logging level name.
     """
 
@@ -116,6 +118,7 @@ class Settings:
     rate_limit_burst: int = 20
     scheduler_enabled: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    admin_token: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -172,6 +175,13 @@ class Settings:
             raise SettingsError("rate_limit_burst: must be at least 1")
         if self.max_body_bytes < 1024:
             raise SettingsError("max_body_bytes: must be at least 1024")
+        if self.admin_token is not None and (
+            len(self.admin_token) < 16 or self.admin_token.startswith("svcpass_")
+        ):
+            raise SettingsError(
+                "admin_token: use at least 16 random characters that do not start with "
+                "svcpass_ (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log_level: use one of {', '.join(_LOG_LEVELS)}")
 

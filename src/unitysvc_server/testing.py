@@ -277,6 +277,10 @@ class LocalPlatform:
         env = {**os.environ, "UNITYSVC_SECRET_KEY": self._settings.secret_key or ""}
         if not self._settings.secret_key:
             env.pop("UNITYSVC_SECRET_KEY")
+        # Secrets travel in the environment, never on a command line others can read.
+        env.pop("UNITYSVC_ADMIN_TOKEN", None)
+        if self._settings.admin_token:
+            env["UNITYSVC_ADMIN_TOKEN"] = self._settings.admin_token
         with os.fdopen(log_fd, "wb") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "unitysvc_server", "start", *cli_arguments(self._settings)],
@@ -442,8 +446,9 @@ class LocalPlatform:
 def cli_arguments(settings: Settings) -> list[str]:
     """The ``unitysvc_server start`` arguments reproducing ``settings``.
 
-    The secret key is not included (pass it through ``UNITYSVC_SECRET_KEY``,
-    never on a command line other users can read).
+    The secret key and the admin token are not included (pass them through
+    ``UNITYSVC_SECRET_KEY`` / ``UNITYSVC_ADMIN_TOKEN``, never on a command line other
+    users can read).
     """
     args = [
         "--host", settings.host,

@@ -267,3 +267,47 @@ def cli_server(data_dir: Path, *args: str) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+#: Where the multi-process tests find PostgreSQL and Redis when the environment does
+#: not say: the local servers every development and CI machine of this project runs.
+DEFAULT_TEST_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/15"
+
+
+def postgres_server_url() -> str:
+    """A reachable PostgreSQL server for tests about several processes on one database.
+
+    ``UNITYSVC_TEST_DATABASE_URL`` when it names PostgreSQL, else the local server; an
+    unreachable one fails the test with what to set (what these tests check only
+    exists with PostgreSQL, so they never skip).
+    """
+    import os
+
+    import pytest
+
+    url = os.environ.get("UNITYSVC_TEST_DATABASE_URL") or DEFAULT_TEST_POSTGRES
+    if not url.startswith("postgresql"):
+        url = DEFAULT_TEST_POSTGRES
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    try:
+        socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2).close()
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {url} ({exc}); set UNITYSVC_TEST_DATABASE_URL")
+    return url
+
+
+def redis_url() -> str:
+    """A reachable Redis for tests (``UNITYSVC_TEST_REDIS_URL``, else db 15 on loopback)."""
+    import os
+
+    import pytest
+
+    url = os.environ.get("UNITYSVC_TEST_REDIS_URL") or DEFAULT_TEST_REDIS
+    try:
+        socket.create_connection(("127.0.0.1", 6379), 2).close()
+    except OSError as exc:
+        pytest.fail(f"Redis is not reachable at {url} ({exc}); set UNITYSVC_TEST_REDIS_URL")
+    return url

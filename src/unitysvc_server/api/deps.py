@@ -3,7 +3,8 @@
 * :data:`SessionDep` -- one session and one transaction per request: committed
   when the handler returns, rolled back when anything raises, so a failed
   request leaves nothing written. It is closed *before* the response is sent
-  (``scope="function"``), so a 2xx always means "committed".
+  (``scope="function"``), so a 2xx always means "committed" — and that every
+  server process sharing the database has dropped its cached copy of what changed.
 * :data:`CustomerDep` -- the authenticated customer, 401 otherwise.
 * :data:`OptionalCustomerDep` -- the customer, or ``None`` for an anonymous
   caller (no ``Authorization`` header); a present but bad header is still 401.
@@ -78,6 +79,8 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[As
         except BaseException:
             await session.rollback()
             raise
+        # Before the response: other processes have dropped what this commit changed.
+        await runtime.invalidation.flush()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -109,6 +109,8 @@ class GatewayApp:
         authenticate: Resolves a bearer token to the caller.
         limiter: Per-customer rate limit (in process, or shared through Redis).
         max_body_bytes: Largest accepted request body.
+        check_invalidations: Called before each request is authenticated: takes in
+            cache invalidations other processes published (a cheap poll, or nothing).
     """
 
     def __init__(
@@ -117,11 +119,13 @@ class GatewayApp:
         authenticate: Authenticate,
         limiter: RateLimiter,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        check_invalidations: Callable[[], None] = lambda: None,
     ) -> None:
         self._dispatch = dispatch
         self._authenticate = authenticate
         self._limiter = limiter
         self._max_body = max_body_bytes
+        self._check_invalidations = check_invalidations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,6 +189,8 @@ class GatewayApp:
                 else "malformed Authorization header: expected 'Bearer <api key>'"
             )
             return error_response(401, detail, error_type="unauthenticated"), None
+        # A key revoked by another process must not be served from this one's cache.
+        self._check_invalidations()
         caller = await self._authenticate(token)
         if caller is None:
             return error_response(

@@ -14,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from unitysvc_server.crypto import hash_api_key
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
+from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
 from unitysvc_server.domain.request_logs import (
@@ -33,7 +34,7 @@ from unitysvc_server.domain.request_logs import (
 )
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
-from unitysvc_server.gateway.contextcache import TTLCache, watch_tables
+from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
 from unitysvc_server.gateway.pipeline import Caller
@@ -43,15 +44,28 @@ from unitysvc_server.gateway.scheduler import FireResult, Scheduler, load_job
 from unitysvc_server.gateway.ssrf import Destinations
 from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
+from unitysvc_server.invalidation import watch_tables
 from unitysvc_server.runtime import Runtime
 from unitysvc_server.storage.objects import ObjectStore
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
-#: How long an authenticated key or a logging preference is trusted without a database
-#: read. Changes made through this process invalidate at once; this bounds how long
-#: another process sharing the database may act on a stale value (a revoked key).
+#: How long an authenticated key, a logging preference or a caller context is kept
+#: without a database read. Every change — in this process or another sharing the
+#: database, the CLI included — drops the entries it affects at once through the
+#: runtime's invalidation bus; this only bounds an entry if an invalidation were lost.
 CONTEXT_TTL_SECONDS = 5.0
+#: Tables whose committed changes invalidate the gateway's caches (per customer).
+CACHED_TABLES = (
+    "api_keys",
+    "customers",
+    "request_log_settings",
+    "secrets",
+    "enrollments",
+    "collections",
+    "collection_members",
+    "aliases",
+)
 #: How long stop() waits for tee copies, cache stores and scheduled runs.
 DRAIN_SECONDS = 10.0
 
@@ -60,10 +74,12 @@ class GatewayComponent:
     """The gateway's start/stop lifecycle (see the module docstring)."""
 
     def __init__(self) -> None:
+        self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
         self._scheduler_task: asyncio.Task[None] | None = None
-        self._auth_cache: TTLCache[bytes, Caller] = TTLCache(CONTEXT_TTL_SECONDS)
+        # Keyed by the key's stored hash; never served past its TTL (revocation).
+        self._auth_cache: TTLCache[str, Caller] = TTLCache(CONTEXT_TTL_SECONDS, serve_stale=False)
         self._preference_cache: TTLCache[uuid.UUID, LogMode | None] = TTLCache(CONTEXT_TTL_SECONDS)
         self._caller_cache: TTLCache[uuid.UUID, CallerContext] = TTLCache(CONTEXT_TTL_SECONDS)
 
@@ -72,12 +88,11 @@ class GatewayComponent:
         settings = runtime.settings
         self._runtime = runtime
         self._stopping = asyncio.Event()
-        watch_tables(self._auth_cache, ("api_keys", "customers"))
-        watch_tables(self._preference_cache, ("request_log_settings",))
-        watch_tables(
-            self._caller_cache,
-            ("secrets", "enrollments", "collections", "collection_members", "aliases"),
-        )
+        watch_tables(CACHED_TABLES)
+        self._unsubscribe = [
+            runtime.invalidation.subscribe(cache.apply)
+            for cache in (self._auth_cache, self._preference_cache, self._caller_cache)
+        ]
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
         self.destinations = Destinations(
             settings.allow_private_upstreams, overrides=settings.resolve
@@ -108,7 +123,12 @@ class GatewayComponent:
             )
             runtime.extras[SCHEDULER_WAKE_KEY] = self.scheduler.wake
         runtime.extras["gateway"] = self
-        runtime.gateway_app = GatewayApp(self.dispatcher, self._authenticate, self.limiter)
+        runtime.gateway_app = GatewayApp(
+            self.dispatcher,
+            self._authenticate,
+            self.limiter,
+            check_invalidations=runtime.invalidation.check,
+        )
         _freeze_startup_heap()
 
     async def stop(self, runtime: Runtime) -> None:
@@ -128,6 +148,8 @@ class GatewayComponent:
         await self.cache.close()
         await self.limiter.close()
         runtime.extras.pop("gateway", None)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
 
     # -- shared services for the stages -----------------------------------------
 
@@ -144,8 +166,9 @@ class GatewayComponent:
                 customer = await customers.authenticate(session, token)
             return None if customer is None else (Caller(customer.id), customer.id)
 
-        digest = hashlib.sha256(token.encode()).digest()
-        return await self._auth_cache.get_or_load(digest, load)
+        if not looks_like_key(token):
+            return None
+        return await self._auth_cache.get_or_load(hash_api_key(token), load)
 
     async def _preference(self, customer_id: uuid.UUID) -> LogMode | None:
         async def load() -> tuple[LogMode | None, uuid.UUID]:

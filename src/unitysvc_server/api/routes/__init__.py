@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from unitysvc_server.api.routes import (
+    admin,
     aliases,
     broadcasts,
     chains,
@@ -34,4 +35,5 @@ ROUTERS: list[APIRouter] = [
     services.router,
     enrollments.router,
     resolve.router,
+    admin.router,
 ]
