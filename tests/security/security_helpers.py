@@ -6,6 +6,7 @@ it receives and how many connections are open right now. Paths:
 
 * ``.../hold`` — never answers (the connection stays until one side closes it);
 * ``.../stream`` — 200, then one chunk every 20 ms for as long as the connection lasts;
+* ``.../slow`` — the JSON echo below, after :data:`SLOW_SECONDS`;
 * anything else — 200 JSON: method, raw target, headers, body, and the hit count.
 
 :func:`raw_exchange` sends bytes exactly as given over a socket (clients such as httpx
@@ -33,6 +34,10 @@ import httptools
 SECCAT = Path(__file__).parent / "data" / "seccat"
 #: The upstream origin of ``guarded`` (mapped to a :class:`CountingUpstream`).
 SECCAT_ORIGIN = "https://upstream.seccat.example.com"
+
+
+#: How long ``.../slow`` takes to answer.
+SLOW_SECONDS = 0.4
 
 
 def free_port() -> int:
@@ -106,6 +111,15 @@ class _Connection(asyncio.Protocol):
             self.streamer = asyncio.get_running_loop().create_task(self._stream())
             return
         body = json.dumps({**hit, "hits": len(self.upstream.hits)}).encode()
+        if path.endswith("/slow"):
+            asyncio.get_running_loop().call_later(SLOW_SECONDS, self._answer, body)
+            return
+        self._answer(body)
+
+    def _answer(self, body: bytes) -> None:
+        assert self.transport is not None
+        if self.transport.is_closing():
+            return
         self.transport.write(
             b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
             + str(len(body)).encode()

@@ -25,7 +25,11 @@ from unitysvc_server.config import Settings
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.errors import Unauthorized
-from unitysvc_server.domain.idempotency import IDEMPOTENCY_SCOPE_KEY, IdempotencyClaim, record
+from unitysvc_server.domain.idempotency import (
+    IDEMPOTENCY_SCOPE_KEY,
+    IdempotencyClaim,
+    mark_committed,
+)
 from unitysvc_server.runtime import Runtime
 
 __all__ = [
@@ -73,9 +77,11 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[As
             yield session
             claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
             if isinstance(claim, IdempotencyClaim):
-                # Taken in the same transaction as the work: both commit or neither.
-                await record(session, claim)
+                # Marked in the same transaction as the work: both commit or neither.
+                await mark_committed(session, claim)
             await session.commit()
+            if isinstance(claim, IdempotencyClaim):
+                claim.recorded = True
         except BaseException:
             await session.rollback()
             raise

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: None
-Create Date: 2026-11-24 08:58:12.537803
+Create Date: 2026-12-03 08:43:27.535024
 """
 
 from collections.abc import Sequence
@@ -306,6 +306,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("path", sa.String(length=2000), nullable=False),
+        sa.Column("work_committed_at", unitysvc_server.storage.base.UTCDateTime(), nullable=True),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_headers", unitysvc_server.storage.base.JSONType, nullable=True),
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
