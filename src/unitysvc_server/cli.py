@@ -19,7 +19,17 @@ from typing import Annotated, Any
 
 import typer
 
-from unitysvc_server.config import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
+from unitysvc_server.config import (
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_HEADERS_BYTES,
+    DEFAULT_MAX_REQUEST_LINE_BYTES,
+    Settings,
+    SettingsError,
+)
 from unitysvc_server.domain.errors import DomainError
 
 server_app = typer.Typer(
@@ -177,6 +187,37 @@ def start(
     max_body_bytes: Annotated[
         int, typer.Option("--max-body-bytes", help="Largest accepted API request body.")
     ] = DEFAULT_MAX_BODY_BYTES,
+    max_request_line_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-request-line-bytes", help="Longest request line (method and URL); 414 above."
+        ),
+    ] = DEFAULT_MAX_REQUEST_LINE_BYTES,
+    max_header_bytes: Annotated[
+        int, typer.Option("--max-header-bytes", help="Longest single header; 431 above.")
+    ] = DEFAULT_MAX_HEADER_BYTES,
+    max_headers_bytes: Annotated[
+        int,
+        typer.Option("--max-headers-bytes", help="Most header bytes per request; 431 above."),
+    ] = DEFAULT_MAX_HEADERS_BYTES,
+    max_header_count: Annotated[
+        int, typer.Option("--max-header-count", help="Most headers per request; 431 above.")
+    ] = DEFAULT_MAX_HEADER_COUNT,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections",
+            help="Most client connections at once; more are answered 503 and closed.",
+        ),
+    ] = DEFAULT_MAX_CONNECTIONS,
+    client_timeout: Annotated[
+        float,
+        typer.Option(
+            "--client-timeout",
+            help="Seconds a client has to send a request's headers (408 after), and the "
+            "longest it may pause while sending a body (slowloris).",
+        ),
+    ] = DEFAULT_CLIENT_TIMEOUT,
     admin_token: Annotated[
         str | None,
         typer.Option(
@@ -195,6 +236,7 @@ def start(
     import uvicorn
 
     from unitysvc_server.app import create_app
+    from unitysvc_server.serving import uvicorn_options
 
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -227,6 +269,12 @@ def start(
         scheduler_enabled=not no_scheduler,
         max_body_bytes=max_body_bytes,
         admin_token=admin_token,
+        max_request_line_bytes=max_request_line_bytes,
+        max_header_bytes=max_header_bytes,
+        max_headers_bytes=max_headers_bytes,
+        max_header_count=max_header_count,
+        max_connections=max_connections,
+        client_timeout=client_timeout,
         log_level=log_level,
     )
     logging.basicConfig(
@@ -245,6 +293,7 @@ def start(
         lifespan="on",
         access_log=False,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     server = _graceful_server_class()(config)
     server.run(sockets=[sock])

@@ -19,6 +19,14 @@ from urllib.parse import urlsplit
 
 #: Default request-body cap of the control-plane API (10 MiB).
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Defaults of the limits on what a client may send before anything reads it
+#: (``unitysvc_server.serving``).
+DEFAULT_MAX_REQUEST_LINE_BYTES = 16 * 1024
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_MAX_HEADERS_BYTES = 64 * 1024
+DEFAULT_MAX_HEADER_COUNT = 100
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_CLIENT_TIMEOUT = 10.0
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _DB_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -98,6 +106,14 @@ class Settings:
         max_body_bytes: Largest accepted control-plane request body (413 above).
         admin_token: Bearer token of the operator's admin API (``/v1/admin/``);
             ``None`` turns the admin API off. At least 16 characters.
+        max_request_line_bytes: Longest request line (method, URL, version); 414 above.
+        max_header_bytes: Longest single header line; 431 above.
+        max_headers_bytes: Most header bytes of one request in all; 431 above.
+        max_header_count: Most headers of one request; 431 above.
+        max_connections: Most client connections held at once; more are answered
+            503 and closed.
+        client_timeout: Seconds a client has to send a request's headers (408 and
+            close after), and the longest it may pause while sending a body.
         log_level: Python logging level name.
     """
 
@@ -119,6 +135,12 @@ class Settings:
     scheduler_enabled: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     admin_token: str | None = field(default=None, repr=False)
+    max_request_line_bytes: int = DEFAULT_MAX_REQUEST_LINE_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers_bytes: int = DEFAULT_MAX_HEADERS_BYTES
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -182,6 +204,19 @@ class Settings:
                 "admin_token: use at least 16 random characters that do not start with "
                 "svcpass_ (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+        for name in ("max_request_line_bytes", "max_header_bytes", "max_headers_bytes"):
+            if getattr(self, name) < 1024:
+                raise SettingsError(f"{name}: must be at least 1024 bytes")
+        if self.max_header_bytes > self.max_headers_bytes:
+            raise SettingsError(
+                "max_header_bytes: must not exceed max_headers_bytes (the total of all headers)"
+            )
+        if self.max_header_count < 10:
+            raise SettingsError("max_header_count: must be at least 10")
+        if self.max_connections < 1:
+            raise SettingsError("max_connections: must be at least 1")
+        if not self.client_timeout > 0:
+            raise SettingsError("client_timeout: must be a positive number of seconds")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log_level: use one of {', '.join(_LOG_LEVELS)}")
 

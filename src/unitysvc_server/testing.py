@@ -240,6 +240,7 @@ class LocalPlatform:
         import uvicorn
 
         from unitysvc_server.app import create_app
+        from unitysvc_server.serving import uvicorn_options
 
         assert self._settings is not None and self._socket is not None
         self._app = create_app(self._settings)
@@ -250,6 +251,7 @@ class LocalPlatform:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+            **uvicorn_options(self._settings),
         )
         self._server = uvicorn.Server(config)
         sock = self._socket
@@ -457,6 +459,12 @@ def cli_arguments(settings: Settings) -> list[str]:
         "--log-level", settings.log_level.lower(),
         "--max-body-bytes", str(settings.max_body_bytes),
         "--rate-limit-burst", str(settings.rate_limit_burst),
+        "--max-request-line-bytes", str(settings.max_request_line_bytes),
+        "--max-header-bytes", str(settings.max_header_bytes),
+        "--max-headers-bytes", str(settings.max_headers_bytes),
+        "--max-header-count", str(settings.max_header_count),
+        "--max-connections", str(settings.max_connections),
+        "--client-timeout", str(settings.client_timeout),
     ]  # fmt: skip
     flags: list[tuple[bool, str]] = [
         (settings.demo, "--demo"),

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -235,13 +236,36 @@ def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str =
         time.sleep(0.02)
 
 
+@dataclass(frozen=True)
+class CliServer:
+    """A running ``unitysvc_server start`` process.
+
+    Attributes:
+        root: ``http://127.0.0.1:<port>``.
+        port: Its port.
+        log: The file receiving its stdout and stderr (complete once it stopped).
+        pid: Its process id.
+    """
+
+    root: str
+    port: int
+    log: Path
+    pid: int
+
+    def rss_kib(self) -> int:
+        """The process's resident memory (Linux ``/proc``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise AssertionError("no VmRSS line")
+
+
 @contextlib.contextmanager
-def cli_server(data_dir: Path, *args: str) -> Iterator[tuple[str, Path]]:
+def cli_server(data_dir: Path, *args: str) -> Iterator[CliServer]:
     """Run ``python -m unitysvc_server start`` with ``args`` (a free port, ``data_dir``).
 
-    Yields the root URL once ``/healthz`` answers, and the path of the file that
-    receives the server's whole stdout and stderr; the server is stopped (SIGTERM) on
-    exit, so the file is complete afterwards.
+    Yields once ``/healthz`` answers; the server is stopped (SIGTERM) on exit, so its
+    log file is complete afterwards.
     """
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +297,7 @@ def cli_server(data_dir: Path, *args: str) -> Iterator[tuple[str, Path]]:
                     break
             assert time.monotonic() < deadline, "the CLI server did not become healthy"
             time.sleep(0.05)
-        yield root, log
+        yield CliServer(root, port, log, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

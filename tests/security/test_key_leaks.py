@@ -160,7 +160,8 @@ def test_log_records_are_redacted_whatever_logger_writes_them() -> None:
 
 def test_a_debug_level_server_log_never_shows_a_key_or_a_secret(tmp_path: Path) -> None:
     # --log-level debug on SQLite logs every statement with its parameters.
-    with cli_server(tmp_path, "--demo", "--no-scheduler", "--log-level", "debug") as (root, log):
+    with cli_server(tmp_path, "--demo", "--no-scheduler", "--log-level", "debug") as server:
+        root = server.root
         key = run_sync(create_key(Settings(data_dir=tmp_path), "debug-logs"))
         auth = {"Authorization": f"Bearer {key}"}
         with httpx.Client(base_url=root, headers=auth, timeout=30) as http:
@@ -176,7 +177,7 @@ def test_a_debug_level_server_log_never_shows_a_key_or_a_secret(tmp_path: Path) 
             logged = http.post(f"/l/p/{echo}/x", json={"text": f"quoting {FOREIGN_KEY}"})
             assert logged.status_code == 200, logged.text
             # The row is written before the server stops (the writer drains on shutdown).
-    text = log.read_text(errors="replace")
+    text = server.log.read_text(errors="replace")
     assert "DEBUG" in text  # the level took effect
     for value in (key, FOREIGN_KEY, DEMO_BYOK_KEY):
         assert value not in text, f"{value[:12]}… appears in the server log"
