@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from unitysvc import __version__
-from unitysvc_server.api.errors import install_error_handlers
+from unitysvc_server.api.errors import METHOD_TABLE_STATE, install_error_handlers, method_table
 from unitysvc_server.api.middleware import (
     BodyLimit,
     Idempotency,
@@ -78,6 +78,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     install_error_handlers(api)
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
+    setattr(api.state, METHOD_TABLE_STATE, method_table(ROUTERS, API_PREFIX))
 
     @api.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
