@@ -155,8 +155,9 @@ def start(
         bool | None,
         typer.Option(
             "--allow-private-upstreams/--deny-private-upstreams",
-            help="Let the gateway reach loopback/private BYOE upstreams "
-            "(default: allowed with --demo, denied otherwise).",
+            help="Let the gateway connect to loopback, private and other non-public "
+            "upstream addresses (BYOE and catalog channels; --upstream-map targets are "
+            "always reachable). Default: allowed with --demo, denied otherwise.",
         ),
     ] = None,
     resolve: Annotated[
