@@ -319,14 +319,22 @@ class FileTransport:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        with self._locked():
-            if os.fstat(self._fd).st_size < _FILE_SIZE:
-                os.ftruncate(self._fd, _FILE_SIZE)
-                os.pwrite(self._fd, _HEADER.pack(_MAGIC, 0), 0)
-        self._map = mmap.mmap(self._fd, _FILE_SIZE)
-        self._seen = self._sequence()
+        self._fd = -1
+        self._map: mmap.mmap | None = None
+        self._seen = 0
         self._deliver: Listener | None = None
+
+    def _open(self) -> mmap.mmap:
+        # Opened on first use: an app built but never started holds no descriptor.
+        if self._map is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            with self._locked():
+                if os.fstat(self._fd).st_size < _FILE_SIZE:
+                    os.ftruncate(self._fd, _FILE_SIZE)
+                    os.pwrite(self._fd, _HEADER.pack(_MAGIC, 0), 0)
+            self._map = mmap.mmap(self._fd, _FILE_SIZE)
+            self._seen = self._sequence()
+        return self._map
 
     @contextlib.contextmanager
     def _locked(self) -> Any:
@@ -337,7 +345,7 @@ class FileTransport:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def _sequence(self) -> int:
-        magic, sequence = _HEADER.unpack_from(self._map)
+        magic, sequence = _HEADER.unpack_from(self._open())
         return int(sequence) if magic == _MAGIC else 0
 
     async def start(self, deliver: Listener) -> None:
@@ -349,6 +357,7 @@ class FileTransport:
 
     def write(self, invalidations: Sequence[Invalidation]) -> None:
         """Append ``invalidations`` to the shared log (synchronous: microseconds)."""
+        shared = self._open()
         with self._locked():
             sequence = self._sequence()
             caught_up = sequence == self._seen
@@ -356,20 +365,22 @@ class FileTransport:
                 sequence += 1
                 offset = _HEADER.size + _SLOT.size * (sequence % _SLOTS)
                 _SLOT.pack_into(
-                    self._map,
+                    shared,
                     offset,
                     sequence,
                     _KIND_CODES[invalidation.kind],
                     _pack_value(invalidation),
                 )
             # The slots first, then the number readers compare.
-            _HEADER.pack_into(self._map, 0, _MAGIC, sequence)
+            _HEADER.pack_into(shared, 0, _MAGIC, sequence)
             if caught_up:
                 self._seen = sequence  # our own entries: already delivered locally
 
     def check(self) -> None:
+        if self._deliver is None:
+            return
         sequence = self._sequence()
-        if sequence == self._seen or self._deliver is None:
+        if sequence == self._seen:
             return
         seen, self._seen = self._seen, sequence
         if sequence - seen > _SLOTS or sequence < seen:
@@ -377,7 +388,7 @@ class FileTransport:
             return
         for expected in range(seen + 1, sequence + 1):
             offset = _HEADER.size + _SLOT.size * (expected % _SLOTS)
-            slot_sequence, code, value = _SLOT.unpack_from(self._map, offset)
+            slot_sequence, code, value = _SLOT.unpack_from(self._open(), offset)
             if slot_sequence != expected:  # reused by a writer meanwhile
                 self._deliver(EVERYTHING)
                 return
@@ -385,10 +396,12 @@ class FileTransport:
 
     async def close(self) -> None:
         self._deliver = None
-        with contextlib.suppress(Exception):
-            self._map.close()
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
+        shared, self._map = self._map, None
+        if shared is not None:
+            with contextlib.suppress(Exception):
+                shared.close()
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
 
 
 # -- PostgreSQL and Redis: pub/sub with an echo ------------------------------------------
