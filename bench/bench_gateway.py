@@ -11,11 +11,11 @@ upstream (a raw ASGI app on uvicorn + uvloop + httptools, its own process, answe
   channel (``bench-byok``: the caller's secret is the upstream key, so the gateway needs
   the caller's secrets on every call);
 * the same at concurrency 20 through LiteLLM's proxy (1 worker, no database, callbacks
-  off, ``LITELLM_LOCAL_MODEL_COST_MAP=True``, same upstream) when ``--litellm`` points at
-  its ``litellm`` executable (default ``/work/litellm-venv/bin/litellm``; LiteLLM is not
-  a project dependency: ``python -m venv /work/litellm-venv &&
-  /work/litellm-venv/bin/pip install 'litellm[proxy]'``); the column is skipped, with a
-  message, when it is absent;
+  off, ``LITELLM_LOCAL_MODEL_COST_MAP=True``, same upstream) through its ``litellm``
+  executable: ``--litellm PATH``, else ``$UNITYSVC_BENCH_LITELLM``, else ``litellm`` on
+  ``PATH`` (LiteLLM is not a project dependency: ``python -m venv ~/litellm-venv &&
+  ~/litellm-venv/bin/pip install 'litellm[proxy]'``); the column is skipped, with a
+  message, when none is found;
 * SSE time to first byte (median and p99 of sequential requests) through the gateway
   and direct, from a raw-socket client in this process;
 * RSS growth of the gateway process while one request streams 1 GiB through it.
@@ -26,7 +26,7 @@ N / throughput once the server saturates: overhead there is mostly queueing.
 Everything binds 127.0.0.1. Usage::
 
     python bench/bench_gateway.py [--duration 10] [--stream-bytes 1073741824]
-        [--litellm /work/litellm-venv/bin/litellm]
+        [--litellm PATH/TO/litellm]   (or UNITYSVC_BENCH_LITELLM=PATH/TO/litellm)
 
 To see where the gateway's time goes, sample its process while wrk runs (``pip install
 py-spy``): ``py-spy record -p <gateway pid> -d 12 -r 200 -f raw -o gw.txt --nonblocking``.
@@ -62,7 +62,8 @@ BYOK_SERVICE_ID = "0b0b0b0b-0000-4000-8000-00000000b70c"
 BYOK_SECRET = "BENCH_UPSTREAM_KEY"
 UPSTREAM_ORIGIN = "https://bench-upstream.example.com"
 BODY = b'{"model":"bench-echo","messages":[{"role":"user","content":"hello"}]}'
-DEFAULT_LITELLM = "/work/litellm-venv/bin/litellm"
+#: Environment variable naming the LiteLLM executable (when ``--litellm`` is not given).
+LITELLM_ENV = "UNITYSVC_BENCH_LITELLM"
 LITELLM_KEY = "sk-bench-master"
 #: Pause between requests per connection in the paced concurrency-20 run.
 PACE_MS = 20
@@ -417,17 +418,31 @@ def _verdict(value: float, limit: float) -> str:
     return "ok" if value <= limit else "MISSED"
 
 
-def _litellm_executable(option: str | None) -> tuple[str | None, str]:
-    """The LiteLLM executable to compare with, or ``None`` and why the column is skipped."""
-    path = option or DEFAULT_LITELLM
-    if option == "":
-        return None, "LiteLLM column skipped (--litellm '')"
+def litellm_executable(
+    option: str | None, environ: dict[str, str] | os._Environ[str] = os.environ
+) -> tuple[str | None, str]:
+    """The LiteLLM executable to compare with, or ``None`` and why the column is skipped.
+
+    ``--litellm PATH`` wins, then ``$UNITYSVC_BENCH_LITELLM``, then ``litellm`` on
+    ``PATH``; ``''`` (either way) skips the column.
+    """
+    source, path = "--litellm", option
+    if path is None and LITELLM_ENV in environ:
+        source, path = f"${LITELLM_ENV}", environ[LITELLM_ENV]
+    if path == "":
+        return None, f"LiteLLM column skipped ({source} is empty)"
+    if path is None:
+        found = shutil.which("litellm", path=environ.get("PATH"))
+        if found is None:
+            return None, (
+                "LiteLLM column skipped: no litellm on PATH. It is not a project dependency; "
+                "to include it: python -m venv ~/litellm-venv && ~/litellm-venv/bin/pip "
+                f"install 'litellm[proxy]', then pass --litellm ~/litellm-venv/bin/litellm "
+                f"or set {LITELLM_ENV}"
+            )
+        return found, ""
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        return None, (
-            f"LiteLLM column skipped: no executable at {path}. It is not a project "
-            "dependency; to include it: python -m venv /work/litellm-venv && "
-            "/work/litellm-venv/bin/pip install 'litellm[proxy]' (or pass --litellm PATH)"
-        )
+        return None, f"LiteLLM column skipped: {source} names {path}, not an executable"
     return path, ""
 
 
@@ -439,14 +454,14 @@ def main() -> None:
     parser.add_argument(
         "--litellm",
         default=None,
-        help=f"LiteLLM proxy executable for the side-by-side column (default {DEFAULT_LITELLM}; "
-        "'' to skip)",
+        help=f"LiteLLM proxy executable for the side-by-side column (default: ${LITELLM_ENV}, "
+        "else litellm on PATH; '' to skip)",
     )
     parser.add_argument("--json", action="store_true", help="print raw results as JSON")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed as the load generator: apt-get install -y wrk")
-    litellm, skipped = _litellm_executable(args.litellm)
+    litellm, skipped = litellm_executable(args.litellm)
 
     results: dict[str, Any] = {}
     with ExitStack() as stack:

@@ -18,10 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from unitysvc._client import AsyncClient, Client
 from unitysvc._constants import DEFAULT_API_URL
+from unitysvc._core import NOT_GIVEN, NotGiven, RequestExtras, RequestOptions
 from unitysvc._version import __version__
 from unitysvc.exceptions import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     ConflictError,
@@ -38,8 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_API_URL",
+    "NOT_GIVEN",
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APITimeoutError",
     "AsyncClient",
     "AsyncStreamingResponse",
@@ -47,8 +51,11 @@ __all__ = [
     "Client",
     "ConflictError",
     "NotFoundError",
+    "NotGiven",
     "PermissionDeniedError",
     "RateLimitError",
+    "RequestExtras",
+    "RequestOptions",
     "ServerError",
     "StreamEvent",
     "StreamingResponse",

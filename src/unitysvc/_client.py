@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack, overload
 
 import httpx
 
@@ -24,12 +24,24 @@ from unitysvc._constants import (
     ENV_S3_BASE_URL,
     ENV_SMTP_BASE_URL,
 )
-from unitysvc._core import UNSET, ClientConfig, Core, Flow, redact_key
+from unitysvc._core import (
+    NOT_GIVEN,
+    ClientConfig,
+    Core,
+    Flow,
+    NotGiven,
+    RequestExtras,
+    RequestOptions,
+    Timeout,
+    redact_key,
+)
 from unitysvc._drivers import AsyncDriver, SyncDriver
 from unitysvc._ops import Async, Bound, Context, M, Sync, op, stream_op
 from unitysvc._version import __version__
+from unitysvc.exceptions import invalid_argument
 
 if TYPE_CHECKING:
+    from unitysvc._gateway import DispatchBody
     from unitysvc.aliases import Aliases, AsyncAliases
     from unitysvc.enrollments import AsyncEnrollments, Enrollments
     from unitysvc.groups import AsyncGroups, Groups
@@ -40,6 +52,8 @@ if TYPE_CHECKING:
     from unitysvc.services import AsyncServices, Services
 
 __all__ = ["AsyncClient", "Client"]
+
+_USER_AGENT = f"unitysvc-python/{__version__}"
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -70,14 +84,18 @@ def _check_api_key(api_key: str | None) -> str | None:
     if api_key is None:
         return None
     if api_key == "":
-        raise ValueError(
-            "api_key is an empty string (an unset environment variable?): pass a "
-            f"'{API_KEY_PREFIX}…' key, or omit api_key for anonymous catalog access"
+        raise invalid_argument(
+            "api_key",
+            "",
+            "an empty string (an unset environment variable?)",
+            f"pass a '{API_KEY_PREFIX}…' key, or omit api_key for anonymous catalog access",
         )
     if not api_key.startswith(API_KEY_PREFIX):
-        raise ValueError(
-            f"api_key must be a customer key starting with {API_KEY_PREFIX!r} "
-            f"(got one starting with {api_key[:4]!r}…)"
+        # Only the first characters are shown: the rest may be a real secret.
+        raise invalid_argument(
+            "api_key",
+            api_key[:4] + "…",
+            f"a customer key starts with {API_KEY_PREFIX!r}",
         )
     return api_key
 
@@ -89,8 +107,11 @@ def _gateway_root(api_base_url: str | None, base_url: str) -> str:
     root = base_url.rstrip("/")
     root = root.removesuffix("/v1")
     if not root:
-        raise ValueError(
-            "cannot derive the gateway URL: set api_base_url= or UNITYSVC_API_BASE_URL"
+        raise invalid_argument(
+            "api_base_url",
+            api_base_url,
+            "cannot be derived from base_url",
+            f"set api_base_url= or {ENV_API_BASE_URL}",
         )
     return root
 
@@ -111,11 +132,17 @@ class _ResourceSlot(Generic[S, A]):
         self._attr = name
 
     @overload
+    def __get__(self, obj: None, owner: type[Any]) -> type[S] | type[A]: ...
+    @overload
     def __get__(self, obj: Bound[Sync], owner: type[Any]) -> S: ...
     @overload
     def __get__(self, obj: Bound[Async], owner: type[Any]) -> A: ...
-    def __get__(self, obj: Bound[Any], owner: type[Any]) -> Any:
+    def __get__(self, obj: Bound[Any] | None, owner: type[Any]) -> Any:
         module = importlib.import_module(self._module)
+        if obj is None:
+            # On the class: the resource class of the client's flavour, so that
+            # ``create_autospec(AsyncClient)`` specs ``.secrets`` as AsyncSecrets.
+            return getattr(module, self._names[owner._mode is Async])
         cls = getattr(module, self._names[obj._ctx.driver.is_async])
         resource = cls(obj._ctx)
         obj.__dict__[self._attr] = resource  # cached: later lookups skip the descriptor
@@ -167,8 +194,20 @@ class _ClientBase(Bound[M], Generic[M]):
     ) -> None:
         _configure_logging()
         if max_retries < 0:
-            raise ValueError("max_retries must be >= 0 (0 disables retries)")
+            raise invalid_argument("max_retries", max_retries, "must be >= 0 (0 disables retries)")
         resolved_base = (base_url or os.environ.get(ENV_API_URL) or DEFAULT_API_URL).rstrip("/")
+        headers = dict(default_headers or {})
+        owns_http = http_client is None
+        if http_client is None:
+            kwargs: dict[str, Any] = {"timeout": timeout, "verify": verify_ssl}
+            if transport is not None:
+                kwargs["transport"] = transport
+            http_client = self._http_class(**kwargs)
+            headers = {"User-Agent": _USER_AGENT, **headers}
+        elif http_client.headers.get("user-agent", "").startswith("python-httpx/"):
+            # The caller's client has httpx's default User-Agent: say who we are, per
+            # request (their client is not modified). A User-Agent they set wins.
+            headers = {"User-Agent": _USER_AGENT, **headers}
         config = ClientConfig(
             api_key=_check_api_key(api_key),
             base_url=resolved_base,
@@ -179,26 +218,19 @@ class _ClientBase(Bound[M], Generic[M]):
             smtp_base_url=smtp_base_url or os.environ.get(ENV_SMTP_BASE_URL),
             max_retries=max_retries,
             # A client brought by the caller keeps its own timeout unless one is
-            # set through with_options().
-            timeout=timeout if http_client is None else UNSET,
+            # set through with_options() or per call.
+            timeout=timeout if owns_http else NOT_GIVEN,
+            headers=headers,
         )
-        headers = {"User-Agent": f"unitysvc-python/{__version__}", **(default_headers or {})}
-        self._owns_http = http_client is None
-        if http_client is None:
-            kwargs: dict[str, Any] = {"timeout": timeout, "verify": verify_ssl}
-            if transport is not None:
-                kwargs["transport"] = transport
-            http_client = self._http_class(**kwargs)
-        http_client.base_url = httpx.URL(resolved_base + "/")
-        http_client.headers.update(headers)
-        self._ctx = Context(Core(config, http_client), self._driver_class(http_client), self)  # type: ignore[arg-type]
-        self._init_kwargs: dict[str, Any] = {
-            "base_url": resolved_base,
-            "api_base_url": config.api_base_url,
-            "s3_base_url": config.s3_base_url,
-            "smtp_base_url": config.smtp_base_url,
-            "max_retries": max_retries,
-        }
+        self._owns_http = owns_http
+        self._ctx = Context(Core(config, http_client), self._driver_class(http_client))  # type: ignore[arg-type]
+
+    def _clone(self: Self, config: ClientConfig) -> Self:
+        """A client of ``config`` on this client's connection pool (which it won't close)."""
+        clone = object.__new__(type(self))
+        clone._owns_http = False
+        clone._ctx = Context(Core(config, self._ctx.core.http), self._ctx.driver)
+        return clone
 
     @classmethod
     def from_env(cls: type[Self], **kwargs: Any) -> Self:
@@ -250,26 +282,52 @@ class _ClientBase(Bound[M], Generic[M]):
     def with_options(
         self: Self,
         *,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int | None = None,
+        api_key: str | None | NotGiven = NOT_GIVEN,
+        base_url: str | NotGiven = NOT_GIVEN,
+        api_base_url: str | NotGiven = NOT_GIVEN,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
+        default_headers: Mapping[str, str] | NotGiven = NOT_GIVEN,
     ) -> Self:
-        """A copy of this client with other defaults, sharing its connection pool.
+        """A configured copy of this client, sharing its connection pool.
+
+        Only what you pass changes; this client is left as it is. Closing the copy
+        does not close the shared pool (close the original for that).
+
+        Args:
+            api_key: Another customer key (None: anonymous).
+            base_url: Another control-plane URL (the gateway URL follows it unless
+                ``api_base_url`` is given too).
+            api_base_url: Another gateway root.
+            timeout: Default timeout of the copy's requests (None: no timeout).
+            max_retries: Retries of the copy's failed idempotent calls.
+            default_headers: Headers added to (and overriding) this client's.
 
         Example::
 
             client.with_options(max_retries=0, timeout=5).secrets.list()
         """
-        http: Any = self._ctx.core.http
-        kwargs = dict(self._init_kwargs)
-        if max_retries is not None:
-            kwargs["max_retries"] = max_retries
-        clone = type(self)(self.api_key, http_client=http, **kwargs)
-        core = clone._ctx.core
-        if timeout is not None:
-            core.config = replace(core.config, timeout=timeout)
-        else:
-            core.config = replace(core.config, timeout=self._ctx.core.config.timeout)
-        return clone
+        config = self._ctx.core.config
+        changes: dict[str, Any] = {}
+        if not isinstance(api_key, NotGiven):
+            changes["api_key"] = _check_api_key(api_key)
+        if not isinstance(base_url, NotGiven):
+            changes["base_url"] = base_url.rstrip("/")
+            if isinstance(api_base_url, NotGiven):
+                changes["api_base_url"] = _gateway_root(None, changes["base_url"])
+        if not isinstance(api_base_url, NotGiven):
+            changes["api_base_url"] = api_base_url.rstrip("/")
+        if not isinstance(timeout, NotGiven):
+            changes["timeout"] = timeout
+        if not isinstance(max_retries, NotGiven):
+            if max_retries < 0:
+                raise invalid_argument(
+                    "max_retries", max_retries, "must be >= 0 (0 disables retries)"
+                )
+            changes["max_retries"] = max_retries
+        if not isinstance(default_headers, NotGiven):
+            changes["headers"] = {**config.headers, **default_headers}
+        return self._clone(replace(config, **changes))
 
     def __repr__(self) -> str:
         return (
@@ -282,9 +340,10 @@ class _ClientBase(Bound[M], Generic[M]):
         self,
         *,
         path: str,
-        routing_key: dict[str, Any] | None = None,
+        routing_key: Mapping[str, object] | None = None,
         gateway: str = "api",
         strategy: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[ResolveResponse]:
         """Dry-run resolve a gateway path + routing key.
 
@@ -296,20 +355,26 @@ class _ClientBase(Bound[M], Generic[M]):
 
         return (
             yield from resolve_flow(
-                self._ctx, path=path, routing_key=routing_key, gateway=gateway, strategy=strategy
+                self._ctx,
+                path=path,
+                routing_key=routing_key,
+                gateway=gateway,
+                strategy=strategy,
+                options=options,
             )
         )
 
-    @op
-    def dispatch(
+    def _dispatch(
         self,
+        stream: bool,
         path: str,
         *,
         method: str = "POST",
-        json: Any = None,
-        data: Any = None,
+        json: object = None,
+        data: DispatchBody = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        **options: Unpack[RequestExtras],
     ) -> Flow[httpx.Response]:
         """Send a request to a raw gateway path (the escape hatch).
 
@@ -321,6 +386,7 @@ class _ClientBase(Bound[M], Generic[M]):
             data: Raw body.
             headers: Extra headers.
             timeout: Per-request timeout in seconds.
+            **options: ``extra_headers``, ``extra_query``, ``idempotency_key``.
 
         Returns:
             The raw ``httpx.Response``; upstream 4xx/5xx are returned, not raised.
@@ -334,16 +400,19 @@ class _ClientBase(Bound[M], Generic[M]):
             yield from dispatch_flow(
                 self._ctx,
                 url,
+                stream=stream,
                 method=method,
                 json=json,
                 data=data,
                 headers=headers,
                 timeout=timeout,
+                options=options,
             )
         )
 
-    stream = stream_op.mirror(
-        dispatch,
+    dispatch = op.unstreamed(_dispatch)
+    stream = stream_op(
+        _dispatch,
         """Like :meth:`dispatch`, but consume the response lazily (SSE, NDJSON, chunks).
 
         Example::

@@ -15,9 +15,9 @@ import logging
 import time
 import uuid
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Literal, TypeAlias, TypedDict, TypeVar
 
 import httpx
 
@@ -25,6 +25,7 @@ from unitysvc._constants import API_KEY_PREFIX, ENV_API_KEY, ENV_API_URL
 from unitysvc._retry import RETRYABLE_STATUSES, RetryPolicy, is_idempotent, parse_retry_after
 from unitysvc.exceptions import (
     APIConnectionError,
+    APIResponseValidationError,
     APITimeoutError,
     AuthenticationError,
     error_for_status,
@@ -75,25 +76,72 @@ Flow: TypeAlias = Generator[Effect, Any, T]
 PageFlow: TypeAlias = Generator[Effect | Emit[T], Any, None]
 
 
-class _Unset:
-    """Type of :data:`UNSET`."""
+class NotGiven:
+    """Type of :data:`NOT_GIVEN`: "argument not passed", where ``None`` means something.
 
-    _instance: _Unset | None = None
+    ``client.groups.update(gid, description=None)`` clears the description;
+    leaving ``description`` out (its default, ``NOT_GIVEN``) keeps it. Annotate such
+    a parameter as ``str | None | NotGiven`` so type checkers know all three cases.
+    """
 
-    def __new__(cls) -> _Unset:
+    _instance: NotGiven | None = None
+
+    def __new__(cls) -> NotGiven:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
 
     def __repr__(self) -> str:
-        return "UNSET"
+        return "NOT_GIVEN"
 
-    def __bool__(self) -> bool:
+    def __bool__(self) -> Literal[False]:
         return False
 
 
 #: Marks "argument not passed", where ``None`` is a meaningful value.
-UNSET: Any = _Unset()
+NOT_GIVEN: Final[NotGiven] = NotGiven()
+
+#: A timeout as httpx takes it: seconds, an ``httpx.Timeout``, or None for none.
+Timeout: TypeAlias = float | httpx.Timeout | None
+#: A query value; ``None`` drops the parameter.
+QueryValue: TypeAlias = str | int | float | bool | datetime | uuid.UUID | None
+
+
+class RequestExtras(TypedDict, total=False):
+    """The per-call options other than ``timeout`` (see :class:`RequestOptions`).
+
+    Methods whose own ``timeout`` means something else (``Enrollments.wait``: how
+    long to poll) take these; their requests use the client's timeout.
+    """
+
+    extra_headers: Mapping[str, str]
+    extra_query: Mapping[str, QueryValue]
+    idempotency_key: str
+
+
+class RequestOptions(RequestExtras, total=False):
+    """Per-call options every SDK method takes as keyword arguments.
+
+    Example::
+
+        client.secrets.list(timeout=5, extra_headers={"X-Trace": "abc"})
+        client.groups.create(name="team", idempotency_key="create-team-1")
+
+    Attributes:
+        timeout: This call's timeout (seconds or ``httpx.Timeout``; None: none),
+            instead of the client's.
+        extra_headers: Headers added to (and overriding) the SDK's for this call.
+        extra_query: Query parameters added to this call's requests.
+        idempotency_key: The ``Idempotency-Key`` of this call's POST requests, so
+            that your own retries (or a retry after a crash) cannot apply it twice;
+            creating calls get a fresh random key when you give none.
+    """
+
+    timeout: Timeout
+
+
+#: No per-call options.
+NO_OPTIONS: Final[RequestOptions] = {}
 
 
 def redact_key(key: str | None) -> str:
@@ -122,7 +170,11 @@ class ClientConfig:
         s3_base_url: S3 gateway root, if configured.
         smtp_base_url: SMTP gateway root, if configured.
         max_retries: Retries per call after the first attempt.
-        timeout: Default timeout applied to each request (UNSET: the httpx client's).
+        timeout: Default timeout applied to each request (NOT_GIVEN: the httpx
+            client's).
+        headers: Headers the SDK adds to every request (User-Agent, the caller's
+            ``default_headers``); merged per request, so a caller's own httpx client
+            is never modified.
     """
 
     api_key: str | None
@@ -131,7 +183,8 @@ class ClientConfig:
     s3_base_url: str | None
     smtp_base_url: str | None
     max_retries: int
-    timeout: Any = UNSET
+    timeout: Timeout | NotGiven = NOT_GIVEN
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class Core:
@@ -141,9 +194,14 @@ class Core:
         self.config = config
         self.http = http
         self.policy = RetryPolicy(config.max_retries)
-        self._base_key: httpx.URL | None = None
-        self._base_str = ""
-        self._timeout_key: Any = UNSET
+        # The control-plane URL, kept here (not on the httpx client, which may be
+        # the caller's): a URL object for httpx's merge rule, and as a string when
+        # it is a plain one, for the fast path of :meth:`request`.
+        self._base_url = httpx.URL(config.base_url.rstrip("/") + "/")
+        base = self._base_url
+        simple = base.is_absolute_url and not base.query and not base.fragment
+        self._base = str(base).rstrip("/") if simple else ""
+        self._timeout_key: Timeout | NotGiven = NOT_GIVEN
         self._timeout_value: dict[str, float | None] = {}
 
     # -- request building -------------------------------------------------------------
@@ -153,78 +211,86 @@ class Core:
         method: str,
         url: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = UNSET,
+        params: Mapping[str, QueryValue] | None = None,
+        json: object | NotGiven = NOT_GIVEN,
         content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
-        timeout: Any = UNSET,
+        options: RequestOptions = NO_OPTIONS,
         idempotent_post: bool = False,
     ) -> httpx.Request:
-        """Build one request (no I/O).
+        """Build one request (no I/O). Every request of the SDK is built here.
 
         Args:
             method: HTTP method.
             url: A path relative to the control-plane URL, or an absolute URL.
             params: Query parameters; ``None`` values are dropped, booleans sent as
                 ``true``/``false``.
-            json: JSON body (not sent when UNSET).
+            json: JSON body (not sent when NOT_GIVEN).
             content: Raw body.
-            headers: Extra headers; an explicit ``Authorization`` wins over the key.
-            timeout: Per-request timeout (UNSET: the client's).
-            idempotent_post: Attach a fresh ``Idempotency-Key`` so retries of this
-                creating POST cannot apply it twice.
+            headers: The call's headers; an explicit ``Authorization`` wins over the key.
+            options: The caller's per-call :class:`RequestOptions`.
+            idempotent_post: Attach a fresh ``Idempotency-Key`` (unless the caller gave
+                one) so retries of this creating POST cannot apply it twice.
 
         Returns:
             The ``httpx.Request``.
         """
-        merged = dict(headers) if headers else {}
-        key = self.config.api_key
-        if key and not any(k.lower() == "authorization" for k in merged):
+        config = self.config
+        # The client's headers first, the call's next, the caller's extras last; the
+        # caller's own httpx client keeps its headers and is never written to.
+        merged = {**config.headers, **headers} if headers else dict(config.headers)
+        extra_headers = options.get("extra_headers")
+        if extra_headers:
+            merged.update(extra_headers)
+        lower = {k.lower() for k in merged}
+        key = config.api_key
+        if key and "authorization" not in lower:
             merged["Authorization"] = f"Bearer {key}"
-        if idempotent_post and not any(k.lower() == "idempotency-key" for k in merged):
-            merged["Idempotency-Key"] = str(uuid.uuid4())
+        if method == "POST" and "idempotency-key" not in lower:
+            given = options.get("idempotency_key")
+            if given is not None:
+                merged["Idempotency-Key"] = given
+            elif idempotent_post:
+                merged["Idempotency-Key"] = str(uuid.uuid4())
+        extra_query = options.get("extra_query")
+        if extra_query:
+            params = {**params, **extra_query} if params else extra_query
         clean_params = query_params(params) if params else None
         extra: dict[str, Any] = {}
-        if json is not UNSET:
+        if not isinstance(json, NotGiven):
             extra["json"] = json
         elif content is not None:
             extra["content"] = content
-        if timeout is UNSET:
-            timeout = self.config.timeout
+        timeout = options.get("timeout", config.timeout)
         http = self.http
-        base = self._base_url(http)
+        target: str | httpx.URL = url
+        base = self._base
         if base and url[:1] == "/" and url[1:2] != "/" and "?" not in url and "#" not in url:
-            # Fast path for control-plane paths (every resource call): one URL string,
-            # parsed once by httpx, instead of httpx merging base URL, path and query
-            # params through three parses. The result is the same URL: the base URL
-            # plus the path, and the query encoded by httpx's own QueryParams.
+            # Control-plane paths (every resource call): one URL string, parsed once
+            # by httpx, instead of httpx merging base URL, path and query params
+            # through three parses. The result is the URL httpx's merge gives; the
+            # query is encoded by httpx's own QueryParams.
             if clean_params and not http.params:
-                full = f"{base}{url}?{httpx.QueryParams(clean_params)}"
+                target = f"{base}{url}?{httpx.QueryParams(clean_params)}"
                 clean_params = None
             else:
-                full = base + url
-            if timeout is not UNSET:
-                extra["extensions"] = {"timeout": self._timeout_dict(timeout)}
-            return http.build_request(method, full, params=clean_params, headers=merged, **extra)
-        if timeout is not UNSET:
-            extra["timeout"] = timeout
-        return http.build_request(method, url, params=clean_params, headers=merged, **extra)
+                target = base + url
+        else:
+            target = self._merge_url(url)
+        if not isinstance(timeout, NotGiven):
+            extra["extensions"] = {"timeout": self._timeout_dict(timeout)}
+        return http.build_request(method, target, params=clean_params, headers=merged, **extra)
 
-    def _base_url(self, http: httpx.Client | httpx.AsyncClient) -> str:
-        """The httpx client's base URL without its trailing slash (cached per value).
+    def _merge_url(self, url: str) -> httpx.URL:
+        """``url`` against the control-plane URL, by httpx's rule for a client's base_url."""
+        parsed = httpx.URL(url)
+        if parsed.is_relative_url:
+            base = self._base_url
+            return base.copy_with(raw_path=base.raw_path + parsed.raw_path.lstrip(b"/"))
+        return parsed
 
-        Empty when the fast path of :meth:`request` does not apply: no base URL, or
-        one with a query or fragment (then httpx's own merge decides).
-        """
-        base = http.base_url
-        if base is not self._base_key:
-            self._base_key = base
-            simple = base.is_absolute_url and not base.query and not base.fragment
-            self._base_str = str(base).rstrip("/") if simple else ""
-        return self._base_str
-
-    def _timeout_dict(self, timeout: Any) -> dict[str, float | None]:
-        """``httpx.Timeout(timeout).as_dict()``, cached: it is the same for every call."""
+    def _timeout_dict(self, timeout: Timeout) -> dict[str, float | None]:
+        """``httpx.Timeout(timeout).as_dict()``, cached: it is the same for most calls."""
         if timeout is not self._timeout_key:
             self._timeout_key = timeout
             self._timeout_value = httpx.Timeout(timeout).as_dict()
@@ -274,9 +340,9 @@ class Core:
             try:
                 response: httpx.Response = yield Send(request, stream)
             except httpx.HTTPError as exc:
-                failure = connection_error(request, exc)
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 delay = policy.delay(retries) if safe else None
+                failure = connection_error(request, exc, attempts=retries + 1)
                 if delay is None:
                     raise failure from exc
                 if debug:
@@ -315,21 +381,24 @@ class Core:
             return response
 
 
-def query_params(params: Mapping[str, Any]) -> dict[str, Any]:
+def query_params(params: Mapping[str, QueryValue]) -> dict[str, str | int | float]:
     """Query parameters as the API expects them.
 
     ``None`` is dropped, booleans are lower-case and datetimes ISO 8601 (``str()`` of a
     datetime has a space instead of the ``T``); anything else is sent as ``str(value)``.
     """
-    clean: dict[str, Any] = {}
+    clean: dict[str, str | int | float] = {}
     for key, value in params.items():
         if value is None:
             continue
         if value is True or value is False:
-            value = "true" if value else "false"
+            clean[key] = "true" if value else "false"
         elif isinstance(value, datetime):
-            value = value.isoformat()
-        clean[key] = value
+            clean[key] = value.isoformat()
+        elif isinstance(value, uuid.UUID):
+            clean[key] = str(value)
+        else:
+            clean[key] = value
     return clean
 
 
@@ -339,6 +408,7 @@ def connection_error(
     *,
     where: str = "",
     advice: str = f"check the URL ({ENV_API_URL} / base_url=) and that the server is running",
+    attempts: int = 1,
 ) -> APIConnectionError:
     """Translate an httpx transport error into the SDK's exception (the one boundary).
 
@@ -347,51 +417,121 @@ def connection_error(
         exc: The httpx error.
         where: The stage, e.g. ``while reading the streamed body``.
         advice: What to do about a failure that is not a timeout.
+        attempts: How many times the request was tried (the message says so when
+            it was retried).
     """
-    target = "the request"
-    if request is not None:
-        target = f"{request.method} {request.url.copy_with(query=None)}"
+    url = str(request.url.copy_with(query=None)) if request is not None else None
+    target = f"{request.method} {url}" if request is not None else "the request"
     stage = f" {where}" if where else ""
+    tried = f" (tried {attempts} times)" if attempts > 1 else ""
     if isinstance(exc, httpx.TimeoutException):
         # httpx's timeout messages are mostly "timed out": the class says which one.
-        return APITimeoutError(
-            f"{target} timed out{stage} ({type(exc).__name__}); raise timeout= or check the server"
+        timeout = APITimeoutError(
+            f"{target} timed out{stage}{tried} ({type(exc).__name__}); raise timeout= or "
+            "check the server"
         )
-    reason = str(exc) or type(exc).__name__
-    return APIConnectionError(f"{target} failed{stage}: {reason}; {advice}")
+        timeout.url, timeout.attempts, timeout.reason = url, attempts, "timed out"
+        return timeout
+    reason = _reason(exc)
+    error = APIConnectionError(f"{target} failed{stage}{tried}: {reason}; {advice}")
+    error.url, error.attempts, error.reason = url, attempts, reason
+    return error
+
+
+def _reason(exc: httpx.HTTPError) -> str:
+    """httpx's error text without the OS's ``[Errno 111]`` prefix."""
+    text = str(exc) or type(exc).__name__
+    if text.startswith("[Errno") and "] " in text:
+        text = text.split("] ", 1)[1]
+    return text[:1].lower() + text[1:]
 
 
 # -- response parsing -------------------------------------------------------------------
 
-_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
 
 
 def parse(model: type[ModelT], response: httpx.Response) -> ModelT:
-    """Validate a JSON response body into ``model``."""
-    return model.model_validate_json(response.content)
+    """Validate a JSON response body into ``model``.
+
+    Raises:
+        APIResponseValidationError: The body is not JSON of that shape.
+    """
+    from pydantic import ValidationError as PydanticValidationError
+
+    try:
+        return model.model_validate_json(response.content)
+    except PydanticValidationError as exc:
+        raise response_validation_error(response, model.__name__, exc) from exc
 
 
-def parse_as(tp: Any, response: httpx.Response) -> Any:
-    """Validate a JSON response body against any type (e.g. ``list[Model]``)."""
+def parse_as(tp: type[T], response: httpx.Response) -> T:
+    """Validate a JSON response body against any type (e.g. ``list[Model]``).
+
+    Raises:
+        APIResponseValidationError: The body is not JSON of that shape.
+    """
+    from pydantic import TypeAdapter
+    from pydantic import ValidationError as PydanticValidationError
+
     adapter = _ADAPTERS.get(tp)
     if adapter is None:
-        from pydantic import TypeAdapter
-
         adapter = _ADAPTERS[tp] = TypeAdapter(tp)
-    return adapter.validate_json(response.content)
+    try:
+        result: T = adapter.validate_json(response.content)
+    except PydanticValidationError as exc:
+        raise response_validation_error(response, str(tp), exc) from exc
+    return result
 
 
-def parse_json(response: httpx.Response) -> Any:
-    """Decode an untyped JSON body; an empty body is None."""
-    return response.json() if response.content else None
+def parse_json(response: httpx.Response) -> object:
+    """Decode an untyped JSON body; an empty body is None.
+
+    Raises:
+        APIResponseValidationError: The body is not JSON.
+    """
+    if not response.content:
+        return None
+    try:
+        decoded: object = response.json()
+    except ValueError as exc:
+        raise response_validation_error(response, "JSON", exc) from exc
+    return decoded
 
 
-def dump(body: Any) -> Any:
+def response_validation_error(
+    response: httpx.Response, expected: str, cause: Exception
+) -> APIResponseValidationError:
+    """The SDK error for a success status whose body is not what the contract says."""
+    first = str(cause).splitlines()
+    reason = " ".join(line.strip() for line in first[:3]) if first else type(cause).__name__
+    request = response.request
+    request_id = response.headers.get("x-request-id")
+    body = response.content[:200].decode("utf-8", "replace")
+    message = (
+        f"{request.method} {request.url.copy_with(query=None)} answered "
+        f"{response.status_code} with a body that is not a valid {expected}: {reason}"
+        f" (body starts {body!r}; is the URL a unitysvc server of a matching version?)"
+    )
+    if request_id:
+        message += f" [request id {request_id}]"
+    return APIResponseValidationError(
+        message,
+        status_code=response.status_code,
+        response_body=response.content,
+        request_id=request_id,
+    )
+
+
+def dump(body: object) -> object:
     """Turn a request body (pydantic model or mapping) into JSON-ready data.
 
     Models are dumped with ``exclude_unset`` so that PATCH-style bodies send only
     what the caller set; mappings pass through untouched.
     """
     if hasattr(body, "model_dump"):
-        return body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        dumped: object = body.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        return dumped
+    if isinstance(body, Mapping):
+        return dict(body)
     return body

@@ -7,14 +7,19 @@ all end here, so body rules, auth and URL composition live in one place.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Generic
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Generic, TypeAlias, Unpack
 
-from unitysvc._core import UNSET, Flow
-from unitysvc._ops import Bound, Context, M, op, stream_op, streaming
+from unitysvc._core import NOT_GIVEN, Flow, RequestExtras, RequestOptions
+from unitysvc._ops import Async, Bound, Context, M, Sync, op, stream_op
 from unitysvc._wrappers import WrapSpec, gateway_relative, render
+from unitysvc.exceptions import OMIT, invalid_argument
 
 if TYPE_CHECKING:
     import httpx
+
+#: A raw dispatch body: bytes or text as is, a mapping sent as a form.
+DispatchBody: TypeAlias = bytes | str | Mapping[str, object] | None
 
 
 def join_url(base_url: str, path: str) -> str:
@@ -23,65 +28,74 @@ def join_url(base_url: str, path: str) -> str:
     return f"{base}/{path.lstrip('/')}" if path else base
 
 
-def check_body(json: Any, data: Any) -> None:
+def check_body(json: object, data: DispatchBody) -> None:
     """Reject a dispatch given both body kinds.
 
     Raises:
-        ValueError: Both ``json`` and ``data`` were given.
+        ValidationError: Both ``json`` and ``data`` were given.
     """
     if json is not None and data is not None:
-        raise ValueError("pass either json= or data=, not both")
+        raise invalid_argument(
+            "data", OMIT, "json= and data= are exclusive", "pass either json= or data=, not both"
+        )
 
 
 def dispatch_flow(
     ctx: Context,
     url: str,
     *,
+    stream: bool,
     method: str = "POST",
-    json: Any = None,
-    data: Any = None,
-    headers: dict[str, str] | None = None,
+    json: object = None,
+    data: DispatchBody = None,
+    headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    options: RequestExtras,
 ) -> Flow[httpx.Response]:
     """Send one gateway request and return the response unraised.
 
     Args:
         ctx: The client context.
         url: Absolute gateway URL.
+        stream: Leave the body unread (``stream()``) instead of reading it
+            (``dispatch()``).
         method: HTTP method.
         json: JSON body (exclusive with ``data``).
         data: Raw body: bytes, str, or a form mapping.
         headers: Extra headers; an explicit ``Authorization`` is kept.
-        timeout: Per-request timeout in seconds.
+        timeout: Per-request timeout in seconds (None: the client's).
+        options: The caller's other per-call options.
 
     Returns:
         The gateway's response: upstream 4xx/5xx are returned, not raised.
 
     Raises:
-        ValueError: Both ``json`` and ``data`` were given.
+        ValidationError: Both ``json`` and ``data`` were given.
     """
     check_body(json, data)
     core = ctx.core
-    body: dict[str, Any] = {}
-    if json is not None:
-        body["json"] = json
-    elif isinstance(data, bytes | str):
-        body["content"] = data
+    content: bytes | str | None = None
+    if isinstance(data, bytes | str):
+        content = data
     elif data is not None:
-        body["content"] = _form(data)
+        content = _form(data)
         headers = {"Content-Type": "application/x-www-form-urlencoded", **(headers or {})}
+    # mypy does not see that unpacking a TypedDict into its subclass is sound.
+    call: RequestOptions = {**options}  # type: ignore[typeddict-item]
+    if timeout is not None:
+        call["timeout"] = timeout
     request = core.request(
         method.upper(),
         url,
         headers=headers,
-        timeout=UNSET if timeout is None else timeout,
-        **body,
+        options=call,
+        content=content,
+        json=NOT_GIVEN if json is None else json,
     )
-    # A ``stream()`` method leaves the body unread for lazy iteration.
-    return (yield from core.send(request, stream=streaming(), raise_for_status=False))
+    return (yield from core.send(request, stream=stream, raise_for_status=False))
 
 
-def _form(data: Any) -> str:
+def _form(data: Mapping[str, object]) -> str:
     from urllib.parse import urlencode
 
     return urlencode(data, doseq=True)
@@ -106,7 +120,7 @@ class Wrappable(Bound[M], ABC):
         """The gateway-relative path of this target."""
 
     def _wrap(self, spec: WrapSpec) -> WrappedTarget[M]:
-        return WrappedTarget[M](self._ctx, self.path, spec)
+        return wrapped_target(self._ctx, self.path, spec)
 
     def _spec(self) -> WrapSpec:
         return WrapSpec()
@@ -138,11 +152,11 @@ class Wrappable(Bound[M], ABC):
             _renew: Alias of ``renew``.
 
         Raises:
-            ValueError: ``ttl`` is malformed or above seven days.
+            ValidationError: ``ttl`` is malformed or above seven days.
         """
         return self._wrap(self._spec().with_cache(ttl or _ttl, renew or _renew))
 
-    def with_failover(self, other: Any) -> WrappedTarget[M]:
+    def with_failover(self, other: str | Wrappable[M]) -> WrappedTarget[M]:
         """Retry on ``other`` when this target answers 5xx or 429, times out or is down.
 
         Args:
@@ -150,13 +164,13 @@ class Wrappable(Bound[M], ABC):
                 wrapped target (the dispatch's ``path`` is appended to it as well).
 
         Raises:
-            ValueError: ``other`` is an external URL.
+            ValidationError: ``other`` is an external URL.
         """
         secondary = gateway_relative(other, what="failover")
         follows = not isinstance(other, str)
         return self._wrap(self._spec().with_failover(secondary, follows_sub_path=follows))
 
-    def with_tee(self, other: Any) -> WrappedTarget[M]:
+    def with_tee(self, other: str | Wrappable[M]) -> WrappedTarget[M]:
         """Also send a fire-and-forget copy of each call to ``other`` (``t/``).
 
         Args:
@@ -164,7 +178,7 @@ class Wrappable(Bound[M], ABC):
                 wrapped target (the dispatch's ``path`` is appended to it as well).
 
         Raises:
-            ValueError: ``other`` is an external URL.
+            ValidationError: ``other`` is an external URL.
         """
         secondary = gateway_relative(other, what="tee")
         follows = not isinstance(other, str)
@@ -183,7 +197,7 @@ class WrappedTarget(Wrappable[M], Generic[M]):
         return self._wrap_spec
 
     def _wrap(self, spec: WrapSpec) -> WrappedTarget[M]:
-        return WrappedTarget[M](self._ctx, self._base, spec)
+        return wrapped_target(self._ctx, self._base, spec)
 
     @property
     def path(self) -> str:
@@ -193,16 +207,17 @@ class WrappedTarget(Wrappable[M], Generic[M]):
     def __repr__(self) -> str:
         return f"WrappedTarget({self.path!r})"
 
-    @op
-    def dispatch(
+    def _dispatch(
         self,
+        stream: bool,
         *,
         path: str = "",
         method: str = "POST",
-        json: Any = None,
-        data: Any = None,
+        json: object = None,
+        data: DispatchBody = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        **options: Unpack[RequestExtras],
     ) -> Flow[httpx.Response]:
         """Send the request through the wrapped gateway path.
 
@@ -213,6 +228,7 @@ class WrappedTarget(Wrappable[M], Generic[M]):
             data: Raw body.
             headers: Extra headers.
             timeout: Per-request timeout in seconds.
+            **options: ``extra_headers``, ``extra_query``, ``idempotency_key``.
 
         Returns:
             The raw ``httpx.Response``; upstream errors are returned, not raised.
@@ -222,15 +238,33 @@ class WrappedTarget(Wrappable[M], Generic[M]):
             yield from dispatch_flow(
                 self._ctx,
                 url,
+                stream=stream,
                 method=method,
                 json=json,
                 data=data,
                 headers=headers,
                 timeout=timeout,
+                options=options,
             )
         )
 
-    stream = stream_op.mirror(
-        dispatch,
+    dispatch = op.unstreamed(_dispatch)
+    stream = stream_op(
+        _dispatch,
         """Like :meth:`dispatch`, but consume the response lazily (SSE, NDJSON, chunks).""",
     )
+
+
+class SyncWrappedTarget(WrappedTarget[Sync]):
+    """A wrapped target of a :class:`~unitysvc.Client`."""
+
+
+class AsyncWrappedTarget(WrappedTarget[Async]):
+    """A wrapped target of an :class:`~unitysvc.AsyncClient`."""
+
+
+def wrapped_target(ctx: Context, base: str, spec: WrapSpec) -> WrappedTarget[M]:
+    """A wrapped target of the client's flavour."""
+    cls = AsyncWrappedTarget if ctx.driver.is_async else SyncWrappedTarget
+    target: WrappedTarget[M] = cls(ctx, base, spec)  # type: ignore[assignment]
+    return target

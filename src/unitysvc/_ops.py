@@ -1,26 +1,37 @@
-"""Operation descriptors: one flow, bound as a sync or an async method.
+"""Operations: each defined once, as a flow; built into real sync and async methods.
 
-A resource class is written once, generic over its mode, with its methods decorated
-by :class:`op` (or :class:`stream_op`, :class:`pager`)::
+A resource class is written once, generic over its mode, with its operations
+decorated by :class:`op` (or :class:`pager`, :class:`stream_op`)::
 
-    class _SecretsOps(Bound[M]):
+    class _SecretsOps(Resource[M]):
         @op
-        def get(self, name: str) -> Flow[SecretPublic]:
-            response = yield from self._ctx.core.send(...)
+        def get(self, name: str, **options: Unpack[RequestOptions]) -> Flow[SecretPublic]:
+            \"\"\"Get a single secret by name.\"\"\"
+            response = yield from self._call("GET", f"/secrets/{name}", options=options)
             return parse(SecretPublic, response)
 
     class Secrets(_SecretsOps[Sync]): ...        # client.secrets.get("X") -> SecretPublic
     class AsyncSecrets(_SecretsOps[Async]): ...  # await aclient.secrets.get("X")
 
-The descriptor's overloaded ``__get__`` tells type checkers which one they get.
+When a class names its mode (``_SecretsOps[Sync]``, ``_SecretsOps[Async]``),
+:meth:`Bound.__init_subclass__` puts a real function in it for every operation: a
+``def`` for :class:`Sync`, an ``async def`` for :class:`Async` (an async generator
+for pagers), each with the flow's docstring and signature. So
+``inspect.iscoroutinefunction(AsyncSecrets.get)`` is True and
+``unittest.mock.create_autospec`` gives ``AsyncMock`` methods. To type checkers the
+decorators' overloaded ``__get__`` says what each mode returns, from the same flow.
+
+Adding a resource: write ``_FooOps(Resource[M])`` with decorated flows, then
+``class Foo(_FooOps[Sync])`` and ``class AsyncFoo(_FooOps[Async])``, and a
+``_ResourceSlot`` on the client (see ``unitysvc/_client.py``). Nothing else.
 """
 
 from __future__ import annotations
 
 import inspect
-from abc import ABC, abstractmethod
+import typing
+from abc import ABC
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
@@ -36,14 +47,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 M = TypeVar("M")
 
-#: True while a :class:`stream_op` runs its flow: the dispatch flow it shares with the
-#: buffered ``dispatch`` then leaves the body unread.
-_STREAMING: ContextVar[bool] = ContextVar("unitysvc_streaming", default=False)
-
-
-def streaming() -> bool:
-    """Whether the running flow was opened by ``stream()`` rather than ``dispatch()``."""
-    return _STREAMING.get()
+#: A flow as the descriptors hold it: called with the bound object first.
+_AnyFlow = Callable[..., Any]
 
 
 class Sync:
@@ -56,108 +61,147 @@ class Async:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What every resource and record needs: the core, the driver and the client."""
+    """What every resource and record needs: the core and the driver."""
 
     core: Core
     driver: SyncDriver | AsyncDriver
-    client: Any
+
+
+def _mode_of(cls: type) -> type[Sync] | type[Async] | None:
+    """The mode a class names in its bases (``_SecretsOps[Async]``), if any."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        for arg in typing.get_args(base):
+            if arg is Sync or arg is Async:
+                return arg
+    return None
 
 
 class Bound(Generic[M]):
     """Base of resources and active records bound to a client context."""
 
     _ctx: Context
+    #: The mode of a concrete class (None on the generic definitions).
+    _mode: type[Sync] | type[Async] | None = None
 
     def __init__(self, client: Context) -> None:
         self._ctx = client
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        mode = _mode_of(cls)
+        if mode is None:
+            return
+        cls._mode = mode
+        seen: set[str] = set()
+        for klass in cls.__mro__:
+            for name, value in vars(klass).items():
+                if name in seen:
+                    continue
+                seen.add(name)
+                if isinstance(value, _Descriptor):
+                    setattr(cls, name, value.build(mode, cls, name))
 
-def _public_signature(flow: Callable[..., Any]) -> inspect.Signature:
-    """The flow's signature as callers see it: no ``self``, the flow's result type."""
+
+def _describe(
+    function: Callable[..., Any], descriptor: _Descriptor, owner: type, name: str
+) -> None:
+    """Give a built method the operation's name, docstring and signature."""
+    function.__name__ = name
+    function.__qualname__ = f"{owner.__qualname__}.{name}"
+    function.__module__ = owner.__module__
+    function.__doc__ = descriptor.__doc__
+    function.__signature__ = descriptor.signature  # type: ignore[attr-defined]
+
+
+def _public_signature(flow: _AnyFlow, drop: int = 0) -> inspect.Signature:
+    """The flow's signature as a method's: ``self`` kept, ``drop`` parameters after it
+    removed, and the flow's result type (``Flow[X]`` -> ``X``) as return annotation."""
     sig = inspect.signature(flow)
-    params = list(sig.parameters.values())[1:]
+    params = list(sig.parameters.values())
+    del params[1 : 1 + drop]
     ret = sig.return_annotation
     if isinstance(ret, str) and "[" in ret and ret.split("[", 1)[0] in {"Flow", "PageFlow"}:
-        ret = ret.split("[", 1)[1][:-1]
+        inner = ret.split("[", 1)[1][:-1]
+        ret = inner if ret.startswith("Flow") else f"Iterator[{inner}]"
     return sig.replace(parameters=params, return_annotation=ret)
 
 
-class _Described:
-    """Makes bound calls show the flow's name, docstring and signature."""
-
-    __slots__ = ()
-    _flow: Callable[..., Any]
-    _signature: inspect.Signature | None = None
-
-    @property
-    def __signature__(self) -> inspect.Signature:
-        cls = type(self)
-        if cls._signature is None:
-            cls._signature = _public_signature(cls._flow)
-        return cls._signature
-
-
-class _SyncCall(_Described):
-    __slots__ = ("_obj",)
-
-    def __init__(self, obj: Bound[Any]) -> None:
-        self._obj = obj
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        obj = self._obj
-        return obj._ctx.driver.run(self._flow(obj, *args, **kwargs))
-
-
-class _AsyncCall(_SyncCall):
-    __slots__ = ()
-
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        obj = self._obj
-        return await obj._ctx.driver.run(self._flow(obj, *args, **kwargs))
-
-
-def _call_class(base: type[_SyncCall], flow: Callable[..., Any]) -> type[_SyncCall]:
-    return type(
-        flow.__name__,
-        (base,),
-        {
-            "__slots__": (),
-            "__doc__": flow.__doc__,
-            "__qualname__": flow.__qualname__,
-            "__module__": flow.__module__,
-            "_flow": staticmethod(flow),
-        },
-    )
-
-
 class _Descriptor(ABC):
-    """What the three decorators share: the flow, its docs, unbound calls."""
+    """What the three decorators share: the flow, its docs and signature.
 
-    flow: Callable[..., Any]
+    Attributes:
+        flow: ``flow(obj, *args, **kwargs)`` returns the flow of one call.
+        signature: The method's signature, ``self`` included.
+    """
 
-    @abstractmethod
-    def __get__(self, obj: Any, owner: type[Any]) -> Any:
-        """Bind to a resource or record (each decorator binds in its own way)."""
+    flow: _AnyFlow
+    signature: inspect.Signature
 
-    def __call__(self, obj: Bound[Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Call as an unbound method: ``Secrets.list(client.secrets, limit=5)``."""
-        bound: Any = self.__get__(obj, type(obj))
-        return bound(*args, **kwargs)
+    def __init__(self, flow: _AnyFlow, signature: inspect.Signature, doc: str | None) -> None:
+        self.flow = flow
+        self.signature = signature
+        self.__doc__ = doc
+
+    def build(self, mode: type[Sync] | type[Async], owner: type, name: str) -> Callable[..., Any]:
+        """The real method of this operation for a class of ``mode``."""
+        function = self._build_async() if mode is Async else self._build_sync()
+        _describe(function, self, owner, name)
+        return function
+
+    def _build_sync(self) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _build_async(self) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _bind(self, obj: Bound[Any]) -> Callable[..., Any]:
+        """A bound method for an instance of a generic (mode-less) class."""
+        is_async = obj._ctx.driver.is_async
+        function = self._build_async() if is_async else self._build_sync()
+        bound: Callable[..., Any] = function.__get__(obj, type(obj))
+        return bound
 
     @property
     def __signature__(self) -> inspect.Signature:
-        return _public_signature(self.flow)
+        return self.signature
 
 
 class op(_Descriptor, Generic[P, T]):
     """Decorator turning a flow method into a sync or async method, per the mode."""
 
     def __init__(self, flow: Callable[Concatenate[Any, P], Flow[T]]) -> None:
-        self.flow = flow
-        self.__doc__ = flow.__doc__
-        self.__name__ = flow.__name__
-        self._sync = _call_class(_SyncCall, flow)
-        self._async = _call_class(_AsyncCall, flow)
+        super().__init__(flow, _public_signature(flow), flow.__doc__)
+
+    @classmethod
+    def unstreamed(cls, flow: Callable[Concatenate[Any, bool, P], Flow[T]]) -> op[P, T]:
+        """The buffered operation of a dispatch flow whose first argument is ``stream``.
+
+        ``dispatch = op.unstreamed(_dispatch)`` calls ``_dispatch(self, False, ...)``;
+        :class:`stream_op` calls the same flow with True.
+        """
+
+        def buffered(obj: Any, /, *args: Any, **kwargs: Any) -> Flow[T]:
+            return flow(obj, False, *args, **kwargs)
+
+        made: op[P, T] = cls.__new__(cls)
+        _Descriptor.__init__(made, buffered, _public_signature(flow, drop=1), flow.__doc__)
+        return made
+
+    def _build_sync(self) -> Callable[..., Any]:
+        flow = self.flow
+
+        def method(self: Bound[Sync], /, *args: Any, **kwargs: Any) -> Any:
+            return self._ctx.driver.run(flow(self, *args, **kwargs))
+
+        return method
+
+    def _build_async(self) -> Callable[..., Any]:
+        flow = self.flow
+
+        async def method(self: Bound[Async], /, *args: Any, **kwargs: Any) -> Any:
+            return await self._ctx.driver.run(flow(self, *args, **kwargs))
+
+        return method
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> op[P, T]: ...
@@ -168,18 +212,46 @@ class op(_Descriptor, Generic[P, T]):
         self, obj: Bound[Async], owner: type[Any]
     ) -> Callable[P, Coroutine[Any, Any, T]]: ...
     def __get__(self, obj: Bound[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        return (self._async if obj._ctx.driver.is_async else self._sync)(obj)
+        return self if obj is None else self._bind(obj)
 
 
 class pager(_Descriptor, Generic[P, T]):
     """Decorator for paging flows: an ``Iterator`` (sync) or ``AsyncIterator`` (async)."""
 
     def __init__(self, flow: Callable[Concatenate[Any, P], PageFlow[T]]) -> None:
-        self.flow = flow
-        self.__doc__ = flow.__doc__
-        self.__name__ = flow.__name__
+        super().__init__(flow, _public_signature(flow), flow.__doc__)
+
+    def _build_sync(self) -> Callable[..., Any]:
+        flow = self.flow
+
+        def method(self: Bound[Sync], /, *args: Any, **kwargs: Any) -> Any:
+            driver = self._ctx.driver
+            assert isinstance(driver, SyncDriver)
+            return driver.iterate(flow(self, *args, **kwargs))
+
+        return method
+
+    def _build_async(self) -> Callable[..., Any]:
+        flow = self.flow
+
+        async def method(self: Bound[Async], /, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            driver = self._ctx.driver
+            assert isinstance(driver, AsyncDriver)
+            async for item in driver.iterate(flow(self, *args, **kwargs)):
+                yield item
+
+        return method
+
+    def build(self, mode: type[Sync] | type[Async], owner: type, name: str) -> Callable[..., Any]:
+        function = super().build(mode, owner, name)
+        if mode is Async:
+            # ``async for`` over an async generator: the annotation says so.
+            ret = self.signature.return_annotation
+            if isinstance(ret, str) and ret.startswith("Iterator["):
+                function.__signature__ = self.signature.replace(  # type: ignore[attr-defined]
+                    return_annotation=f"AsyncIterator[{ret[9:-1]}]"
+                )
+        return function
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> pager[P, T]: ...
@@ -188,38 +260,46 @@ class pager(_Descriptor, Generic[P, T]):
     @overload
     def __get__(self, obj: Bound[Async], owner: type[Any]) -> Callable[P, AsyncIterator[T]]: ...
     def __get__(self, obj: Bound[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        flow = self.flow
-        driver = obj._ctx.driver
-
-        def walk(*args: Any, **kwargs: Any) -> Any:
-            return driver.iterate(flow(obj, *args, **kwargs))
-
-        walk.__doc__ = self.__doc__
-        walk.__name__ = self.__name__
-        return walk
+        return self if obj is None else self._bind(obj)
 
 
 class stream_op(_Descriptor, Generic[P]):
     """Decorator for flows that open a streamed response.
 
     Sync mode returns a :class:`~unitysvc.StreamingResponse`; async mode an
-    :class:`~unitysvc.AsyncStreamingResponse`. The flow (interface lookup, retries)
-    runs when the ``with`` / ``async with`` block is entered.
+    :class:`~unitysvc.AsyncStreamingResponse` (an async context manager, so the
+    method itself is a plain ``def``, like ``httpx.AsyncClient.stream``). The flow
+    (interface lookup, retries) runs when the ``with`` / ``async with`` block is
+    entered. The flow's first argument after ``self`` is ``stream``: it is called
+    with True, and leaves the final response's body unread.
     """
 
     def __init__(
-        self, flow: Callable[Concatenate[Any, P], Flow[httpx.Response]], doc: str | None = None
+        self,
+        flow: Callable[Concatenate[Any, bool, P], Flow[httpx.Response]],
+        doc: str | None = None,
     ) -> None:
-        self.flow = flow
-        self.__doc__ = doc or flow.__doc__
-        self.__name__ = "stream" if doc else flow.__name__
+        def streamed(obj: Any, /, *args: Any, **kwargs: Any) -> Flow[httpx.Response]:
+            return flow(obj, True, *args, **kwargs)
 
-    @classmethod
-    def mirror(cls, dispatch: op[P, httpx.Response], doc: str) -> stream_op[P]:
-        """The streaming twin of a ``dispatch`` op: same arguments, body left unread."""
-        return cls(dispatch.flow, doc)
+        signature = _public_signature(flow, drop=1)
+        super().__init__(streamed, signature, doc or flow.__doc__)
+
+    def _build_sync(self) -> Callable[..., Any]:
+        flow = self.flow
+
+        def method(self: Bound[Sync], /, *args: Any, **kwargs: Any) -> Any:
+            return open_streaming_response(self._ctx, lambda: flow(self, *args, **kwargs))
+
+        return method
+
+    _build_async = _build_sync
+
+    def build(self, mode: type[Sync] | type[Async], owner: type, name: str) -> Callable[..., Any]:
+        function = super().build(mode, owner, name)
+        kind = "AsyncStreamingResponse" if mode is Async else "StreamingResponse"
+        function.__signature__ = self.signature.replace(return_annotation=kind)  # type: ignore[attr-defined]
+        return function
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> stream_op[P]: ...
@@ -230,20 +310,12 @@ class stream_op(_Descriptor, Generic[P]):
         self, obj: Bound[Async], owner: type[Any]
     ) -> Callable[P, AsyncStreamingResponse]: ...
     def __get__(self, obj: Bound[Any] | None, owner: type[Any]) -> Any:
-        if obj is None:
-            return self
-        flow = self.flow
-        ctx = obj._ctx
-
-        def open_stream(*args: Any, **kwargs: Any) -> Any:
-            return open_streaming_response(ctx, lambda: flow(obj, *args, **kwargs))
-
-        open_stream.__doc__ = self.__doc__
-        open_stream.__name__ = self.__name__
-        return open_stream
+        return self if obj is None else self._bind(obj)
 
 
-def open_streaming_response(ctx: Context, make_flow: Callable[[], Flow[httpx.Response]]) -> Any:
+def open_streaming_response(
+    ctx: Context, make_flow: Callable[[], Flow[httpx.Response]]
+) -> StreamingResponse | AsyncStreamingResponse:
     """Wrap a response-opening flow in the mode's streaming response class."""
     from unitysvc import _streaming
 
@@ -253,26 +325,19 @@ def open_streaming_response(ctx: Context, make_flow: Callable[[], Flow[httpx.Res
         async_driver = driver
 
         async def open_async() -> httpx.Response:
-            token = _STREAMING.set(True)
-            try:
-                return await async_driver.run(make_flow())
-            finally:
-                _STREAMING.reset(token)
+            return await async_driver.run(make_flow())
 
         return _streaming.AsyncStreamingResponse(http, "POST", "", {}, opener=open_async)
     sync_driver = driver
 
     def open_sync() -> httpx.Response:
-        token = _STREAMING.set(True)
-        try:
-            return sync_driver.run(make_flow())
-        finally:
-            _STREAMING.reset(token)
+        return sync_driver.run(make_flow())
 
     return _streaming.StreamingResponse(http, "POST", "", {}, opener=open_sync)
 
 
 P2 = ParamSpec("P2")
+D = TypeVar("D", bound=_Descriptor)
 
 
 @overload
@@ -281,7 +346,7 @@ def forward(target: op[Concatenate[Any, P2], T], key: str) -> op[P2, T]: ...
 def forward(target: pager[Concatenate[Any, P2], T], key: str) -> pager[P2, T]: ...
 @overload
 def forward(target: stream_op[Concatenate[Any, P2]], key: str) -> stream_op[P2]: ...
-def forward(target: Any, key: str) -> Any:
+def forward(target: _Descriptor, key: str) -> _Descriptor:
     """Bind a manager operation to an active record.
 
     ``refresh = forward(_ServicesOps.get, "id")`` makes ``svc.refresh()`` call
@@ -289,18 +354,12 @@ def forward(target: Any, key: str) -> Any:
     the record method shows the manager's signature minus that argument.
     """
     flow = target.flow
-    signature = inspect.signature(flow)
-    params = list(signature.parameters.values())
 
-    def forwarded(self: Any, *args: Any, **kwargs: Any) -> Any:
-        return flow(self._manager, getattr(self, key), *args, **kwargs)
+    def forwarded(obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        return flow(obj._manager, getattr(obj, key), *args, **kwargs)
 
-    forwarded.__name__ = flow.__name__
-    forwarded.__qualname__ = flow.__qualname__
-    forwarded.__doc__ = target.__doc__
-    forwarded.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=[params[0], *params[2:]]
-    )
-    clone = type(target)(forwarded)
-    clone.__doc__ = target.__doc__
+    params = list(target.signature.parameters.values())
+    signature = target.signature.replace(parameters=[params[0], *params[2:]])
+    clone = object.__new__(type(target))
+    _Descriptor.__init__(clone, forwarded, signature, target.__doc__)
     return clone

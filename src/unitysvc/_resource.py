@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
-from unitysvc._core import UNSET, Emit, Flow, PageFlow
-from unitysvc._ops import Bound, Context, M
+from unitysvc._core import NO_OPTIONS, NOT_GIVEN, Emit, Flow, NotGiven, PageFlow, QueryValue
+from unitysvc._core import RequestOptions as RequestOptions
+from unitysvc._ops import Bound, M
+from unitysvc.exceptions import invalid_argument
 
 T = TypeVar("T")
 
 
-def record_id(value: Any) -> str:
+def record_id(value: object) -> str:
     """An id argument as sent on the wire: a UUID, a string, or a record with ``.id``."""
     return str(getattr(value, "id", value))
 
@@ -21,17 +23,14 @@ def record_id(value: Any) -> str:
 class Resource(Bound[M]):
     """A group of API operations sharing one client context."""
 
-    def __init__(self, client: Context, *, parent: Any = None) -> None:
-        super().__init__(client)
-        self._parent = parent if parent is not None else client.client
-
     def _call(
         self,
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        json: Any = UNSET,
+        params: Mapping[str, QueryValue] | None = None,
+        json: object | NotGiven = NOT_GIVEN,
+        options: RequestOptions = NO_OPTIONS,
         anonymous: bool = False,
         creates: bool = False,
     ) -> Flow[httpx.Response]:
@@ -42,6 +41,7 @@ class Resource(Bound[M]):
             path: Path relative to the control-plane URL (e.g. ``/secrets/``).
             params: Query parameters (None values dropped).
             json: JSON body.
+            options: The caller's per-call options.
             anonymous: The contract allows this call without a key.
             creates: A creating POST: attach an ``Idempotency-Key`` so that retries
                 cannot create twice.
@@ -52,13 +52,18 @@ class Resource(Bound[M]):
         core = self._ctx.core
         if not anonymous:
             core.require_key(f"{method} {path}")
-        request = core.request(method, path, params=params, json=json, idempotent_post=creates)
+        request = core.request(
+            method, path, params=params, json=json, options=options, idempotent_post=creates
+        )
         return (yield from core.send(request))
 
 
+PageT = TypeVar("PageT")
+
+
 def walk_offset(
-    fetch: Callable[[int, int], Flow[Any]],
-    items: Callable[[Any], list[T]],
+    fetch: Callable[[int, int], Flow[PageT]],
+    items: Callable[[PageT], list[T]],
     page_size: int,
 ) -> PageFlow[T]:
     """Walk a skip/limit list page by page until a short page.
@@ -69,7 +74,7 @@ def walk_offset(
         page_size: Rows per request.
     """
     if page_size < 1:
-        raise ValueError("page_size must be at least 1")
+        raise invalid_argument("page_size", page_size, "must be at least 1")
     skip = 0
     while True:
         page = yield from fetch(skip, page_size)
@@ -81,9 +86,9 @@ def walk_offset(
 
 
 def walk_cursor(
-    fetch: Callable[[str | None], Flow[Any]],
-    items: Callable[[Any], list[T]],
-    next_cursor: Callable[[Any], str | None],
+    fetch: Callable[[str | None], Flow[PageT]],
+    items: Callable[[PageT], list[T]],
+    next_cursor: Callable[[PageT], str | None],
 ) -> PageFlow[T]:
     """Walk a cursor-paginated list until the server returns no next cursor."""
     cursor: str | None = None

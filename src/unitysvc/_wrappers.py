@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
 from urllib.parse import quote, urlencode
+
+from unitysvc.exceptions import invalid_argument
 
 _TTL = re.compile(r"^([1-9][0-9]*)([smhd])$")
 _TTL_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -24,34 +25,40 @@ def ttl_seconds(ttl: str) -> int:
     """Parse a cache TTL such as ``60s``, ``5m``, ``1h`` or ``1d``.
 
     Raises:
-        ValueError: Malformed, or longer than seven days.
+        ValidationError: Malformed, or longer than seven days.
     """
     match = _TTL.match(ttl)
     if not match:
-        raise ValueError(
-            f"ttl={ttl!r} is not a duration: use a positive number followed by "
-            "s, m, h or d (e.g. '60s', '5m', '1h', '1d')"
+        raise invalid_argument(
+            "ttl",
+            ttl,
+            "a duration is a positive number followed by s, m, h or d",
+            "e.g. '60s', '5m', '1h', '1d'",
         )
     seconds = int(match.group(1)) * _TTL_SECONDS[match.group(2)]
     if seconds > MAX_TTL_SECONDS:
-        raise ValueError(f"ttl={ttl!r} exceeds the gateway's maximum of 7d")
+        raise invalid_argument("ttl", ttl, "the gateway keeps entries at most 7d")
     return seconds
 
 
-def gateway_relative(target: Any, *, what: str) -> str:
+def gateway_relative(target: object, *, what: str) -> str:
     """The gateway-relative path of a target (a path string or anything with ``.path``).
 
     Raises:
-        ValueError: The target is an external URL; the gateway only forwards to its
-            own paths (wrap an external destination in a relay listing instead).
+        ValidationError: The target is an external URL; the gateway only forwards to
+            its own paths (wrap an external destination in a relay listing instead).
     """
     path = target if isinstance(target, str) else getattr(target, "path", None)
     if not isinstance(path, str) or not path.strip("/"):
-        raise ValueError(f"{what} needs a gateway path or a service/group/wrapped target")
+        raise invalid_argument(
+            what, target, "must be a gateway path or a service/group/wrapped target"
+        )
     if "://" in path or path.startswith("//"):
-        raise ValueError(
-            f"{what}={path!r} is an external URL; secondaries must be gateway-relative "
-            "paths such as 'p/<service-id>' or 'g/<group>'"
+        raise invalid_argument(
+            what,
+            path,
+            "an external URL; secondaries are gateway-relative paths",
+            "e.g. 'p/<service-id>' or 'g/<group>'",
         )
     return path.lstrip("/")
 

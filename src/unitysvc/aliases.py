@@ -6,10 +6,11 @@ An alias points a stable name at a target path; several rows may share a name an
 
 from __future__ import annotations
 
-from typing import Any, Generic
+from collections.abc import Mapping
+from typing import Any, Generic, Unpack
 from uuid import UUID
 
-from unitysvc._core import Flow, PageFlow, dump, parse, parse_json
+from unitysvc._core import Flow, PageFlow, RequestOptions, dump, parse, parse_json
 from unitysvc._ops import Async, M, Sync, op, pager
 from unitysvc._resource import Resource, walk_offset
 from unitysvc.models import (
@@ -32,6 +33,7 @@ class _AliasesOps(Resource[M], Generic[M]):
         limit: int = 100,
         name: str | None = None,
         include_deactivated: bool = False,
+        **options: Unpack[RequestOptions],
     ) -> Flow[ServiceAliasesPublic]:
         """List aliases owned by the authenticated customer."""
         response = yield from self._call(
@@ -43,30 +45,45 @@ class _AliasesOps(Resource[M], Generic[M]):
                 "name": name,
                 "include_deactivated": include_deactivated,
             },
+            options=options,
         )
         return parse(ServiceAliasesPublic, response)
 
     @pager
     def iter(
-        self, *, name: str | None = None, include_deactivated: bool = False, page_size: int = 100
+        self,
+        *,
+        name: str | None = None,
+        include_deactivated: bool = False,
+        page_size: int = 100,
+        **options: Unpack[RequestOptions],
     ) -> PageFlow[ServiceAliasPublic]:
         """Iterate over every alias, page by page."""
         yield from walk_offset(
             lambda skip, limit: _AliasesOps.list.flow(
-                self, skip=skip, limit=limit, name=name, include_deactivated=include_deactivated
+                self,
+                skip=skip,
+                limit=limit,
+                name=name,
+                include_deactivated=include_deactivated,
+                **options,
             ),
             lambda page: page.data,
             page_size,
         )
 
     @op
-    def get(self, alias_id: str | UUID) -> Flow[ServiceAliasPublic]:
+    def get(
+        self, alias_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[ServiceAliasPublic]:
         """Get a single alias by id."""
-        response = yield from self._call("GET", f"/aliases/{alias_id}")
+        response = yield from self._call("GET", f"/aliases/{alias_id}", options=options)
         return parse(ServiceAliasPublic, response)
 
     @op
-    def create(self, body: ServiceAliasCreate | dict[str, Any]) -> Flow[ServiceAliasPublic]:
+    def create(
+        self, body: ServiceAliasCreate | Mapping[str, object], **options: Unpack[RequestOptions]
+    ) -> Flow[ServiceAliasPublic]:
         """Create a new alias.
 
         Args:
@@ -74,15 +91,22 @@ class _AliasesOps(Resource[M], Generic[M]):
                 ``request_routing_key``, ``routing_key_override``, ``description``,
                 ``is_routing``.
         """
-        response = yield from self._call("POST", "/aliases/", json=dump(body), creates=True)
+        response = yield from self._call(
+            "POST", "/aliases/", json=dump(body), creates=True, options=options
+        )
         return parse(ServiceAliasPublic, response)
 
     @op
     def update(
-        self, alias_id: str | UUID, body: ServiceAliasUpdate | dict[str, Any]
+        self,
+        alias_id: str | UUID,
+        body: ServiceAliasUpdate | Mapping[str, object],
+        **options: Unpack[RequestOptions],
     ) -> Flow[ServiceAliasPublic]:
         """Update an alias; only the fields in ``body`` change (the name is fixed)."""
-        response = yield from self._call("PATCH", f"/aliases/{alias_id}", json=dump(body))
+        response = yield from self._call(
+            "PATCH", f"/aliases/{alias_id}", json=dump(body), options=options
+        )
         return parse(ServiceAliasPublic, response)
 
     @op
@@ -93,6 +117,7 @@ class _AliasesOps(Resource[M], Generic[M]):
         target: str | None = None,
         routing_key: str | None = None,
         on: bool = True,
+        **options: Unpack[RequestOptions],
     ) -> Flow[SwitchRoutingResponse]:
         """Switch routing to an alias row, demoting its routing sibling atomically.
 
@@ -107,18 +132,24 @@ class _AliasesOps(Resource[M], Generic[M]):
             "POST",
             f"/aliases/{identifier}/switch",
             params={"on": on, "target": target, "routing_key": routing_key},
+            options=options,
         )
         return parse(SwitchRoutingResponse, response)
 
     @op
-    def switch_routing(self, alias_id: str | UUID, *, on: bool = True) -> Flow[Any]:
+    def switch_routing(
+        self, alias_id: str | UUID, *, on: bool = True, **options: Unpack[RequestOptions]
+    ) -> Flow[SwitchRoutingResponse]:
         """Switch routing on or off for an alias (the seed's name for :meth:`switch`)."""
-        return (yield from _AliasesOps.switch.flow(self, alias_id, on=on))
+        result: SwitchRoutingResponse = yield from _AliasesOps.switch.flow(
+            self, alias_id, on=on, **options
+        )
+        return result
 
     @op
-    def delete(self, alias_id: str | UUID) -> Flow[Any]:
+    def delete(self, alias_id: str | UUID, **options: Unpack[RequestOptions]) -> Flow[Any]:
         """Delete (deactivate) an alias by id."""
-        response = yield from self._call("DELETE", f"/aliases/{alias_id}")
+        response = yield from self._call("DELETE", f"/aliases/{alias_id}", options=options)
         return parse_json(response)
 
 

@@ -11,10 +11,11 @@ platform activates the enrollment in the background::
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, Unpack, cast
 from uuid import UUID
 
-from unitysvc._core import Flow, PageFlow, Sleep, parse
+from unitysvc._core import Flow, PageFlow, RequestExtras, RequestOptions, Sleep, parse
 from unitysvc._ops import Async, Bound, Context, M, Sync, forward, op, pager
 from unitysvc._records import Page, RecordMixin, T, pick_class
 from unitysvc._resource import Resource, record_id, walk_offset
@@ -51,7 +52,12 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
 
     @op
     def list(
-        self, *, skip: int = 0, limit: int = 100, include_service_details: bool = True
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        include_service_details: bool = True,
+        **options: Unpack[RequestOptions],
     ) -> Flow[EnrollmentList[_EnrollmentRecord[M]]]:
         """List enrollments owned by the calling customer.
 
@@ -66,6 +72,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
                 "limit": limit,
                 "include_service_details": include_service_details,
             },
+            options=options,
         )
         page = parse(CustomerEnrollmentsResponse, response)
         return EnrollmentList(
@@ -76,12 +83,20 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
 
     @pager
     def iter(
-        self, *, include_service_details: bool = True, page_size: int = 100
+        self,
+        *,
+        include_service_details: bool = True,
+        page_size: int = 100,
+        **options: Unpack[RequestOptions],
     ) -> PageFlow[_EnrollmentRecord[M]]:
         """Iterate over every enrollment, page by page."""
         yield from walk_offset(
             lambda skip, limit: _EnrollmentsOps.list.flow(
-                self, skip=skip, limit=limit, include_service_details=include_service_details
+                self,
+                skip=skip,
+                limit=limit,
+                include_service_details=include_service_details,
+                **options,
             ),
             lambda page: page.data,
             page_size,
@@ -89,19 +104,28 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
 
     @op
     def get(
-        self, enrollment_id: str | UUID, *, include_service_details: bool = True
+        self,
+        enrollment_id: str | UUID,
+        *,
+        include_service_details: bool = True,
+        **options: Unpack[RequestOptions],
     ) -> Flow[_EnrollmentRecord[M]]:
         """Get one enrollment by UUID."""
         response = yield from self._call(
             "GET",
             f"/enrollments/{record_id(enrollment_id)}",
             params={"include_service_details": include_service_details},
+            options=options,
         )
         return self._wrap(parse(CustomerEnrollment, response))
 
     @op
     def create(
-        self, *, service_id: str | UUID, parameters: dict[str, Any] | None = None
+        self,
+        *,
+        service_id: str | UUID,
+        parameters: Mapping[str, object] | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[_EnrollmentRecord[M]]:
         """Enroll in a service (asynchronous — poll with :meth:`Enrollment.refresh`).
 
@@ -113,24 +137,35 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
             parameters: User parameters (BYOK/BYOE values, model selection, ...).
                 Secret-shaped keys (``api_key``, ``password``, ...) are masked on reads.
         """
-        body: dict[str, Any] = {"service_id": record_id(service_id)}
+        body: dict[str, object] = {"service_id": record_id(service_id)}
         if parameters:
-            body["parameters"] = parameters
-        response = yield from self._call("POST", "/enrollments/", json=body, creates=True)
+            body["parameters"] = dict(parameters)
+        response = yield from self._call(
+            "POST", "/enrollments/", json=body, creates=True, options=options
+        )
         return self._wrap(parse(CustomerEnrollmentCreateResponse, response))
 
     @op
-    def cancel(self, enrollment_id: str | UUID) -> Flow[CustomerEnrollmentCancelResponse]:
+    def cancel(
+        self, enrollment_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[CustomerEnrollmentCancelResponse]:
         """Cancel (unenroll) — sets status to ``cancelled``.
 
         Parameters are kept, so re-enrolling with the same parameters reactivates.
         """
-        response = yield from self._call("DELETE", f"/enrollments/{record_id(enrollment_id)}")
+        response = yield from self._call(
+            "DELETE", f"/enrollments/{record_id(enrollment_id)}", options=options
+        )
         return parse(CustomerEnrollmentCancelResponse, response)
 
     @op
     def wait(
-        self, enrollment_id: str | UUID, *, timeout: float = 60.0, interval: float = 0.25
+        self,
+        enrollment_id: str | UUID,
+        *,
+        timeout: float = 60.0,
+        interval: float = 0.25,
+        **options: Unpack[RequestExtras],
     ) -> Flow[_EnrollmentRecord[M]]:
         """Poll an enrollment until it leaves ``pending``.
 
@@ -138,6 +173,8 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
             enrollment_id: Enrollment UUID.
             timeout: Give up after this many seconds.
             interval: First poll interval; grows up to 2 s.
+            **options: :class:`~unitysvc.RequestExtras` for each poll (the requests
+                use the client's timeout: ``timeout`` here is the polling deadline).
 
         Returns:
             The settled enrollment (``active``, ``incomplete``, ...).
@@ -147,7 +184,7 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
         """
         deadline = time.monotonic() + timeout
         while True:
-            enrollment = yield from _EnrollmentsOps.get.flow(self, enrollment_id)
+            enrollment = yield from _EnrollmentsOps.get.flow(self, enrollment_id, **options)
             if enrollment.status in SETTLED_STATUSES:
                 return cast("_EnrollmentRecord[M]", enrollment)
             remaining = deadline - time.monotonic()

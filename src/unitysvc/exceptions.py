@@ -8,7 +8,8 @@ failures, so one ``except UnitysvcSDKError`` covers them all::
     │   └── APITimeoutError         no answer within the timeout
     ├── ExperimentalDisabledError   an experimental feature used without UNITYSVC_EXPERIMENTAL
     └── APIError                    the server answered with an error status
-        ├── ValidationError         400 / 422
+        ├── APIResponseValidationError  a success status with a body of the wrong shape
+        ├── ValidationError         400 / 422, or an argument refused before sending
         ├── AuthenticationError     401
         ├── PermissionDeniedError   403 (also importable as ``PermissionError``)
         ├── NotFoundError           404
@@ -30,11 +31,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APITimeoutError",
     "AuthenticationError",
     "ConflictError",
@@ -47,6 +49,7 @@ __all__ = [
     "UnitysvcSDKError",
     "ValidationError",
     "error_for_status",
+    "invalid_argument",
 ]
 
 
@@ -64,10 +67,16 @@ class APIConnectionError(UnitysvcSDKError):
     Attributes:
         status_code: Always ``None``: no status was received.
         request_id: Always ``None``.
+        url: The URL tried (without its query), when known.
+        attempts: How many times it was tried (retries included).
+        reason: What went wrong, e.g. ``connection refused``.
     """
 
     status_code: int | None = None
     request_id: str | None = None
+    url: str | None = None
+    attempts: int = 1
+    reason: str = ""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -135,11 +144,37 @@ class NotFoundError(APIError):
     """404 Not Found. The resource does not exist for this customer."""
 
 
-class ValidationError(APIError):
-    """400/422. The request failed server-side validation.
+class APIResponseValidationError(APIError):
+    """The server answered a success status, but its body is not what the API returns.
+
+    Usually the URL points at something that is not a unitysvc server (a proxy's
+    login page, another API), or the server and SDK versions disagree.
+
+    Attributes:
+        status_code: The (success) status received.
+        request_id: The server's ``x-request-id``, if any.
+        response_body: The raw body; the message quotes its first 200 characters.
+    """
+
+
+class ValidationError(APIError, ValueError):
+    """400/422. The request failed validation, on the server or before sending.
 
     ``detail`` usually holds a list of per-field errors (``loc``, ``msg``, ``type``).
+
+    Arguments the SDK can check itself (a secret's name, a cache TTL, a page size)
+    are refused before any request, with the same exception: then ``field`` and
+    ``rule`` name the argument and the rule it breaks, ``status_code`` is 422 (what
+    the server would have answered) and ``request_id`` is None. It is also a
+    ``ValueError``, so code catching that keeps working.
+
+    Attributes:
+        field: The argument refused locally (None for server answers).
+        rule: The rule it breaks, e.g. ``^[A-Z_][A-Z0-9_]*$, 1-100 characters``.
     """
+
+    field: str | None = None
+    rule: str | None = None
 
 
 class ConflictError(APIError):
@@ -180,6 +215,40 @@ _ADVICE: dict[type[APIError], str] = {
     RateLimitError: "slow down; the SDK already retried with backoff",
     ServerError: "the platform failed; idempotent calls were retried, try again later",
 }
+
+
+#: ``invalid_argument``'s value when the message should not repeat it.
+OMIT: Final = object()
+
+
+def invalid_argument(field: str, value: object, rule: str, fix: str = "") -> ValidationError:
+    """The error for an argument that breaks a rule, raised before any request.
+
+    Args:
+        field: The argument's name (``name``, ``ttl``, ``page_size``).
+        value: What was given (shown with ``repr``, cut at 60 characters), or
+            :data:`OMIT` to leave it out of the message.
+        rule: The rule it breaks.
+        fix: What to pass instead, e.g. ``e.g. 'OPENAI_API_KEY'``.
+
+    Returns:
+        A :class:`ValidationError` whose message reads
+        ``invalid name='bad-name': a secret name is … (e.g. 'BAD_NAME')``.
+    """
+    shown = "" if value is OMIT else "=" + repr(value)
+    if len(shown) > 61:
+        shown = shown[:58] + "..."
+    message = f"invalid {field}{shown}: {rule}"
+    if fix:
+        message += f" ({fix})"
+    error = ValidationError(
+        message,
+        status_code=422,
+        detail={"detail": [{"loc": [field], "msg": rule, "type": "client_validation"}]},
+    )
+    error.field = field
+    error.rule = rule
+    return error
 
 
 def _summarise_detail(detail: Any) -> str:

@@ -13,15 +13,32 @@ dispatchable at ``g/<name>``.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, Unpack, cast
 from uuid import UUID
 
-from unitysvc._core import UNSET, Flow, PageFlow, parse, parse_as
-from unitysvc._gateway import Wrappable, check_body, dispatch_flow, gateway_root, join_url
+from unitysvc._core import (
+    NOT_GIVEN,
+    Flow,
+    NotGiven,
+    PageFlow,
+    RequestExtras,
+    RequestOptions,
+    parse,
+    parse_as,
+)
+from unitysvc._gateway import (
+    DispatchBody,
+    Wrappable,
+    check_body,
+    dispatch_flow,
+    gateway_root,
+    join_url,
+)
 from unitysvc._ops import Async, Context, M, Sync, forward, op, pager, stream_op
 from unitysvc._records import NamedRecordMixin, Page, T, pick_class
 from unitysvc._resource import Resource, record_id, walk_cursor
-from unitysvc.exceptions import NotFoundError
+from unitysvc.exceptions import NotFoundError, invalid_argument
 from unitysvc.models import (
     CursorPageServiceSummary,
     CustomerGroupDetail,
@@ -64,7 +81,7 @@ class _GroupsOps(Resource[M], Generic[M]):
 
     @op
     def list(
-        self, *, owner: str = "all", name: str | None = None
+        self, *, owner: str = "all", name: str | None = None, **options: Unpack[RequestOptions]
     ) -> Flow[GroupListPage[_GroupRecord[M]]]:
         """List service groups and collections visible to the customer.
 
@@ -77,9 +94,9 @@ class _GroupsOps(Resource[M], Generic[M]):
             A page of :class:`Group` records; ``count`` matches the filtered rows.
         """
         if owner not in {"all", "system", "own"}:
-            raise ValueError("owner must be 'all', 'system' or 'own'")
+            raise invalid_argument("owner", owner, "must be 'all', 'system' or 'own'")
         response = yield from self._call(
-            "GET", "/groups", params={"owner": owner}, anonymous=owner != "own"
+            "GET", "/groups", params={"owner": owner}, anonymous=owner != "own", options=options
         )
         rows = parse(CustomerGroupListResponse, response).data
         if name:
@@ -87,26 +104,33 @@ class _GroupsOps(Resource[M], Generic[M]):
         return GroupListPage([self._wrap(row) for row in rows], count=len(rows))
 
     @op
-    def get(self, name: str) -> Flow[_GroupRecord[M]]:
+    def get(self, name: str, **options: Unpack[RequestOptions]) -> Flow[_GroupRecord[M]]:
         """Get a single group by its slug name (or a collection by UUID)."""
-        response = yield from self._call("GET", f"/groups/{name}", anonymous=True)
+        response = yield from self._call("GET", f"/groups/{name}", anonymous=True, options=options)
         return self._wrap(parse(CustomerGroupDetail, response))
 
     @op
     def create(
-        self, *, name: str, display_name: str | None = None, description: str | None = None
+        self,
+        *,
+        name: str,
+        display_name: str | None = None,
+        description: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[_GroupRecord[M]]:
         """Create a customer-owned collection, dispatchable at ``g/<name>``.
 
         Raises:
             ConflictError: A collection of that name exists.
         """
-        body: dict[str, Any] = {"name": name}
+        body: dict[str, object] = {"name": name}
         if display_name is not None:
             body["display_name"] = display_name
         if description is not None:
             body["description"] = description
-        response = yield from self._call("POST", "/groups", json=body, creates=True)
+        response = yield from self._call(
+            "POST", "/groups", json=body, creates=True, options=options
+        )
         return self._wrap(parse(CustomerGroupView, response))
 
     @op
@@ -114,27 +138,37 @@ class _GroupsOps(Resource[M], Generic[M]):
         self,
         group_id: str | UUID,
         *,
-        display_name: Any = UNSET,
-        description: Any = UNSET,
-        enabled: Any = UNSET,
+        display_name: str | None | NotGiven = NOT_GIVEN,
+        description: str | None | NotGiven = NOT_GIVEN,
+        enabled: bool | NotGiven = NOT_GIVEN,
+        **options: Unpack[RequestOptions],
     ) -> Flow[_GroupRecord[M]]:
-        """Update a collection's metadata; only the fields passed are changed."""
-        body = {
+        """Update a collection's metadata; only the fields passed are changed.
+
+        Args:
+            group_id: Collection UUID (or the collection record).
+            display_name: New display name; None clears it.
+            description: New description; None clears it.
+            enabled: Enable or disable dispatch through ``g/<name>``.
+        """
+        body: dict[str, object] = {
             key: value
             for key, value in (
                 ("display_name", display_name),
                 ("description", description),
                 ("enabled", enabled),
             )
-            if value is not UNSET
+            if not isinstance(value, NotGiven)
         }
-        response = yield from self._call("PATCH", f"/groups/{record_id(group_id)}", json=body)
+        response = yield from self._call(
+            "PATCH", f"/groups/{record_id(group_id)}", json=body, options=options
+        )
         return self._wrap(parse(ServiceCollectionPublic, response))
 
     @op
-    def delete(self, group_id: str | UUID) -> Flow[None]:
+    def delete(self, group_id: str | UUID, **options: Unpack[RequestOptions]) -> Flow[None]:
         """Delete a customer-owned collection."""
-        yield from self._call("DELETE", f"/groups/{record_id(group_id)}")
+        yield from self._call("DELETE", f"/groups/{record_id(group_id)}", options=options)
 
     @op
     def add_member(
@@ -142,8 +176,9 @@ class _GroupsOps(Resource[M], Generic[M]):
         group_id: str | UUID,
         *,
         service_id: str | UUID,
-        routing_key: Any = None,
+        routing_key: Mapping[str, object] | None = None,
         sort_order: int = 0,
+        **options: Unpack[RequestOptions],
     ) -> Flow[ServiceCollectionMemberPublic]:
         """Add a service to a collection.
 
@@ -153,28 +188,38 @@ class _GroupsOps(Resource[M], Generic[M]):
             routing_key: Routing key exposing the member, e.g. ``{"model": "fast"}``.
             sort_order: Position among the members.
         """
-        body: dict[str, Any] = {"service_id": record_id(service_id), "sort_order": sort_order}
+        body: dict[str, object] = {"service_id": record_id(service_id), "sort_order": sort_order}
         if routing_key is not None:
             body["routing_key"] = routing_key
         response = yield from self._call(
-            "POST", f"/groups/{record_id(group_id)}/members", json=body, creates=True
+            "POST",
+            f"/groups/{record_id(group_id)}/members",
+            json=body,
+            creates=True,
+            options=options,
         )
         return parse(ServiceCollectionMemberPublic, response)
 
     @op
-    def members(self, group_id: str | UUID) -> Flow[builtins.list[ServiceCollectionMemberPublic]]:
+    def members(
+        self, group_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[builtins.list[ServiceCollectionMemberPublic]]:
         """List the member services of a collection."""
-        response = yield from self._call("GET", f"/groups/{record_id(group_id)}/members")
+        response = yield from self._call(
+            "GET", f"/groups/{record_id(group_id)}/members", options=options
+        )
         result: builtins.list[ServiceCollectionMemberPublic] = parse_as(
             builtins.list[ServiceCollectionMemberPublic], response
         )
         return result
 
     @op
-    def remove_member(self, group_id: str | UUID, service_id: str | UUID) -> Flow[None]:
+    def remove_member(
+        self, group_id: str | UUID, service_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[None]:
         """Remove a service from a collection."""
         member = f"/groups/{record_id(group_id)}/members/{record_id(service_id)}"
-        yield from self._call("DELETE", member)
+        yield from self._call("DELETE", member, options=options)
 
     @op
     def services(
@@ -184,6 +229,7 @@ class _GroupsOps(Resource[M], Generic[M]):
         cursor: str | None = None,
         limit: int = 50,
         search: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[ServiceListPage[_ServiceRecord[M]]]:
         """List the services of a group, newest first (cursor-paginated).
 
@@ -197,6 +243,7 @@ class _GroupsOps(Resource[M], Generic[M]):
             f"/groups/{name}/services",
             params={"cursor": cursor, "limit": limit, "search": search},
             anonymous=True,
+            options=options,
         )
         page = parse(CursorPageServiceSummary, response)
         cls = pick_class(self._ctx, Service, AsyncService)
@@ -209,50 +256,58 @@ class _GroupsOps(Resource[M], Generic[M]):
 
     @pager
     def iter_services(
-        self, name: str, *, search: str | None = None, page_size: int = 50
+        self,
+        name: str,
+        *,
+        search: str | None = None,
+        page_size: int = 50,
+        **options: Unpack[RequestOptions],
     ) -> PageFlow[_ServiceRecord[M]]:
         """Iterate over every service of a group, page by page."""
         yield from walk_cursor(
             lambda cursor: _GroupsOps.services.flow(
-                self, name, cursor=cursor, limit=page_size, search=search
+                self, name, cursor=cursor, limit=page_size, search=search, **options
             ),
             lambda page: page.data,
             lambda page: page.next_cursor if page.has_more or page.next_cursor else None,
         )
 
-    def _interface_url(self, name: str, path: str) -> Flow[str]:
+    def _interface_url(self, name: str, path: str, options: RequestExtras) -> Flow[str]:
         try:
-            group = yield from _GroupsOps.get.flow(self, name)
+            group = yield from _GroupsOps.get.flow(self, name, **options)
         except NotFoundError:
             # ``GET /groups/{name}`` finds the customer's own collections by UUID
             # only; by name they are reachable at the gateway's ``g/<name>``.
             if self._ctx.core.config.api_key is None:
                 raise
-            own = yield from _GroupsOps.list.flow(self, owner="own")
+            own = yield from _GroupsOps.list.flow(self, owner="own", **options)
             if not any(row.name == name for row in own):
                 raise
             return join_url(gateway_root(self._ctx), join_url(f"g/{name}", path))
         interface = getattr(group.record, "interface", None)
         if interface is None:
-            raise ValueError(
-                f"group {name!r} has no group-level interface; dispatch to one of its "
-                "member services instead (group.services())"
+            raise invalid_argument(
+                "name",
+                name,
+                "this group has no group-level interface",
+                "dispatch to one of its member services instead (group.services())",
             )
         if not interface.base_url:
-            raise ValueError(f"group {name!r}'s interface has no base_url")
+            raise invalid_argument("name", name, "this group's interface has no base_url")
         return join_url(interface.base_url, path)
 
-    @op
-    def dispatch(
+    def _dispatch(
         self,
+        stream: bool,
         name: str,
         *,
         path: str = "",
         method: str = "POST",
-        json: Any = None,
-        data: Any = None,
+        json: object = None,
+        data: DispatchBody = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        **options: Unpack[RequestExtras],
     ) -> Flow[httpx.Response]:
         """Send a request through the group's gateway interface.
 
@@ -268,29 +323,33 @@ class _GroupsOps(Resource[M], Generic[M]):
             data: Raw body.
             headers: Extra headers.
             timeout: Per-request timeout in seconds.
+            **options: ``extra_headers``, ``extra_query``, ``idempotency_key``.
 
         Returns:
             The raw ``httpx.Response``; upstream errors are returned, not raised.
 
         Raises:
-            ValueError: The group has no group-level interface.
+            ValidationError: The group has no group-level interface.
         """
         check_body(json, data)  # before the interface lookup's round trip
-        url = yield from self._interface_url(name, path)
+        url = yield from self._interface_url(name, path, options)
         return (
             yield from dispatch_flow(
                 self._ctx,
                 url,
+                stream=stream,
                 method=method,
                 json=json,
                 data=data,
                 headers=headers,
                 timeout=timeout,
+                options=options,
             )
         )
 
-    stream = stream_op.mirror(
-        dispatch,
+    dispatch = op.unstreamed(_dispatch)
+    stream = stream_op(
+        _dispatch,
         """Open a streaming request through the group-level interface.
 
         Same arguments as :meth:`dispatch`; the body is consumed lazily::
@@ -328,7 +387,7 @@ class _GroupRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
         return f"{type(self).__name__}(name={self.name!r})"
 
     @op
-    def refresh(self) -> Flow[_GroupRecord[M]]:
+    def refresh(self, **options: Unpack[RequestOptions]) -> Flow[_GroupRecord[M]]:
         """Fetch the group again (full detail, incl. interface and routing policy)."""
         key = str(self.id) if getattr(self._record, "editable", False) else self.name
         record = yield from _GroupsOps.get.flow(self._manager, key)

@@ -6,10 +6,11 @@ service's interface for you.
 
 from __future__ import annotations
 
-from typing import Any, Generic
+from collections.abc import Mapping
+from typing import Any, Generic, Unpack
 from uuid import UUID
 
-from unitysvc._core import Flow, PageFlow, dump, parse, parse_json
+from unitysvc._core import Flow, PageFlow, RequestOptions, dump, parse, parse_json
 from unitysvc._ops import Async, M, Sync, op, pager
 from unitysvc._resource import Resource, record_id, walk_offset
 from unitysvc.models import (
@@ -32,6 +33,7 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
         status: str | None = None,
         skip: int = 0,
         limit: int = 100,
+        **options: Unpack[RequestOptions],
     ) -> Flow[RecurrentRequestsPublic]:
         """List recurrent requests, optionally filtered by service, enrollment, status."""
         response = yield from self._call(
@@ -44,6 +46,7 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
                 "skip": skip,
                 "limit": limit,
             },
+            options=options,
         )
         return parse(RecurrentRequestsPublic, response)
 
@@ -55,6 +58,7 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
         enrollment_id: str | UUID | None = None,
         status: str | None = None,
         page_size: int = 100,
+        **options: Unpack[RequestOptions],
     ) -> PageFlow[RecurrentRequestPublic]:
         """Iterate over every recurrent request, page by page."""
         yield from walk_offset(
@@ -65,47 +69,59 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
                 status=status,
                 skip=skip,
                 limit=limit,
+                **options,
             ),
             lambda page: page.data,
             page_size,
         )
 
     @op
-    def get(self, request_id: str | UUID) -> Flow[RecurrentRequestPublic]:
+    def get(
+        self, request_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[RecurrentRequestPublic]:
         """Get a single recurrent request by id."""
-        response = yield from self._call("GET", f"/recurrent-requests/{request_id}")
+        response = yield from self._call(
+            "GET", f"/recurrent-requests/{request_id}", options=options
+        )
         return parse(RecurrentRequestPublic, response)
 
     @op
-    def create(self, body: RecurrentRequestCreate | dict[str, Any]) -> Flow[RecurrentRequestPublic]:
+    def create(
+        self, body: RecurrentRequestCreate | Mapping[str, object], **options: Unpack[RequestOptions]
+    ) -> Flow[RecurrentRequestPublic]:
         """Create a recurrent request (as a draft until a schedule is attached)."""
         response = yield from self._call(
-            "POST", "/recurrent-requests/", json=dump(body), creates=True
+            "POST", "/recurrent-requests/", json=dump(body), creates=True, options=options
         )
         return parse(RecurrentRequestPublic, response)
 
     @op
     def update(
-        self, request_id: str | UUID, body: RecurrentRequestUpdate | dict[str, Any]
+        self,
+        request_id: str | UUID,
+        body: RecurrentRequestUpdate | Mapping[str, object],
+        **options: Unpack[RequestOptions],
     ) -> Flow[RecurrentRequestPublic]:
         """Update a recurrent request; attaching a ``schedule`` activates a draft."""
         response = yield from self._call(
-            "PATCH", f"/recurrent-requests/{request_id}", json=dump(body)
+            "PATCH", f"/recurrent-requests/{request_id}", json=dump(body), options=options
         )
         return parse(RecurrentRequestPublic, response)
 
     @op
-    def trigger(self, request_id: str | UUID) -> Flow[Any]:
+    def trigger(self, request_id: str | UUID, **options: Unpack[RequestOptions]) -> Flow[Any]:
         """Run a recurrent request now; returns the upstream's JSON response."""
         response = yield from self._call(
-            "POST", f"/recurrent-requests/{request_id}/trigger", creates=True
+            "POST", f"/recurrent-requests/{request_id}/trigger", creates=True, options=options
         )
         return parse_json(response)
 
     @op
-    def delete(self, request_id: str | UUID) -> Flow[Any]:
+    def delete(self, request_id: str | UUID, **options: Unpack[RequestOptions]) -> Flow[Any]:
         """Delete a recurrent request (and its schedule)."""
-        response = yield from self._call("DELETE", f"/recurrent-requests/{request_id}")
+        response = yield from self._call(
+            "DELETE", f"/recurrent-requests/{request_id}", options=options
+        )
         return parse_json(response)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Generic
+from typing import Generic, Unpack
 from uuid import UUID
 
-from unitysvc._core import Flow, PageFlow, parse
+from unitysvc._core import Flow, PageFlow, RequestOptions, parse
 from unitysvc._ops import Async, M, Sync, op, pager
 from unitysvc._resource import Resource, walk_offset
 from unitysvc.models import (
@@ -21,7 +21,9 @@ __all__ = ["AsyncRequestLogs", "RequestLogs"]
 
 class _RequestLogsOps(Resource[M], Generic[M]):
     @op
-    def start(self, *, truncate_long_message: bool | None = None) -> Flow[LoggingStatusResponse]:
+    def start(
+        self, *, truncate_long_message: bool | None = None, **options: Unpack[RequestOptions]
+    ) -> Flow[LoggingStatusResponse]:
         """Enable request logging for the authenticated customer (idempotent).
 
         Args:
@@ -33,13 +35,14 @@ class _RequestLogsOps(Resource[M], Generic[M]):
             "POST",
             "/request-logs/start",
             params={"truncate_long_message": truncate_long_message},
+            options=options,
         )
         return parse(LoggingStatusResponse, response)
 
     @op
-    def stop(self) -> Flow[LoggingStatusResponse]:
+    def stop(self, **options: Unpack[RequestOptions]) -> Flow[LoggingStatusResponse]:
         """Disable request logging (idempotent); stored rows stay readable."""
-        response = yield from self._call("POST", "/request-logs/stop")
+        response = yield from self._call("POST", "/request-logs/stop", options=options)
         return parse(LoggingStatusResponse, response)
 
     @op
@@ -58,6 +61,7 @@ class _RequestLogsOps(Resource[M], Generic[M]):
         error_source: str | None = None,
         error_type: str | None = None,
         gateway_source: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[RequestLogListResponse]:
         """List request logs (no bodies); the last 24 hours unless a range is given."""
         response = yield from self._call(
@@ -77,6 +81,7 @@ class _RequestLogsOps(Resource[M], Generic[M]):
                 "error_type": error_type,
                 "gateway_source": gateway_source,
             },
+            options=options,
         )
         return parse(RequestLogListResponse, response)
 
@@ -89,6 +94,7 @@ class _RequestLogsOps(Resource[M], Generic[M]):
         service_id: UUID | None = None,
         user_request_path: str | None = None,
         page_size: int = 200,
+        **options: Unpack[RequestOptions],
     ) -> PageFlow[RequestLogListItem]:
         """Iterate over every matching request-log row, page by page."""
         yield from walk_offset(
@@ -100,15 +106,16 @@ class _RequestLogsOps(Resource[M], Generic[M]):
                 end_time=end_time,
                 service_id=service_id,
                 user_request_path=user_request_path,
+                **options,
             ),
             lambda page: page.items,
             page_size,
         )
 
     @op
-    def get(self, log_id: UUID | str) -> Flow[RequestLogDetail]:
+    def get(self, log_id: UUID | str, **options: Unpack[RequestOptions]) -> Flow[RequestLogDetail]:
         """Get one request log with its (redacted) request and response bodies."""
-        response = yield from self._call("GET", f"/request-logs/{log_id}")
+        response = yield from self._call("GET", f"/request-logs/{log_id}", options=options)
         return parse(RequestLogDetail, response)
 
 

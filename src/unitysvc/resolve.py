@@ -7,12 +7,15 @@ depend on the request body, the pre-selected candidate.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, overload
 
-from unitysvc._core import Flow, parse
+from unitysvc._core import Flow, RequestOptions, parse
 from unitysvc._ops import Context
+from unitysvc.exceptions import invalid_argument
 
 if TYPE_CHECKING:
+    from unitysvc._client import AsyncClient, Client
     from unitysvc.models import ResolveResponse
 
 __all__ = ["resolve", "resolve_flow"]
@@ -24,34 +27,53 @@ def resolve_flow(
     ctx: Context,
     *,
     path: str,
-    routing_key: dict[str, Any] | None = None,
+    routing_key: Mapping[str, object] | None = None,
     gateway: str = "api",
     strategy: str | None = None,
+    options: RequestOptions,
 ) -> Flow[ResolveResponse]:
     """The resolve call as a flow (shared by ``Client`` and ``AsyncClient``)."""
     from unitysvc.models import ResolveResponse
 
     if gateway not in GATEWAYS:
-        raise ValueError(f"gateway must be one of {', '.join(GATEWAYS)} (got {gateway!r})")
+        raise invalid_argument("gateway", gateway, f"must be one of {', '.join(GATEWAYS)}")
     core = ctx.core
     core.require_key("resolve")
-    body: dict[str, Any] = {"path": path, "gateway": gateway}
+    body: dict[str, object] = {"path": path, "gateway": gateway}
     if routing_key:
-        body["routing_key"] = routing_key
+        body["routing_key"] = dict(routing_key)
     if strategy:
         body["strategy"] = strategy
-    response = yield from core.send(core.request("POST", "/resolve", json=body))
+    response = yield from core.send(core.request("POST", "/resolve", json=body, options=options))
     return parse(ResolveResponse, response)
 
 
+@overload
 def resolve(
-    client: Any,
+    client: Client,
     *,
     path: str,
-    routing_key: dict[str, Any] | None = None,
+    routing_key: Mapping[str, object] | None = None,
     gateway: str = "api",
     strategy: str | None = None,
-) -> Any:
+) -> ResolveResponse: ...
+@overload
+def resolve(
+    client: AsyncClient,
+    *,
+    path: str,
+    routing_key: Mapping[str, object] | None = None,
+    gateway: str = "api",
+    strategy: str | None = None,
+) -> Coroutine[Any, Any, ResolveResponse]: ...
+def resolve(
+    client: Client | AsyncClient,
+    *,
+    path: str,
+    routing_key: Mapping[str, object] | None = None,
+    gateway: str = "api",
+    strategy: str | None = None,
+) -> ResolveResponse | Coroutine[Any, Any, ResolveResponse]:
     """Dry-run resolve a gateway path + routing key to its candidates.
 
     Args:

@@ -7,11 +7,12 @@ requests reference as ``${ customer_secrets.NAME }``. Values are write-only.
 from __future__ import annotations
 
 import re
-from typing import Generic
+from typing import Generic, Unpack
 
-from unitysvc._core import Flow, PageFlow, parse
+from unitysvc._core import Flow, PageFlow, RequestOptions, parse
 from unitysvc._ops import Async, M, Sync, op, pager
 from unitysvc._resource import Resource, walk_offset
+from unitysvc.exceptions import invalid_argument
 from unitysvc.models import Message, SecretPublic, SecretsPublic
 
 __all__ = ["SECRET_NAME_PATTERN", "AsyncSecrets", "Secrets", "check_secret_name"]
@@ -24,22 +25,32 @@ def check_secret_name(name: str) -> str:
     """Validate a secret name locally, before any request.
 
     Raises:
-        ValueError: The name breaks ``^[A-Z_][A-Z0-9_]*$`` or the 1..100 length rule.
+        ValidationError: The name breaks ``^[A-Z_][A-Z0-9_]*$`` or the 1..100 length
+            rule (``.field == "name"``).
     """
-    if not 1 <= len(name) <= 100 or not SECRET_NAME_PATTERN.match(name):
-        suggestion = re.sub(r"[^A-Z0-9_]", "_", name.upper()) or "MY_SECRET"
+    if (
+        not isinstance(name, str)
+        or not 1 <= len(name) <= 100
+        or not SECRET_NAME_PATTERN.match(name)
+    ):
+        text = name if isinstance(name, str) else str(name)
+        suggestion = re.sub(r"[^A-Z0-9_]", "_", text.upper()) or "MY_SECRET"
         if suggestion[0].isdigit():
             suggestion = "_" + suggestion
-        raise ValueError(
-            f"secret name {name!r} is invalid: use 1-100 characters matching "
-            f"^[A-Z_][A-Z0-9_]*$ (e.g. {suggestion[:100]!r})"
+        raise invalid_argument(
+            "name",
+            name,
+            "a secret name is 1-100 characters matching ^[A-Z_][A-Z0-9_]*$",
+            f"e.g. {suggestion[:100]!r}",
         )
     return name
 
 
 class _SecretsOps(Resource[M], Generic[M]):
     @op
-    def list(self, *, skip: int = 0, limit: int = 100) -> Flow[SecretsPublic]:
+    def list(
+        self, *, skip: int = 0, limit: int = 100, **options: Unpack[RequestOptions]
+    ) -> Flow[SecretsPublic]:
         """List all secrets owned by the authenticated customer.
 
         Args:
@@ -50,28 +61,34 @@ class _SecretsOps(Resource[M], Generic[M]):
             A ``{data, count}`` envelope of secret metadata (never values of
             sensitive secrets).
         """
-        response = yield from self._call("GET", "/secrets/", params={"skip": skip, "limit": limit})
+        response = yield from self._call(
+            "GET", "/secrets/", params={"skip": skip, "limit": limit}, options=options
+        )
         return parse(SecretsPublic, response)
 
     @pager
-    def iter(self, *, page_size: int = 100) -> PageFlow[SecretPublic]:
+    def iter(
+        self, *, page_size: int = 100, **options: Unpack[RequestOptions]
+    ) -> PageFlow[SecretPublic]:
         """Iterate over every secret, fetching pages of ``page_size`` as needed."""
         return (
             yield from walk_offset(
-                lambda skip, limit: _SecretsOps.list.flow(self, skip=skip, limit=limit),
+                lambda skip, limit: _SecretsOps.list.flow(self, skip=skip, limit=limit, **options),
                 lambda page: page.data,
                 page_size,
             )
         )
 
     @op
-    def get(self, name: str) -> Flow[SecretPublic]:
+    def get(self, name: str, **options: Unpack[RequestOptions]) -> Flow[SecretPublic]:
         """Get a single secret by name (metadata only — the value is never returned).
 
         Raises:
             NotFoundError: No secret of that name.
         """
-        response = yield from self._call("GET", f"/secrets/{check_secret_name(name)}")
+        response = yield from self._call(
+            "GET", f"/secrets/{check_secret_name(name)}", options=options
+        )
         return parse(SecretPublic, response)
 
     @op
@@ -82,6 +99,7 @@ class _SecretsOps(Resource[M], Generic[M]):
         *,
         sensitive: bool | None = None,
         description: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[SecretPublic]:
         """Set ``name`` to ``value`` (idempotent — creates or replaces).
 
@@ -103,13 +121,17 @@ class _SecretsOps(Resource[M], Generic[M]):
             body["sensitive"] = sensitive
         if description is not None:
             body["description"] = description
-        response = yield from self._call("PUT", f"/secrets/{check_secret_name(name)}", json=body)
+        response = yield from self._call(
+            "PUT", f"/secrets/{check_secret_name(name)}", json=body, options=options
+        )
         return parse(SecretPublic, response)
 
     @op
-    def delete(self, name: str) -> Flow[Message]:
+    def delete(self, name: str, **options: Unpack[RequestOptions]) -> Flow[Message]:
         """Delete a secret by name. This action cannot be undone."""
-        response = yield from self._call("DELETE", f"/secrets/{check_secret_name(name)}")
+        response = yield from self._call(
+            "DELETE", f"/secrets/{check_secret_name(name)}", options=options
+        )
         return parse(Message, response)
 
 

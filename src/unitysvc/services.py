@@ -14,18 +14,21 @@ The same operations exist on the manager (``client.services.dispatch(service_id,
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, Generic, TypeAlias, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, Unpack, cast
 from uuid import UUID
 
-from unitysvc._core import Flow, parse, parse_as
-from unitysvc._gateway import Wrappable, check_body, dispatch_flow, join_url
+from unitysvc._core import Flow, RequestExtras, RequestOptions, parse, parse_as
+from unitysvc._gateway import DispatchBody, Wrappable, check_body, dispatch_flow, join_url
 from unitysvc._ops import Async, Context, M, Sync, forward, op, stream_op
 from unitysvc._records import NamedRecordMixin, pick_class
 from unitysvc._resource import Resource, record_id
+from unitysvc.exceptions import OMIT, invalid_argument
 from unitysvc.models import (
     AccessInterface,
     RecurrentRequestPublic,
     ServiceDetail,
+    ServiceDocumentsResponse,
     ServiceSummary,
 )
 
@@ -40,8 +43,8 @@ __all__ = ["AsyncService", "AsyncServices", "Service", "Services", "pick_interfa
 def pick_interface(
     interfaces: builtins.list[AccessInterface],
     *,
-    interface: Any = None,
-    enrollment: Any = None,
+    interface: str | AccessInterface | UUID | None = None,
+    enrollment: object = None,
 ) -> AccessInterface:
     """Choose the interface a service call goes through (pure).
 
@@ -58,13 +61,15 @@ def pick_interface(
         The chosen interface.
 
     Raises:
-        ValueError: No interfaces; no match; or an ambiguous choice — the message names
-            the available choices.
+        ValidationError: No interfaces; no match; or an ambiguous choice — the message
+            names the available choices.
     """
     if not interfaces:
-        raise ValueError(
-            "this service has no interface you can dispatch to; it may need an "
-            "enrollment first (svc.enroll(...))"
+        raise invalid_argument(
+            "service_id",
+            OMIT,
+            "this service has no interface you can dispatch to",
+            "it may need an enrollment first: svc.enroll(...)",
         )
     names = ", ".join(repr(i.name) for i in interfaces)
     if interface is not None:
@@ -72,7 +77,9 @@ def pick_interface(
         for candidate in interfaces:
             if candidate.name == wanted:
                 return candidate
-        raise ValueError(f"no interface named {wanted!r}; available: {names}")
+        raise invalid_argument(
+            "interface", wanted, "no interface of that name", f"available: {names}"
+        )
     bound = [i for i in interfaces if i.enrollment_id is not None]
     if enrollment is not None:
         if len(interfaces) == 1:
@@ -82,17 +89,24 @@ def pick_interface(
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise ValueError(f"no interface is bound to enrollment {wanted_id}; available: {names}")
-        raise ValueError(
-            f"enrollment {wanted_id} has several interfaces; pass interface= one of: "
-            + ", ".join(repr(i.name) for i in matches)
+            raise invalid_argument(
+                "enrollment", wanted_id, "no interface is bound to it", f"available: {names}"
+            )
+        raise invalid_argument(
+            "interface",
+            None,
+            f"enrollment {wanted_id} has several interfaces",
+            "pass interface= one of: " + ", ".join(repr(i.name) for i in matches),
         )
     if len(bound) == 1:
         return bound[0]
     if len(bound) > 1:
         choices = ", ".join(f"{i.name!r} (enrollment {i.enrollment_id})" for i in bound)
-        raise ValueError(
-            f"several enrollments can serve this call; pass enrollment= or interface=: {choices}"
+        raise invalid_argument(
+            "enrollment",
+            None,
+            "several enrollments can serve this call",
+            f"pass enrollment= or interface=: {choices}",
         )
     return interfaces[0]
 
@@ -104,7 +118,9 @@ class _ServicesOps(Resource[M], Generic[M]):
         return result
 
     @op
-    def get(self, service_id: str | UUID) -> Flow[_ServiceRecord[M]]:
+    def get(
+        self, service_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[_ServiceRecord[M]]:
         """Get a single service by UUID (or a unique UUID prefix).
 
         Raises:
@@ -112,44 +128,91 @@ class _ServicesOps(Resource[M], Generic[M]):
                 prefix.
         """
         path = f"/services/{record_id(service_id)}"
-        response = yield from self._call("GET", path, anonymous=True)
+        response = yield from self._call("GET", path, anonymous=True, options=options)
         return self._wrap(parse(ServiceDetail, response))
 
     @op
-    def interfaces(self, service_id: str | UUID) -> Flow[builtins.list[AccessInterface]]:
+    def interfaces(
+        self, service_id: str | UUID, **options: Unpack[RequestOptions]
+    ) -> Flow[builtins.list[AccessInterface]]:
         """List access interfaces dispatchable by this customer.
 
         Shared interfaces plus the caller's enrollment-bound ones (BYOK/BYOE); each
         entry's ``enrollment_id`` is None for shared interfaces.
         """
         response = yield from self._call(
-            "GET", f"/services/{record_id(service_id)}/interfaces", anonymous=True
+            "GET", f"/services/{record_id(service_id)}/interfaces", anonymous=True, options=options
         )
         result: builtins.list[AccessInterface] = parse_as(builtins.list[AccessInterface], response)
         return result
 
+    @op
+    def documents(
+        self,
+        service_id: str | UUID,
+        *,
+        category: str | None = None,
+        mime_type: str | None = None,
+        include_content: bool = False,
+        interface: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Flow[ServiceDocumentsResponse]:
+        """List a service's public documents (guides, code examples, API references).
+
+        Args:
+            service_id: Service UUID.
+            category: Only this category (e.g. ``code_example``).
+            mime_type: Only this type (``python``, ``bash``, ``markdown``, ...).
+            include_content: Return each document's content; code examples come
+                rendered against an interface (its base URL filled in).
+            interface: Render against this interface (default: the service's first).
+
+        Returns:
+            The documents, and which interface they were rendered against.
+        """
+        response = yield from self._call(
+            "GET",
+            f"/services/{record_id(service_id)}/documents",
+            params={
+                "category": category,
+                "mime_type": mime_type,
+                "include_content": include_content,
+                "interface": interface,
+            },
+            anonymous=True,
+            options=options,
+        )
+        return parse(ServiceDocumentsResponse, response)
+
     def _target(
-        self, service_id: str | UUID, interface: Any, enrollment: Any
+        self,
+        service_id: str | UUID,
+        interface: str | UUID | None,
+        enrollment: str | UUID | None,
+        options: RequestExtras,
     ) -> Flow[AccessInterface]:
-        available = yield from _ServicesOps.interfaces.flow(self, service_id)
+        available = yield from _ServicesOps.interfaces.flow(self, service_id, **options)
         chosen = pick_interface(available, interface=interface, enrollment=enrollment)
         if not chosen.base_url:
-            raise ValueError(f"interface {chosen.name!r} has no base_url to dispatch to")
+            raise invalid_argument(
+                "interface", chosen.name, "this interface has no base_url to dispatch to"
+            )
         return chosen
 
-    @op
-    def dispatch(
+    def _dispatch(
         self,
+        stream: bool,
         service_id: str | UUID,
         *,
         interface: str | UUID | None = None,
         enrollment: str | UUID | None = None,
         path: str = "",
         method: str = "POST",
-        json: Any = None,
-        data: Any = None,
+        json: object = None,
+        data: DispatchBody = None,
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
+        **options: Unpack[RequestExtras],
     ) -> Flow[httpx.Response]:
         """Send an HTTP request to the service through its gateway interface.
 
@@ -163,29 +226,34 @@ class _ServicesOps(Resource[M], Generic[M]):
             data: Raw body.
             headers: Extra headers merged on top of the auth header.
             timeout: Per-request timeout in seconds.
+            **options: ``extra_headers``, ``extra_query``, ``idempotency_key``.
 
         Returns:
             The raw ``httpx.Response``; upstream 4xx/5xx are returned, not raised.
 
         Raises:
-            ValueError: No usable interface, an ambiguous choice, or both json and data.
+            ValidationError: No usable interface, an ambiguous choice, or both json and
+                data (the message names the choices).
         """
         check_body(json, data)  # before the interface lookup's round trip
-        chosen = yield from self._target(service_id, interface, enrollment)
+        chosen = yield from self._target(service_id, interface, enrollment, options)
         return (
             yield from dispatch_flow(
                 self._ctx,
                 join_url(str(chosen.base_url), path),
+                stream=stream,
                 method=method,
                 json=json,
                 data=data,
                 headers=headers,
                 timeout=timeout,
+                options=options,
             )
         )
 
-    stream = stream_op.mirror(
-        dispatch,
+    dispatch = op.unstreamed(_dispatch)
+    stream = stream_op(
+        _dispatch,
         """Open a streaming request through the resolved service interface.
 
         Same arguments and interface resolution as :meth:`dispatch`; the body is
@@ -204,14 +272,15 @@ class _ServicesOps(Resource[M], Generic[M]):
         self,
         service_id: str | UUID,
         *,
-        recurrence: dict[str, Any],
+        recurrence: Mapping[str, object],
         interface: str | UUID | None = None,
         enrollment: str | UUID | None = None,
         path: str = "",
         method: str = "POST",
-        json: Any = None,
+        json: object = None,
         headers: dict[str, str] | None = None,
         name: str | None = None,
+        **options: Unpack[RequestOptions],
     ) -> Flow[RecurrentRequestPublic]:
         """Schedule a recurring dispatch.
 
@@ -234,13 +303,16 @@ class _ServicesOps(Resource[M], Generic[M]):
         Returns:
             The active recurrent request.
         """
-        if not isinstance(recurrence, dict) or "schedule_type" not in recurrence:
-            raise ValueError(
-                "recurrence must be a dict with schedule_type 'interval' (interval_seconds) "
-                "or 'cron' (cron_expression, timezone)"
+        if not isinstance(recurrence, Mapping) or "schedule_type" not in recurrence:
+            raise invalid_argument(
+                "recurrence",
+                recurrence,
+                "a dict with schedule_type 'interval' (interval_seconds) or 'cron' "
+                "(cron_expression, timezone)",
+                "e.g. {'schedule_type': 'interval', 'interval_seconds': 300}",
             )
-        chosen = yield from self._target(service_id, interface, enrollment)
-        body: dict[str, Any] = {
+        chosen = yield from self._target(service_id, interface, enrollment, options)
+        body: dict[str, object] = {
             "request_path": join_url(str(chosen.base_url), path),
             "http_method": method.upper(),
             "service_id": record_id(service_id),
@@ -253,10 +325,15 @@ class _ServicesOps(Resource[M], Generic[M]):
             body["request_headers"] = headers
         if name is not None:
             body["name"] = name
-        created = yield from self._call("POST", "/recurrent-requests/", json=body, creates=True)
+        created = yield from self._call(
+            "POST", "/recurrent-requests/", json=body, creates=True, options=options
+        )
         draft = parse(RecurrentRequestPublic, created)
         response = yield from self._call(
-            "PATCH", f"/recurrent-requests/{draft.id}", json={"schedule": recurrence}
+            "PATCH",
+            f"/recurrent-requests/{draft.id}",
+            json={"schedule": dict(recurrence)},
+            options=options,
         )
         return parse(RecurrentRequestPublic, response)
 
@@ -287,18 +364,21 @@ class _ServiceRecord(NamedRecordMixin[Any], Wrappable[M], Generic[M]):
 
     refresh = forward(_ServicesOps[M].get, "id")
     interfaces = forward(_ServicesOps[M].interfaces, "id")
+    documents = forward(_ServicesOps[M].documents, "id")
     dispatch = forward(_ServicesOps[M].dispatch, "id")
     stream = forward(_ServicesOps[M].stream, "id")
     schedule = forward(_ServicesOps[M].schedule, "id")
 
     @op
-    def enroll(self, *, parameters: dict[str, Any] | None = None) -> Flow[_EnrollmentRecord[M]]:
+    def enroll(
+        self, *, parameters: Mapping[str, object] | None = None, **options: Unpack[RequestOptions]
+    ) -> Flow[_EnrollmentRecord[M]]:
         """Enroll in this service; see :meth:`Enrollments.create`."""
         from unitysvc.enrollments import _EnrollmentsOps
 
         manager: _EnrollmentsOps[M] = _EnrollmentsOps(self._ctx)
         record = yield from _EnrollmentsOps.create.flow(
-            manager, service_id=self.id, parameters=parameters
+            manager, service_id=self.id, parameters=parameters, **options
         )
         return cast("_EnrollmentRecord[M]", record)
 

@@ -48,7 +48,8 @@ DataDirOption = Annotated[
     typer.Option(
         "--data-dir",
         envvar="UNITYSVC_DATA_DIR",
-        help="Data directory (SQLite database, secret key, files). Default: ~/.unitysvc/server.",
+        metavar="DIR",
+        help="SQLite database, secret key and files. Default: ~/.unitysvc/server.",
     ),
 ]
 DatabaseUrlOption = Annotated[
@@ -56,7 +57,8 @@ DatabaseUrlOption = Annotated[
     typer.Option(
         "--database-url",
         envvar="UNITYSVC_DATABASE_URL",
-        help="postgresql+asyncpg://user@host/db (default: SQLite in the data dir).",
+        metavar="URL",
+        help="PostgreSQL, e.g. postgresql+asyncpg://u@h/db. Default: SQLite in the data dir.",
     ),
 ]
 RedisUrlOption = Annotated[
@@ -64,14 +66,15 @@ RedisUrlOption = Annotated[
     typer.Option(
         "--redis-url",
         envvar="UNITYSVC_REDIS_URL",
-        help="redis://... shared by the servers: caches, rate limits, invalidations.",
+        metavar="URL",
+        help="redis://host:6379/0, shared by several servers (rate limits, cache, invalidations).",
     ),
 ]
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 2) -> typer.Exit:
     typer.echo(f"Error: {message}", err=True)
-    return typer.Exit(code=2)
+    return typer.Exit(code=code)
 
 
 def _settings(**values: Any) -> Settings:
@@ -105,6 +108,14 @@ def _graceful_server_class() -> type[Any]:
         CLI should simply succeed.
         """
 
+        #: Called once the platform serves (not when its start-up failed).
+        started_callback: Any = None
+
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets=sockets)
+            if not self.should_exit and self.started_callback is not None:
+                self.started_callback()
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             if threading.current_thread() is not threading.main_thread():
@@ -123,18 +134,21 @@ def _graceful_server_class() -> type[Any]:
 
 @server_app.command()
 def start(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to bind (0: any free port).")] = 8000,
+    host: Annotated[str, typer.Option(metavar="ADDR", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="Port to bind (0: any free port).")
+    ] = 8000,
     data_dir: DataDirOption = None,
     demo: Annotated[
         bool, typer.Option("--demo", help="Load the demo catalog with its mock upstreams.")
     ] = False,
     catalog: Annotated[
         list[Path] | None,
-        typer.Option("--catalog", help="Seller catalog directory (repeatable)."),
+        typer.Option("--catalog", metavar="DIR", help="Seller catalog directory (repeatable)."),
     ] = None,
     groups: Annotated[
-        Path | None, typer.Option("--groups", help="Groups TOML file (groups, routing).")
+        Path | None,
+        typer.Option("--groups", metavar="FILE", help="Groups TOML file (groups, routing)."),
     ] = None,
     database_url: DatabaseUrlOption = None,
     redis_url: RedisUrlOption = None,
@@ -144,70 +158,99 @@ def start(
             "--secret-key",
             envvar="UNITYSVC_SECRET_KEY",
             show_envvar=True,
-            help="Fernet key encrypting secrets at rest (default: generated into the data dir).",
+            metavar="KEY",
+            help="Fernet key encrypting secrets at rest. Default: generated into the data dir.",
         ),
     ] = None,
     upstream_map: Annotated[
         list[str] | None,
-        typer.Option("--upstream-map", help="ORIGIN=LOCAL upstream redirect (repeatable)."),
-    ] = None,
-    allow_private_upstreams: Annotated[
-        bool | None,
         typer.Option(
-            "--allow-private-upstreams/--deny-private-upstreams",
-            help="Let the gateway connect to loopback, private and other non-public "
-            "upstream addresses (BYOE and catalog channels; --upstream-map targets are "
-            "always reachable). Default: allowed with --demo, denied otherwise.",
+            "--upstream-map",
+            metavar="MAP",
+            help="ORIGIN=LOCAL: send calls for ORIGIN to LOCAL instead (repeatable).",
         ),
     ] = None,
     resolve: Annotated[
         list[str] | None,
         typer.Option(
             "--resolve",
+            metavar="PIN",
             help="HOST=ADDRESS: connect to ADDRESS for upstream HOST instead of asking DNS "
-            "(repeatable); the address is still subject to the private-upstream policy.",
+            "(repeatable); ADDRESS is still vetted against private addresses.",
         ),
     ] = None,
+    # Two flags rather than one ``--allow-…/--deny-…`` pair: Rich gives the pair's
+    # second name its own column, which leaves the help text no room at 80 columns.
+    allow_private_upstreams: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-upstreams",
+            help="Let the gateway connect to private, loopback and other non-public "
+            "upstream addresses (the default with --demo).",
+        ),
+    ] = False,
+    deny_private_upstreams: Annotated[
+        bool,
+        typer.Option(
+            "--deny-private-upstreams",
+            help="Refuse them, even with --demo (the default otherwise).",
+        ),
+    ] = False,
     public_url: Annotated[
-        str | None, typer.Option("--public-url", help="Externally visible root URL.")
+        str | None,
+        typer.Option("--public-url", metavar="URL", help="Externally visible root URL."),
     ] = None,
     rate_limit_rps: Annotated[
         float | None,
         typer.Option(
             "--rate-limit-rps",
-            help="Per-customer gateway requests per second (token bucket; shared by "
-            "every server through --redis-url when given). Off by default.",
+            metavar="RPS",
+            help="Per-customer gateway requests per second (shared through --redis-url). "
+            "Off by default.",
         ),
     ] = None,
     rate_limit_burst: Annotated[
-        int, typer.Option("--rate-limit-burst", help="Requests a customer may burst.")
+        int,
+        typer.Option("--rate-limit-burst", metavar="N", help="Requests a customer may burst."),
     ] = 20,
     no_scheduler: Annotated[
         bool, typer.Option("--no-scheduler", help="Do not fire recurrent requests.")
     ] = False,
     max_body_bytes: Annotated[
-        int, typer.Option("--max-body-bytes", help="Largest accepted API request body.")
+        int,
+        typer.Option(
+            "--max-body-bytes", metavar="BYTES", help="Largest accepted API request body."
+        ),
     ] = DEFAULT_MAX_BODY_BYTES,
     max_request_line_bytes: Annotated[
         int,
         typer.Option(
-            "--max-request-line-bytes", help="Longest request line (method and URL); 414 above."
+            "--max-request-line-bytes",
+            metavar="BYTES",
+            help="Longest request line (method and URL); 414 above.",
         ),
     ] = DEFAULT_MAX_REQUEST_LINE_BYTES,
     max_header_bytes: Annotated[
-        int, typer.Option("--max-header-bytes", help="Longest single header; 431 above.")
+        int,
+        typer.Option("--max-header-bytes", metavar="BYTES", help="Longest header; 431 above."),
     ] = DEFAULT_MAX_HEADER_BYTES,
     max_headers_bytes: Annotated[
         int,
-        typer.Option("--max-headers-bytes", help="Most header bytes per request; 431 above."),
+        typer.Option(
+            "--max-headers-bytes", metavar="BYTES", help="Most header bytes per request; 431 above."
+        ),
     ] = DEFAULT_MAX_HEADERS_BYTES,
     max_header_count: Annotated[
-        int, typer.Option("--max-header-count", help="Most headers per request; 431 above.")
+        int,
+        typer.Option(
+            "--max-header-count", metavar="N", help="Most headers per request; 431 above."
+        ),
     ] = DEFAULT_MAX_HEADER_COUNT,
     max_connections: Annotated[
         int,
         typer.Option(
             "--max-connections",
+            metavar="N",
             help="Most client connections at once; more are answered 503 and closed.",
         ),
     ] = DEFAULT_MAX_CONNECTIONS,
@@ -215,6 +258,7 @@ def start(
         float,
         typer.Option(
             "--client-timeout",
+            metavar="SECONDS",
             help="Seconds a client has to send a request's headers (408 after), and the "
             "longest it may pause while sending a body (slowloris).",
         ),
@@ -225,11 +269,19 @@ def start(
             "--admin-token",
             envvar="UNITYSVC_ADMIN_TOKEN",
             show_envvar=True,
+            metavar="TOKEN",
             help="Turn on the operator API under /v1/admin/ (revoke keys, delete "
             "customers), authenticated with this bearer token. Off by default.",
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: Annotated[
+        str,
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="debug, info, warning or error (debug also shows start-up tracebacks).",
+        ),
+    ] = "info",
 ) -> None:
     """Start the platform: control-plane API under /v1 and the gateway at the root."""
     import logging
@@ -246,9 +298,14 @@ def start(
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((host, port))
     except OSError as exc:
-        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise _fail(
+            f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port (0: any "
+            "free port) or stop what is listening there"
+        ) from None
+    if allow_private_upstreams and deny_private_upstreams:
+        raise _fail("give --allow-private-upstreams or --deny-private-upstreams, not both")
     # A demo runs its fakes on loopback; anything else guards against SSRF by default.
-    allow_private = demo if allow_private_upstreams is None else allow_private_upstreams
+    allow_private = (demo or allow_private_upstreams) and not deny_private_upstreams
     settings = _settings(
         host=host,
         port=sock.getsockname()[1],
@@ -283,11 +340,20 @@ def start(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    app = create_app(settings)
-    typer.echo(f"UnitySVC platform (data: {settings.data_dir})")
-    typer.echo(f"  API:     {settings.api_url}")
-    typer.echo(f"  Gateway: {settings.gateway_url}")
-    typer.echo(f"  Docs:    {settings.gateway_url}/docs")
+    from unitysvc_server.startup_errors import describe_startup_error
+
+    database_url = settings.resolved_database_url
+    try:
+        app = create_app(settings)
+    except Exception as exc:
+        raise _fail(describe_startup_error(exc, database_url), code=1) from None
+
+    def banner() -> None:
+        typer.echo(f"UnitySVC platform (data: {settings.data_dir})")
+        typer.echo(f"  API:     {settings.api_url}")
+        typer.echo(f"  Gateway: {settings.gateway_url}")
+        typer.echo(f"  Docs:    {settings.gateway_url}/docs")
+
     config = uvicorn.Config(
         app,
         log_level=settings.log_level.lower(),
@@ -296,10 +362,25 @@ def start(
         timeout_graceful_shutdown=10,
         **uvicorn_options(settings),
     )
+    debug = settings.log_level.lower() == "debug"
+    if not debug:
+        # The banner says where the platform serves, once it does; a start-up
+        # failure is one line below, not uvicorn's traceback (--log-level debug
+        # shows it).
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.setLevel(max(logging.WARNING, settings.log_level_number))
+        uvicorn_log.addFilter(lambda _record: app.runtime.startup_error is None)
+        # Alembic announces each migration step at INFO; only its problems matter here.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     server = _graceful_server_class()(config)
-    server.run(sockets=[sock])
+    server.started_callback = banner
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        if app.runtime.startup_error is None:
+            raise
     if app.runtime.startup_error is not None:
-        raise typer.Exit(code=1)
+        raise _fail(describe_startup_error(app.runtime.startup_error, database_url), code=1)
 
 
 @keys_app.command("create")

@@ -28,6 +28,12 @@ def sync_usage(client: unitysvc.Client) -> None:
     assert_type(client.secrets.get("X"), SecretPublic)
     assert_type(client.secrets.delete("X"), Message)
     assert_type(client.secrets.iter(), Iterator[SecretPublic])
+    # Per-call options are typed keyword arguments of every method.
+    assert_type(client.secrets.list(timeout=5, extra_headers={"X-Trace": "t"}), SecretsPublic)
+    assert_type(client.secrets.get("X", extra_query={"a": 1}, idempotency_key="k"), SecretPublic)
+    assert_type(client.with_options(timeout=None, max_retries=0), unitysvc.Client)
+    client.groups.update("g", description=None)  # None clears; NOT_GIVEN (omitted) keeps
+    client.groups.update("g", enabled=unitysvc.NOT_GIVEN)
     assert_type(client.dispatch("p/x"), httpx.Response)
     assert_type(client.resolve(path="g/llm"), ResolveResponse)
     svc = client.services.get("abc")
@@ -41,6 +47,8 @@ def sync_usage(client: unitysvc.Client) -> None:
 
 async def async_usage(client: unitysvc.AsyncClient) -> None:
     assert_type(await client.secrets.list(), SecretsPublic)
+    assert_type(await client.secrets.list(timeout=2.5), SecretsPublic)
+    assert_type(client.with_options(max_retries=1), unitysvc.AsyncClient)
     assert_type(client.secrets.iter(), AsyncIterator[SecretPublic])
     assert_type(await client.dispatch("p/x"), httpx.Response)
     assert_type(await client.resolve(path="g/llm"), ResolveResponse)

@@ -78,7 +78,8 @@ def _actual(obj: Any) -> list[tuple[str, str, Any]]:
         params = params[1:]
     for param in params:
         default = param.default
-        if repr(default) == "UNSET":
+        if repr(default) == "NOT_GIVEN":
+            # Our typed ``NotGiven`` sentinel stands for the reference's ``_UNSET``.
             default = "UNSET"
         out.append((param.name, kinds[param.kind], default))
     return out

@@ -33,10 +33,12 @@ def outcome(build: Callable[[], httpx.Request]) -> httpx.URL | type[Exception]:
 
 
 def httpx_merge(client: unitysvc.Client, path: str, params: dict[str, Any] | None) -> httpx.Request:
-    """The request httpx itself builds from the client's base URL, ``path`` and ``params``."""
+    """The request httpx itself builds from the SDK's base URL, ``path`` and ``params``
+    (with the httpx client's own query parameters, as the SDK's request gets them)."""
     clean = query_params(params) if params else None
     http: Any = client._ctx.core.http
-    return http.build_request("GET", path, params=clean)  # type: ignore[no-any-return]
+    with httpx.Client(base_url=client.base_url, params=http.params) as reference:
+        return reference.build_request("GET", path, params=clean)
 
 
 @pytest.mark.parametrize(
@@ -58,8 +60,9 @@ def test_timeout_extension_follows_the_client_and_the_call() -> None:
     with unitysvc.Client(KEY, base_url="http://127.0.0.1:9/v1", timeout=7) as client:
         core = client._ctx.core
         assert core.request("GET", "/secrets/").extensions["timeout"]["read"] == 7
-        assert core.request("GET", "/secrets/", timeout=2.5).extensions["timeout"]["read"] == 2.5
-        none = core.request("GET", "/secrets/", timeout=None).extensions["timeout"]
+        call = core.request("GET", "/secrets/", options={"timeout": 2.5})
+        assert call.extensions["timeout"]["read"] == 2.5
+        none = core.request("GET", "/secrets/", options={"timeout": None}).extensions["timeout"]
         assert none == {"connect": None, "read": None, "write": None, "pool": None}
         clone = client.with_options(timeout=3)
         assert clone._ctx.core.request("GET", "/a").extensions["timeout"]["read"] == 3

@@ -81,7 +81,7 @@ def test_gateway_relative_accepts_objects_with_path() -> None:
         path = "/g/llm"
 
     assert gateway_relative(Target(), what="tee") == "g/llm"
-    with pytest.raises(ValueError, match="needs a gateway path"):
+    with pytest.raises(ValueError, match="must be a gateway path"):
         gateway_relative(object(), what="tee")
 
 

@@ -178,3 +178,36 @@ def test_the_comparison_detects_drift(contract: Spec, app_spec: Spec) -> None:
     assert "PUT /secrets/{name}: query parameter 'shared' missing" in new
     assert any(p.startswith("PUT /secrets/{name}: status 200 not documented") for p in new)
     assert any("GET /secrets/{name} -> 200: required fields differ" in p for p in new)
+
+
+#: What unitysvc-py 0.2.1 added to the contract, and what 0.1.22 had that 0.2.1 dropped
+#: (still served for 0.1.22 clients).
+NEW_IN_021 = (
+    ("get", "/preferences/"),
+    ("get", "/preferences/{name}"),
+    ("put", "/preferences/{name}"),
+    ("delete", "/preferences/{name}"),
+    ("get", "/usage/cycle"),
+)
+KEPT_FROM_0122 = (("post", "/request-logs/start"), ("post", "/request-logs/stop"))
+
+
+@pytest.mark.parametrize(("method", "path"), NEW_IN_021 + KEPT_FROM_0122)
+def test_both_releases_operations_are_in_the_contract_and_the_app(
+    contract: Spec, app_spec: Spec, method: str, path: str
+) -> None:
+    assert method in contract["paths"][path]
+    assert method in app_spec["paths"][PREFIX + path]
+    assert not [p for p in drift(contract, app_spec) if p.startswith(f"{method.upper()} {path}")]
+
+
+def test_drift_in_the_new_operations_is_detected(contract: Spec, app_spec: Spec) -> None:
+    changed = copy.deepcopy(app_spec)
+    del changed["paths"]["/v1/usage/cycle"]
+    new = set(drift(contract, changed)) - set(drift(contract, app_spec))
+    assert "GET /usage/cycle: missing" in new
+    changed = copy.deepcopy(app_spec)
+    preference = changed["components"]["schemas"]["PreferencePublic"]
+    del preference["properties"]["effective"]
+    new = set(drift(contract, changed)) - set(drift(contract, app_spec))
+    assert any("GET /preferences/{name} -> 200: properties missing in app" in p for p in new)

@@ -38,23 +38,32 @@ if TYPE_CHECKING:
 _REQUEST = "Request"
 _WRAPPERS = "Gateway wrappers"
 
-BodyJson = Annotated[
-    str | None,
-    typer.Option(
-        "--json",
-        metavar="JSON|@FILE|-",
-        help="JSON request body: inline, @file.json, or - to read stdin.",
-        rich_help_panel=_REQUEST,
-    ),
-]
 BodyData = Annotated[
     str | None,
     typer.Option(
         "--data",
         "-d",
-        metavar="TEXT|@FILE|-",
-        help="Raw request body (sent as is): inline text, @file, or - for stdin.",
+        metavar="BODY|@FILE|-",
+        help="Request body, sent as is: inline, @file, or - for stdin. A JSON body is "
+        "sent as application/json.",
         rich_help_panel=_REQUEST,
+    ),
+]
+BodyFile = Annotated[
+    str | None,
+    typer.Option(
+        "--data-file",
+        metavar="FILE|-",
+        help="Request body from a file, or - for stdin (like --data @FILE).",
+        rich_help_panel=_REQUEST,
+    ),
+]
+ResponseJson = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the response as one JSON object {status, headers, body} (streams: "
+        "one JSON object per event).",
     ),
 ]
 Method = Annotated[
@@ -153,7 +162,6 @@ class Request:
     """A request as the SDK's ``dispatch``/``stream`` take it."""
 
     method: str
-    json: Any = None
     data: bytes | None = None
     headers: dict[str, str] | None = None
     timeout: float | None = None
@@ -162,7 +170,6 @@ class Request:
         """Keyword arguments for ``dispatch(...)`` / ``stream(...)``."""
         return {
             "method": self.method,
-            "json": self.json,
             "data": self.data,
             "headers": self.headers,
             "timeout": self.timeout,
@@ -170,26 +177,33 @@ class Request:
 
 
 def build_request(
-    body_json: str | None,
     body_data: str | None,
+    body_file: str | None,
     method: str | None,
     header: list[str] | None,
     timeout: float | None,
 ) -> Request:
-    """Validate the request options (usage errors before any request is sent)."""
-    if body_json is not None and body_data is not None:
-        raise typer.BadParameter("give either --json or --data, not both")
-    payload = _input.json_value(body_json)
-    data = _input.raw_data(body_data)
-    has_body = body_json is not None or body_data is not None
-    chosen = (method or ("POST" if has_body else "GET")).upper()
-    return Request(
-        method=chosen,
-        json=payload,
-        data=data,
-        headers=_input.headers(header),
-        timeout=timeout,
-    )
+    """Validate the request options (usage errors before any request is sent).
+
+    The body is sent byte for byte; when it parses as JSON and no ``Content-Type``
+    was given, it is labelled ``application/json`` (as ``curl --json`` does).
+    """
+    if body_data is not None and body_file is not None:
+        raise typer.BadParameter("give either --data or --data-file, not both")
+    if body_file is not None:
+        data = _input.raw_data(body_file if body_file == "-" else "@" + body_file, "--data-file")
+    else:
+        data = _input.raw_data(body_data)
+    chosen = (method or ("POST" if data is not None else "GET")).upper()
+    extra = _input.headers(header) or {}
+    if data is not None and not any(k.lower() == "content-type" for k in extra):
+        try:
+            json.loads(data)
+        except ValueError:
+            pass
+        else:
+            extra["Content-Type"] = "application/json"
+    return Request(method=chosen, data=data, headers=extra or None, timeout=timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +290,7 @@ def run(
     *,
     stream: bool,
     include: bool,
+    as_json: bool = False,
     dispatch: Callable[..., httpx.Response],
     open_stream: Callable[..., AbstractContextManager[StreamingResponse]],
 ) -> None:
@@ -288,23 +303,56 @@ def run(
         with open_stream(**request.kwargs()) as streamed:
             _status_line(streamed.status_code, streamed.headers, None, include)
             if streamed.status_code >= 400:
-                write_body(b"".join(streamed.iter_bytes()))
+                body = b"".join(streamed.iter_bytes())
+                if as_json:
+                    _print_json_response(streamed.status_code, streamed.headers, body)
+                else:
+                    write_body(body)
                 raise typer.Exit(1)
-            print_events(streamed.iter_events())
+            if as_json:
+                for event in streamed.iter_events():
+                    _write_text(json.dumps(_event_json(event), ensure_ascii=False) + "\n")
+            else:
+                print_events(streamed.iter_events())
         return
     response = dispatch(**request.kwargs())
     _status_line(response.status_code, response.headers, response.elapsed.total_seconds(), include)
-    _print_body(response)
+    if as_json:
+        _print_json_response(response.status_code, response.headers, response.content)
+    else:
+        _print_body(response)
     if response.status_code >= 400:
         raise typer.Exit(1)
 
 
-def run_wrapped(target: Any, path: str, request: Request, *, stream: bool, include: bool) -> None:
+def _print_json_response(status: int, headers: httpx.Headers, content: bytes) -> None:
+    """``--json``: the response as one JSON object (a JSON body parsed, else text)."""
+    body: Any = None
+    if content:
+        try:
+            body = json.loads(content)
+        except ValueError:
+            body = content.decode("utf-8", "replace")
+    document = {"status": status, "headers": dict(headers.items()), "body": body}
+    _write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+
+
+def _event_json(event: StreamEvent) -> dict[str, Any]:
+    data: Any = event.parsed
+    if data is None and event.kind != "done":
+        data = event.text if event.text is not None else event.raw.decode("utf-8", "replace")
+    return {"kind": event.kind, "data": data}
+
+
+def run_wrapped(
+    target: Any, path: str, request: Request, *, stream: bool, include: bool, as_json: bool = False
+) -> None:
     """:func:`run` through a wrapped target (``Wrappers.apply``), at sub-path ``path``."""
     run(
         request,
         stream=stream,
         include=include,
+        as_json=as_json,
         dispatch=lambda **kw: target.dispatch(path=path, **kw),
         open_stream=lambda **kw: target.stream(path=path, **kw),
     )

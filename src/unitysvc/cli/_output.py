@@ -70,7 +70,9 @@ def print_json(value: Any) -> None:
 
 
 def cell(value: Any) -> str:
-    """One table cell: ``-`` for missing values, compact JSON for structures."""
+    """One table cell, as a person reads it: ``-`` for missing values, ``yes``/``no``,
+    local times, ``key: value, …`` for mappings and ``a, b`` for lists (``--json``
+    keeps the exact data)."""
     if value is None or value == "":
         return "-"
     if isinstance(value, bool):
@@ -79,9 +81,51 @@ def cell(value: Any) -> str:
         # People read local time; --json keeps the server's ISO-8601 timestamps.
         local = value.astimezone() if value.tzinfo else value
         return local.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, Mapping | list | tuple):
-        return json.dumps(jsonable(value), ensure_ascii=False, separators=(", ", ": "))
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, Mapping):
+        parts = [f"{k}: {cell(v)}" for k, v in value.items() if v is not None]
+        return ", ".join(parts) if parts else "-"
+    if isinstance(value, list | tuple):
+        inner = [cell(item) for item in value]
+        if any(isinstance(item, Mapping) for item in value):
+            return "; ".join(f"({part})" for part in inner) if inner else "-"
+        return ", ".join(inner) if inner else "-"
     return str(value)
+
+
+def block(value: Any, indent: int = 0) -> str:
+    """A record field as a person reads it: a scalar as :func:`cell`; a mapping or a
+    list of mappings as indented ``key: value`` lines (YAML-like)."""
+    pad = "  " * indent
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json", exclude_none=True)
+    if isinstance(value, Mapping) and value:
+        lines = []
+        for key, item in value.items():
+            if item is None:
+                continue
+            if _nested(item):
+                lines.append(f"{pad}{key}:")
+                lines.append(block(item, indent + 1))
+            else:
+                lines.append(f"{pad}{key}: {cell(item)}")
+        return "\n".join(lines) or f"{pad}-"
+    if isinstance(value, list | tuple) and any(isinstance(i, Mapping) for i in value):
+        lines = []
+        for item in value:
+            body = block(item, indent + 1).splitlines() or [f"{pad}  -"]
+            first = body[0].strip()
+            lines.append(f"{pad}- {first}")
+            lines.extend(body[1:])
+        return "\n".join(lines)
+    return pad + cell(value)
+
+
+def _nested(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return bool(value)
+    return isinstance(value, list | tuple) and any(isinstance(i, Mapping) for i in value)
 
 
 def print_table(
@@ -119,7 +163,7 @@ def print_record(value: Any, *, fields: Sequence[str] | None = None) -> None:
     ordered = [key for key in fields or [] if key in data]
     ordered += [key for key in data if key not in ordered]
     for key in ordered:
-        table.add_row(key, cell(data[key]))
+        table.add_row(key, block(data[key]))
     stdout_console().print(table)
 
 
@@ -178,8 +222,20 @@ def describe_error(exc: BaseException) -> str:
     API errors read ``<status> <reason>: <detail> [request id <id>]``; errors raised
     before any request (no key, a bad value) read as their message.
     """
-    from unitysvc.exceptions import APIError, AuthenticationError
+    from unitysvc.exceptions import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+    )
 
+    if isinstance(exc, APIConnectionError) and exc.url and not isinstance(exc, APITimeoutError):
+        tried = f", tried {exc.attempts} times" if exc.attempts > 1 else ""
+        return (
+            f"cannot reach the server at {exc.url} ({exc.reason}{tried}). Is it running? "
+            "Start a local one with `usvc server start` (or `usvc demo`), or point "
+            "--base-url / UNITYSVC_API_URL at yours (see `usvc env`)"
+        )
     if isinstance(exc, AuthenticationError) and exc.response_body is None:
         return (
             "this command needs an API key: pass --api-key svcpass_… or set "

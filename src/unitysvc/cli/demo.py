@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -115,13 +115,23 @@ def _stop_on_sigterm() -> Iterator[None]:
 
 
 @contextmanager
-def _platform(data_dir: Path) -> Iterator[LocalPlatform]:
-    """The embedded platform on loopback, on SQLite in ``data_dir``, stopped on exit."""
-    from unitysvc_server.testing import LocalPlatform
+def _platform(data_dir: Path, console: Console) -> Iterator[LocalPlatform]:
+    """The embedded platform on loopback, on SQLite in ``data_dir``, stopped on exit.
 
-    # An explicit SQLite URL: the demo never touches a database named by the environment.
-    database_url = f"sqlite+aiosqlite:///{data_dir / 'unitysvc.db'}"
-    with LocalPlatform(demo=True, data_dir=data_dir, database_url=database_url) as platform:
+    A spinner says what is happening while the platform is imported (about a
+    second: FastAPI, SQLAlchemy, ...) and started, so the demo is never silent.
+    """
+    with ExitStack() as stack:
+        with console.status("[dim]Importing the platform (FastAPI, SQLAlchemy, …)[/dim]") as busy:
+            from unitysvc_server.testing import LocalPlatform
+
+            busy.update("[dim]Starting: SQLite schema, demo catalog and mock upstreams…[/dim]")
+            # An explicit SQLite URL: the demo never touches a database named by the
+            # environment.
+            database_url = f"sqlite+aiosqlite:///{data_dir / 'unitysvc.db'}"
+            platform = stack.enter_context(
+                LocalPlatform(demo=True, data_dir=data_dir, database_url=database_url)
+            )
         yield platform
 
 
@@ -338,7 +348,7 @@ def _run(console: Console, keep: bool) -> None:
     try:
         out.step("Start the platform (API + gateway + demo upstreams)")
         started = time.perf_counter()
-        with _platform(data_dir) as platform:
+        with _platform(data_dir, console) as platform:
             out.ok(
                 f"listening on {platform.gateway_url} in {time.perf_counter() - started:.1f} s "
                 f"(SQLite in {data_dir}, demo catalog)"
@@ -406,10 +416,25 @@ def demo(
         _run(stdout_console(), keep)
 
 
+#: What the platform needs (the ``server`` extra), looked up without importing it.
+_PLATFORM_MODULES = ("unitysvc_server.app", "fastapi", "uvicorn", "sqlalchemy", "aiosqlite")
+
+
 def _require_platform() -> None:
-    """Exit with what to install when the platform (the ``server`` extra) is missing."""
-    try:
-        import unitysvc_server.app  # noqa: F401 (the import is the check)
-    except ImportError as exc:
-        missing = f" (cannot import {exc.name})" if exc.name else ""
-        fail(f'usvc demo needs the platform: pip install "unitysvc[server]"{missing}')
+    """Exit with what to install when the platform (the ``server`` extra) is missing.
+
+    Only looks the modules up (``find_spec``): importing the platform takes about a
+    second, which the demo spends behind a spinner instead of in silence.
+    """
+    from importlib.util import find_spec
+
+    for name in _PLATFORM_MODULES:
+        try:
+            found = find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            fail(
+                'usvc demo needs the platform: pip install "unitysvc[server]" '
+                f"(cannot import {name})"
+            )

@@ -8,7 +8,15 @@ import typer
 
 from unitysvc.cli import _dispatch, _input
 from unitysvc.cli._context import client
-from unitysvc.cli._output import JsonFlag, emit, examples, info, print_table, stdout_console
+from unitysvc.cli._output import (
+    JsonFlag,
+    cell,
+    emit,
+    examples,
+    info,
+    print_table,
+    stdout_console,
+)
 
 if TYPE_CHECKING:
     from unitysvc.models import ResolveResponse
@@ -19,11 +27,12 @@ RESOLVE_EPILOG = examples(
 )
 
 DISPATCH_EPILOG = examples(
-    'usvc dispatch g/llm/chat/completions --json \'{"model": "demo-small", '
+    'usvc dispatch g/llm/chat/completions --data \'{"model": "demo-small", '
     '"messages": [{"role": "user", "content": "hi"}]}\'',
-    "usvc dispatch g/llm/chat/completions --json @body.json --cache 1h --log",
-    "usvc dispatch p/<service-id> --json - --failover g/llm < body.json",
-    "usvc dispatch g/llm/chat/completions --json @stream.json --stream",
+    "usvc dispatch g/llm/chat/completions --data-file body.json --cache 1h --log",
+    "usvc dispatch p/<service-id> --data-file - --failover g/llm < body.json",
+    "usvc dispatch g/llm/chat/completions --data-file stream.json --stream",
+    "usvc dispatch g/llm/chat/completions --data-file body.json --json | jq .status",
     "usvc dispatch p/<service-id>/models -X GET -H 'Accept: application/json'",
 )
 
@@ -79,11 +88,21 @@ def _render_resolve(result: ResolveResponse) -> None:
         ],
         empty="No candidates: nothing routes there for this customer.",
     )
-    strategy: Any = result.routing_strategy
-    if isinstance(strategy, dict):
-        strategy = strategy.get("name") or strategy
     note = "" if selected else "; the choice depends on the request body"
-    stdout_console().print(f"strategy: {strategy or '-'}{note}", markup=False, style="dim")
+    stdout_console().print(
+        f"strategy: {describe_strategy(result.routing_strategy)}{note}", markup=False, style="dim"
+    )
+
+
+def describe_strategy(strategy: dict[str, Any] | None) -> str:
+    """A routing strategy as a person reads it: ``weighted_random (content_dependent: yes)``."""
+    if not strategy:
+        return "-"
+    rest = {k: v for k, v in strategy.items() if k != "name" and v is not None}
+    name = strategy.get("name")
+    if name is None:
+        return cell(rest)
+    return f"{name} ({cell(rest)})" if rest else str(name)
 
 
 def dispatch(
@@ -91,13 +110,14 @@ def dispatch(
         str,
         typer.Argument(help="Gateway-relative path, e.g. g/llm/chat/completions or p/<id>."),
     ],
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     stream: _dispatch.Stream = False,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -110,18 +130,19 @@ def dispatch(
     The status goes to stderr and the body to stdout: pretty JSON on a terminal,
     raw bytes when piped. Exits 1 when the gateway answers 4xx/5xx.
     """
-    request = _dispatch.build_request(body_json, body_data, method, header, timeout)
+    request = _dispatch.build_request(body_data, body_file, method, header, timeout)
     wrappers = _dispatch.build_wrappers(cache, renew, log, complete, failover, tee)
     sdk = client()
     if wrappers:
         target = wrappers.apply(_dispatch.PathTarget(sdk, path))
         info(f"→ {target.path}")
-        _dispatch.run_wrapped(target, "", request, stream=stream, include=include)
+        _dispatch.run_wrapped(target, "", request, stream=stream, include=include, as_json=as_json)
         return
     _dispatch.run(
         request,
         stream=stream,
         include=include,
+        as_json=as_json,
         dispatch=lambda **kw: sdk.dispatch(path, **kw),
         open_stream=lambda **kw: sdk.stream(path, **kw),
     )

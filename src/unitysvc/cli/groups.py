@@ -269,8 +269,8 @@ def remove_member(
 @app.command(
     "dispatch",
     epilog=examples(
-        "usvc groups dispatch llm --path chat/completions --json @body.json",
-        "usvc groups dispatch llm --path chat/completions --json @body.json --stream",
+        "usvc groups dispatch llm --path chat/completions --data-file body.json",
+        "usvc groups dispatch llm --path chat/completions --data-file body.json --stream",
     ),
 )
 def dispatch_group(
@@ -278,13 +278,14 @@ def dispatch_group(
     path: Annotated[
         str, typer.Option("--path", "-p", help="Sub-path after the group, e.g. chat/completions.")
     ] = "",
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     stream: _dispatch.Stream = False,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -296,17 +297,20 @@ def dispatch_group(
 
     The status goes to stderr and the body to stdout. Exits 1 on a 4xx/5xx answer.
     """
-    request = _dispatch.build_request(body_json, body_data, method, header, timeout)
+    request = _dispatch.build_request(body_data, body_file, method, header, timeout)
     wrappers = _dispatch.build_wrappers(cache, renew, log, complete, failover, tee)
     groups = client().groups
     if wrappers:
         target = wrappers.apply(groups.get(name))
-        _dispatch.run_wrapped(target, path, request, stream=stream, include=include)
+        _dispatch.run_wrapped(
+            target, path, request, stream=stream, include=include, as_json=as_json
+        )
         return
     _dispatch.run(
         request,
         stream=stream,
         include=include,
+        as_json=as_json,
         dispatch=lambda **kw: groups.dispatch(name, path=path, **kw),
         open_stream=lambda **kw: groups.stream(name, path=path, **kw),
     )

@@ -93,23 +93,24 @@ def show_secret(name: SecretName, as_json: JsonFlag = False) -> None:
     emit(client().secrets.get(_checked(name)), as_json, lambda s: print_record(s, fields=_FIELDS))
 
 
-def _read_value(value: str | None, from_env: str | None) -> str:
+def _read_value(value: str | None, from_env: str | None) -> tuple[str, str]:
+    """The value and where it came from (for the empty-value message)."""
     if value is not None and from_env is not None:
         raise typer.BadParameter("give either --value or --from-env, not both")
     if value is not None:
-        return value
+        return value, "--value"
     if from_env is not None:
         found = os.environ.get(from_env)
         if found is None:
             raise typer.BadParameter(f"${from_env} is not set", param_hint="--from-env")
-        return found
+        return found, f"${from_env}"
     if sys.stdin.isatty():
         prompted: str = typer.prompt("Value", hide_input=True, confirmation_prompt=True)
-        return prompted
+        return prompted, "the prompt"
     # Piped: ``printf %s "$KEY" | usvc secrets set NAME``; one trailing newline is
     # the shell's, not the secret's.
     text = sys.stdin.read()
-    return text[:-1] if text.endswith("\n") else text
+    return (text[:-1] if text.endswith("\n") else text), "stdin"
 
 
 @app.command(
@@ -145,15 +146,26 @@ def set_secret(
     description: Annotated[
         str | None, typer.Option("--description", help="What it is and how to get one.")
     ] = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option("--allow-empty", help="Store an empty value (refused otherwise)."),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Create or replace a secret. The value is read from --value, --from-env or stdin.
 
     Without --value or --from-env the value is read from stdin, or prompted for
-    (hidden) on a terminal. It is never echoed.
+    (hidden) on a terminal. It is never echoed. An empty value is refused unless
+    --allow-empty is given: it is almost always a missing pipe or variable.
     """
     _checked(name)
-    secret_value = _read_value(value, from_env)
+    secret_value, source = _read_value(value, from_env)
+    if not secret_value and not allow_empty:
+        raise typer.BadParameter(
+            f"the value read from {source} is empty; nothing was stored. Pass the value "
+            "(--value, --from-env VAR or a pipe), or --allow-empty to store an empty one",
+            param_hint="VALUE",
+        )
     secret = client().secrets.set(
         name, secret_value, sensitive=False if variable else None, description=description
     )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -12,9 +13,15 @@ from unitysvc.cli._output import (
     JsonFlag,
     emit,
     examples,
+    info,
     print_record,
     print_table,
 )
+from unitysvc.exceptions import UnitysvcSDKError
+
+if TYPE_CHECKING:
+    import httpx
+
 from unitysvc.cli.enrollments import (
     Parameters,
     ParametersJson,
@@ -38,7 +45,7 @@ app = typer.Typer(
     no_args_is_help=True,
     epilog=examples(
         "usvc services show <service-uuid>",
-        "usvc services dispatch <service-uuid> --path chat/completions --json @body.json",
+        "usvc services dispatch <service-uuid> --path chat/completions --data-file body.json",
     ),
 )
 
@@ -113,6 +120,7 @@ def _dispatch_service(
     *,
     stream: bool,
     include: bool,
+    as_json: bool,
 ) -> None:
     services = client().services
     if wrappers:
@@ -121,26 +129,71 @@ def _dispatch_service(
                 "gateway wrappers address the service as p/<id>; drop --interface/--enrollment"
             )
         target = wrappers.apply(services.get(service_id))
-        _dispatch.run_wrapped(target, path, request, stream=stream, include=include)
+        _dispatch.run_wrapped(
+            target, path, request, stream=stream, include=include, as_json=as_json
+        )
         return
-    _dispatch.run(
-        request,
-        stream=stream,
-        include=include,
-        dispatch=lambda **kw: services.dispatch(
+    statuses: list[int] = []
+
+    def dispatch(**kw: Any) -> httpx.Response:
+        response = services.dispatch(
             service_id, interface=interface, enrollment=enrollment, path=path, **kw
-        ),
-        open_stream=lambda **kw: services.stream(
-            service_id, interface=interface, enrollment=enrollment, path=path, **kw
-        ),
-    )
+        )
+        statuses.append(response.status_code)
+        return response
+
+    try:
+        _dispatch.run(
+            request,
+            stream=stream,
+            include=include,
+            as_json=as_json,
+            dispatch=dispatch,
+            open_stream=lambda **kw: services.stream(
+                service_id, interface=interface, enrollment=enrollment, path=path, **kw
+            ),
+        )
+    except typer.Exit:
+        if not path and statuses == [404]:
+            _hint_paths(service_id, interface)
+        raise
+
+
+def _hint_paths(service_id: str, interface: str | None) -> None:
+    """After a 404 at an interface's root: say which paths the service documents."""
+    services = client().services
+    try:
+        docs = services.documents(service_id, include_content=True, interface=interface)
+        bases = [str(i.base_url).rstrip("/") for i in services.interfaces(service_id) if i.base_url]
+    except UnitysvcSDKError:
+        return  # the hint is a courtesy: the 404 above already said what happened
+    found: dict[str, None] = {}
+    for document in docs.documents or []:
+        for base in bases:
+            for match in re.finditer(
+                re.escape(base) + r"/([A-Za-z0-9_\-./]+)", document.content or ""
+            ):
+                found[match.group(1).rstrip("./")] = None
+    if found:
+        offered = ", ".join(found)
+        example = next(iter(found))
+        info(
+            f"hint: no --path was given and the interface root answered 404; this service "
+            f"offers {offered} (from its documents): add --path {example}"
+        )
+    else:
+        info(
+            "hint: no --path was given and the interface root answered 404; this service "
+            "documents no paths: add --path with one of its API's paths "
+            f"(usvc services show {service_id} names the interfaces)"
+        )
 
 
 @app.command(
     "dispatch",
     epilog=examples(
-        "usvc services dispatch <service-uuid> --path chat/completions --json @body.json",
-        "usvc services dispatch <service-uuid> --json '{\"x\": 1}' --cache 5m",
+        "usvc services dispatch <service-uuid> --path chat/completions --data-file body.json",
+        "usvc services dispatch <service-uuid> --data '{\"x\": 1}' --cache 5m",
         "usvc services dispatch <service-uuid> --enrollment <enrollment-uuid> -X GET --path models",
     ),
 )
@@ -149,13 +202,14 @@ def dispatch_service(
     path: SubPath = "",
     interface: Interface = None,
     enrollment: Enrollment = None,
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     stream: _dispatch.Stream = False,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -172,10 +226,11 @@ def dispatch_service(
         interface,
         enrollment,
         path,
-        _dispatch.build_request(body_json, body_data, method, header, timeout),
+        _dispatch.build_request(body_data, body_file, method, header, timeout),
         _dispatch.build_wrappers(cache, renew, log, complete, failover, tee),
         stream=stream,
         include=include,
+        as_json=as_json,
     )
 
 
@@ -183,7 +238,7 @@ def dispatch_service(
     "stream",
     epilog=examples(
         "usvc services stream <service-uuid> --path chat/completions "
-        '--json \'{"model": "demo-small", "stream": true, '
+        '--data \'{"model": "demo-small", "stream": true, '
         '"messages": [{"role": "user", "content": "hi"}]}\'',
     ),
 )
@@ -192,12 +247,13 @@ def stream_service(
     path: SubPath = "",
     interface: Interface = None,
     enrollment: Enrollment = None,
-    body_json: _dispatch.BodyJson = None,
     body_data: _dispatch.BodyData = None,
+    body_file: _dispatch.BodyFile = None,
     method: _dispatch.Method = None,
     header: _dispatch.Headers = None,
     timeout: _dispatch.RequestTimeout = None,
     include: _dispatch.Include = False,
+    as_json: _dispatch.ResponseJson = False,
     cache: _dispatch.Cache = None,
     renew: _dispatch.Renew = False,
     log: _dispatch.Log = False,
@@ -215,17 +271,18 @@ def stream_service(
         interface,
         enrollment,
         path,
-        _dispatch.build_request(body_json, body_data, method, header, timeout),
+        _dispatch.build_request(body_data, body_file, method, header, timeout),
         _dispatch.build_wrappers(cache, renew, log, complete, failover, tee),
         stream=True,
         include=include,
+        as_json=as_json,
     )
 
 
 @app.command(
     "schedule",
     epilog=examples(
-        "usvc services schedule <service-uuid> --interval 300 --json '{\"ping\": true}'",
+        "usvc services schedule <service-uuid> --interval 300 --body '{\"ping\": true}'",
         "usvc services schedule <service-uuid> --cron '*/5 * * * *' --timezone Europe/Paris",
     ),
 )

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         CustomerGroupMembershipUpdate as CustomerGroupMembershipUpdate,
     )
     from unitysvc.models.groups import CustomerGroupView as CustomerGroupView
+    from unitysvc.models.usage import CycleUsageResponse as CycleUsageResponse
     from unitysvc.models.services import DocumentCategoryEnum as DocumentCategoryEnum
     from unitysvc.models.resolve import GatewayKind as GatewayKind
     from unitysvc.models.request_logs import GatewayRequestInfo as GatewayRequestInfo
@@ -74,6 +75,12 @@ if TYPE_CHECKING:
         OpsCustomerRequestLogDetail as OpsCustomerRequestLogDetail,
     )
     from unitysvc.models.services import ParameterRequirement as ParameterRequirement
+    from unitysvc.models.usage import PlanMeterPublic as PlanMeterPublic
+    from unitysvc.models.preferences import PreferenceAccountPublic as PreferenceAccountPublic
+    from unitysvc.models.preferences import PreferencePublic as PreferencePublic
+    from unitysvc.models.preferences import PreferenceUpdate as PreferenceUpdate
+    from unitysvc.models.preferences import PreferenceValue as PreferenceValue
+    from unitysvc.models.preferences import PreferencesPublic as PreferencesPublic
     from unitysvc.models.recurrent_requests import RecurrentRequestCreate as RecurrentRequestCreate
     from unitysvc.models.recurrent_requests import RecurrentRequestPublic as RecurrentRequestPublic
     from unitysvc.models.recurrent_requests import (
@@ -117,6 +124,7 @@ if TYPE_CHECKING:
         ServiceEnrollmentStatusEnum as ServiceEnrollmentStatusEnum,
     )
     from unitysvc.models.groups import ServiceSummary as ServiceSummary
+    from unitysvc.models.usage import ServiceUsagePublic as ServiceUsagePublic
     from unitysvc.models.aliases import SwitchRoutingResponse as SwitchRoutingResponse
     from unitysvc.models.request_logs import UpstreamResponseInfo as UpstreamResponseInfo
     from unitysvc.models.request_logs import UsageEventInfo as UsageEventInfo
@@ -159,6 +167,7 @@ _LOCATIONS = {
     "CustomerGroupMembershipResponse": "services",
     "CustomerGroupMembershipUpdate": "services",
     "CustomerGroupView": "groups",
+    "CycleUsageResponse": "usage",
     "DocumentCategoryEnum": "services",
     "GatewayKind": "resolve",
     "GatewayRequestInfo": "request_logs",
@@ -168,6 +177,12 @@ _LOCATIONS = {
     "Message": "secrets",
     "OpsCustomerRequestLogDetail": "request_logs",
     "ParameterRequirement": "services",
+    "PlanMeterPublic": "usage",
+    "PreferenceAccountPublic": "preferences",
+    "PreferencePublic": "preferences",
+    "PreferenceUpdate": "preferences",
+    "PreferenceValue": "preferences",
+    "PreferencesPublic": "preferences",
     "RecurrentRequestCreate": "recurrent_requests",
     "RecurrentRequestPublic": "recurrent_requests",
     "RecurrentRequestStatusEnum": "recurrent_requests",
@@ -201,6 +216,7 @@ _LOCATIONS = {
     "ServiceEnrollmentCreate": "enrollments",
     "ServiceEnrollmentStatusEnum": "enrollments",
     "ServiceSummary": "groups",
+    "ServiceUsagePublic": "usage",
     "SwitchRoutingResponse": "aliases",
     "UpstreamResponseInfo": "request_logs",
     "UsageEventInfo": "request_logs",
@@ -243,6 +259,7 @@ __all__ = [
     "CustomerGroupMembershipResponse",
     "CustomerGroupMembershipUpdate",
     "CustomerGroupView",
+    "CycleUsageResponse",
     "DocumentCategoryEnum",
     "GatewayKind",
     "GatewayRequestInfo",
@@ -252,6 +269,12 @@ __all__ = [
     "Message",
     "OpsCustomerRequestLogDetail",
     "ParameterRequirement",
+    "PlanMeterPublic",
+    "PreferenceAccountPublic",
+    "PreferencePublic",
+    "PreferenceUpdate",
+    "PreferenceValue",
+    "PreferencesPublic",
     "RecurrentRequestCreate",
     "RecurrentRequestPublic",
     "RecurrentRequestStatusEnum",
@@ -285,6 +308,7 @@ __all__ = [
     "ServiceEnrollmentCreate",
     "ServiceEnrollmentStatusEnum",
     "ServiceSummary",
+    "ServiceUsagePublic",
     "SwitchRoutingResponse",
     "UpstreamResponseInfo",
     "UsageEventInfo",

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -12,31 +13,15 @@ from unitysvc.models._base import ListEnvelope, WireModel
 from unitysvc.models.common import AccessInterface
 
 
-# Type of service group. Derived from members, not authored (unitysvc#1686).
+# Type of service group. Derived from members, not authored.
 #
-# Two of the five types are routable (a ``/g/<name>`` endpoint); the rest are
-# not:
+# - ``category``: Parent group for browsing/organization only.
+# - ``collection``: Services-bearing group that is not routable.
+# - ``open``: Routable group where keyless requests can fan safely.
+# - ``keyed``: Routable group where callers must provide a routing key.
 #
-# - ``open``  — routable, and members share a common request format, so a
-#   request with **no** routing key fans safely across them. A key may still
-#   be passed to select one. (Also the single-member case.)
-# - ``keyed`` — routable, but members accept different formats, so a keyless
-#   request is ambiguous: a routing key is **required**, and every key
-#   resolves to a format-homogeneous set.
-# - ``collection`` — not a routing endpoint. A browse-only set, or a would-be
-#   routable group demoted because some routing key spans incompatible
-#   formats (a request to that key couldn't be served reliably).
-# - ``category`` — a parent with no members of its own; its membership is the
-#   union of its descendants, for browsing only.
-# - ``capability_pool`` (#1244) — the ``/p/<name>`` namespace; membership is
-#   claim-driven (services instantiated from a ServiceTemplate whose
-#   ``pool_name`` matches), set by a dedicated refresh.
-#
-# ``open`` / ``keyed`` / ``collection`` are derived from the members at
-# membership refresh; ``category`` and ``capability_pool`` are set explicitly
-# and never re-derived. (The former ``routable`` value was split into
-# ``open`` / ``keyed``, and the ``misc`` catch-all removed — unitysvc#1686.)
-GroupTypeEnum = Literal["category", "collection", "open", "keyed", "capability_pool"]
+# (0.1.22 also listed ``capability_pool``; 0.2.1 cannot parse it, so it is never sent.)
+GroupTypeEnum = Literal["category", "collection", "open", "keyed"]
 
 
 class ServiceCollectionCreate(WireModel):
@@ -136,7 +121,7 @@ class CustomerGroupDetail(WireModel):
     editable: Annotated[bool, Field(title="Editable")]
     member_count: Annotated[int | None, Field(title="Member Count")] = 0
     details: Annotated[dict[str, Any] | None, Field(title="Details")] = None
-    group_type: Literal["category", "collection", "open", "keyed", "capability_pool"] | None = None
+    group_type: Literal["category", "collection", "open", "keyed"] | None = None
     interface: AccessInterface | None = None
     routing_policy: Annotated[dict[str, Any] | None, Field(title="Routing Policy")] = None
     enabled: Annotated[bool | None, Field(title="Enabled")] = None
@@ -155,36 +140,20 @@ class CustomerGroupView(WireModel):
     editable: Annotated[bool, Field(title="Editable")]
     member_count: Annotated[int | None, Field(title="Member Count")] = 0
     details: Annotated[dict[str, Any] | None, Field(title="Details")] = None
-    group_type: Annotated[
-        GroupTypeEnum,
-        Field(title="GroupTypeEnum"),
-    ]
+    group_type: Annotated[GroupTypeEnum, Field(title="GroupTypeEnum")]
     """
-    Type of service group. Derived from members, not authored (unitysvc#1686).
+    Type of service group. Derived from members, not authored.
 
-    Two of the five types are routable (a ``/g/<name>`` endpoint); the rest are
-    not:
+    - ``category``: Parent group for browsing/organization only.
+    - ``collection``: Services-bearing group that is not routable.
+    - ``open``: Routable group where keyless requests can fan safely.
+    - ``keyed``: Routable group where callers must provide a routing key.
 
-    - ``open``  — routable, and members share a common request format, so a
-      request with **no** routing key fans safely across them. A key may still
-      be passed to select one. (Also the single-member case.)
-    - ``keyed`` — routable, but members accept different formats, so a keyless
-      request is ambiguous: a routing key is **required**, and every key
-      resolves to a format-homogeneous set.
-    - ``collection`` — not a routing endpoint. A browse-only set, or a would-be
-      routable group demoted because some routing key spans incompatible
-      formats (a request to that key couldn't be served reliably).
-    - ``category`` — a parent with no members of its own; its membership is the
-      union of its descendants, for browsing only.
-    - ``capability_pool`` (#1244) — the ``/p/<name>`` namespace; membership is
-      claim-driven (services instantiated from a ServiceTemplate whose
-      ``pool_name`` matches), set by a dedicated refresh.
-
-    ``open`` / ``keyed`` / ``collection`` are derived from the members at
-    membership refresh; ``category`` and ``capability_pool`` are set explicitly
-    and never re-derived. (The former ``routable`` value was split into
-    ``open`` / ``keyed``, and the ``misc`` catch-all removed — unitysvc#1686.)
+    (0.1.22 also listed ``capability_pool``; 0.2.1 cannot parse it, so it is never sent.)
     """
+    is_default: Annotated[bool | None, Field(title="Is Default")] = False
+    service_ids: Annotated[list[UUID] | None, Field(title="Service Ids")] = None
+    owner_id: Annotated[UUID | None, Field(title="Owner Id")] = None
 
 
 class CustomerGroupListResponse(ListEnvelope[CustomerGroupView]):

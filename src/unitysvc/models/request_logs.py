@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -82,15 +83,6 @@ class UpstreamResponseInfo(WireModel):
     time_ms: Annotated[float | None, Field(title="Time Ms")] = None
 
 
-class UsageEventInfo(WireModel):
-    """
-    Linked usage/billing event data.
-    """
-
-    customer_charge: Annotated[str, Field(title="Customer Charge")]
-    usage_metrics: Annotated[str, Field(title="Usage Metrics")]
-
-
 class UserRequestInfo(WireModel):
     """
     User's original request details.
@@ -101,6 +93,19 @@ class UserRequestInfo(WireModel):
     headers: Annotated[dict[str, str] | None, Field(title="Headers")] = None
     body: Annotated[Any | None, Field(title="Body")] = None
     content_type: Annotated[str, Field(title="Content Type")]
+
+
+class UsageEventInfo(WireModel):
+    """
+    Linked usage event data: what the call metered and what it cost.
+    """
+
+    customer_charge: Annotated[str, Field(title="Customer Charge")]
+    """
+    The charge of this call, a decimal string
+    """
+    usage_metrics: dict[str, float]
+    pricing_bundle_id: Annotated[str | None, Field(title="Pricing Bundle Id")] = None
 
 
 class OpsCustomerRequestLogDetail(WireModel):

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -94,6 +95,7 @@ class ParameterRequirement(WireModel):
     name: Annotated[str, Field(title="Name")]
     description: Annotated[str | None, Field(title="Description")] = None
     required: Annotated[bool | None, Field(title="Required")] = False
+    names_secret: Annotated[bool | None, Field(title="Names Secret")] = False
 
 
 class RoutingEndpointPlan(WireModel):
@@ -156,6 +158,7 @@ class ServiceDetail(WireModel):
     list_price: Annotated[dict[str, Any] | None, Field(title="List Price")] = None
     enrollment_channel: Annotated[str | None, Field(title="Enrollment Channel")] = None
     listing_type: Annotated[str | None, Field(title="Listing Type")] = None
+    channel_types: Annotated[list[str] | None, Field(title="Channel Types")] = None
 
 
 class ServiceDocumentDetail(WireModel):
@@ -191,6 +194,7 @@ class ServiceDocumentDetail(WireModel):
     filename: Annotated[str | None, Field(title="Filename")] = None
     content: Annotated[str | None, Field(title="Content")] = None
     render_error: Annotated[str | None, Field(title="Render Error")] = None
+    meta: Annotated[dict[str, Any] | None, Field(title="Meta")] = None
 
 
 class ServiceDocumentsResponse(WireModel):
@@ -228,6 +232,11 @@ class ChannelPlan(WireModel):
     optional_secrets: Annotated[list[SecretRequirement] | None, Field(title="Optional Secrets")] = (
         None
     )
+    description: Annotated[str | None, Field(title="Description")] = None
+    default: Annotated[bool | None, Field(title="Default")] = False
+    selector: Annotated[str | None, Field(title="Selector")] = None
+    applicable_interfaces: Annotated[list[str] | None, Field(title="Applicable Interfaces")] = None
+    request_formats: Annotated[list[str] | None, Field(title="Request Formats")] = None
 
 
 class AccessPlan(WireModel):
@@ -245,6 +254,8 @@ class AccessPlan(WireModel):
     routing_endpoints: Annotated[
         list[RoutingEndpointPlan] | None, Field(title="Routing Endpoints")
     ] = None
+    input_formats: Annotated[list[str] | None, Field(title="Input Formats")] = None
+    gateway_type: Annotated[str | None, Field(title="Gateway Type")] = "api"
 
 
 __all__ = [

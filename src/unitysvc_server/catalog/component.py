@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from unitysvc_server.catalog.demo.catalog import demo_groups, demo_services
-from unitysvc_server.catalog.demo.upstreams import DemoUpstreams
 from unitysvc_server.catalog.groups import all_services_group, load_groups_file
 from unitysvc_server.catalog.loader import load_catalogs
 from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
 from unitysvc_server.routing.selection import LatencyTracker
 from unitysvc_server.runtime import Runtime
+
+if TYPE_CHECKING:
+    from unitysvc_server.catalog.demo.upstreams import DemoUpstreams
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +64,10 @@ class CatalogComponent:
         services: list[CatalogService] = []
         groups: list[CatalogGroup] = []
         if settings.demo:
+            # Imported for --demo only: the mock upstreams run on aiohttp, which a
+            # platform serving real catalogs never needs to load.
+            from unitysvc_server.catalog.demo.upstreams import DemoUpstreams
+
             self._upstreams = DemoUpstreams()
             base = await self._upstreams.start()
             runtime.extras[DEMO_UPSTREAMS_KEY] = base

@@ -72,16 +72,19 @@ def group_interface(group: CatalogGroup, catalog: Catalog) -> AccessInterface | 
 
 
 def _platform_view(group: CatalogGroup, catalog: Catalog) -> CustomerGroupView:
+    listed = catalog.group_services(group)
     return CustomerGroupView(
         id=group.id,
         name=group.name,
         display_name=group.display_name,
         owner_type="platform",
         editable=False,
-        member_count=len(catalog.group_services(group)),
+        member_count=len(listed),
         details=None,
         group_type=group.group_type,
         is_default=False,
+        service_ids=[s.id for s in listed],
+        owner_id=None,
     )
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "next_due_at",
     "recurrent_request_public",
     "record_run",
+    "schedule_gateway_call",
     "update_recurrent_request",
 ]
 
@@ -204,6 +205,44 @@ async def create_recurrent_request(
     return row
 
 
+async def schedule_gateway_call(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    gateway_path: str,
+    method: str,
+    body_template: dict[str, Any] | None,
+    headers: Mapping[str, str],
+    schedule: dict[str, Any],
+    first_run_at: datetime,
+    name: str,
+) -> RecurrentRequestRow:
+    """Register a gateway call made through ``d/`` or ``r/``: an active recurrent request.
+
+    It is visible and manageable like any other recurrent request; its first run is at
+    ``first_run_at``.
+
+    Raises:
+        Unprocessable: The path, method, a header or the schedule is invalid.
+    """
+    row = RecurrentRequestRow(
+        customer_id=customer_id,
+        owner_id=customer_id,
+        name=name[:200],
+        status="active",
+        request_path=gateway_path,
+        gateway_path=gateway_relative_path(gateway_path),
+        http_method=_method(method),
+        body_template=body_template,
+        request_headers=_headers(headers) or None,
+        schedule=_schedule(schedule),
+        next_run_at=first_run_at,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
 async def list_recurrent_requests(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -358,8 +397,9 @@ async def claim_due(
             row.next_run_at = None
             continue
         upcoming = next_run(row.schedule, row.next_run_at or now)
-        if upcoming <= now:
+        if upcoming is not None and upcoming <= now:
             upcoming = next_run(row.schedule, now)
+        # None: a one-shot schedule has had its run.
         row.next_run_at = upcoming
     await session.flush()
     return rows

@@ -1,9 +1,9 @@
-"""Request logs: the customer's logging preference, the gateway's writer, and the reads.
+"""Request logs: the gateway's writer and the reads.
 
-Logging is opt-in per customer (``POST /request-logs/start``) in one of two modes:
-``truncated`` keeps an 8 KB preview of each body inline; ``complete`` also keeps
-the full bodies in the object store, and the detail endpoint substitutes them.
-The gateway asks :func:`logging_preference` whether to log and writes rows with
+Logging is opt-in per customer (the ``request-log`` preference, see
+:mod:`unitysvc_server.domain.preferences`) in one of two modes: ``truncated`` keeps an
+8 KB preview of each body inline; ``complete`` also keeps the full bodies in the object
+store, and the detail endpoint substitutes them. The gateway writes rows with
 :func:`write_log_rows`.
 """
 
@@ -14,40 +14,33 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
-    LoggingStatusResponse,
     RequestLogDetail,
     RequestLogListItem,
     RequestLogListResponse,
 )
-from unitysvc_server.domain.errors import Conflict, NotFound
+from unitysvc_server.domain.errors import NotFound
+from unitysvc_server.domain.usage import usage_event_info
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
-from unitysvc_server.storage.tables.request_logs import RequestLogRow, RequestLogSettingRow
+from unitysvc_server.storage.tables.request_logs import RequestLogRow
 
 __all__ = [
     "DEFAULT_WINDOW",
     "PREVIEW_LIMIT",
     "LogFilters",
-    "LoggingMode",
     "RequestLogRecord",
     "body_object_key",
     "get_request_log",
     "list_request_logs",
-    "logging_preference",
     "preview",
-    "start_logging",
-    "stop_logging",
     "write_log_rows",
 ]
-
-LoggingMode = Literal["truncated", "complete"]
 
 #: Largest body preview kept inline (and shown in list/detail without object storage).
 PREVIEW_LIMIT = 8 * 1024
@@ -89,8 +82,7 @@ class RequestLogRecord:
         response_body_key: Object-store key of the full response body (complete mode).
         error_source: ``gateway`` or ``upstream`` for failed dispatches.
         error_type: A short machine-readable kind (``timeout``, ``connect_error`` ...).
-        usage_metrics: Metered usage (e.g. ``{"input_tokens": 12}``), if known.
-        customer_charge: The charge as a decimal string, if known.
+        usage_event_id: The call's usage event (``domain.usage``), if it was metered.
     """
 
     customer_id: uuid.UUID
@@ -117,8 +109,7 @@ class RequestLogRecord:
     response_body_key: str | None = None
     error_source: str | None = None
     error_type: str | None = None
-    usage_metrics: Mapping[str, float] | None = None
-    customer_charge: str | None = None
+    usage_event_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,54 +146,6 @@ def body_object_key(customer_id: uuid.UUID, log_id: uuid.UUID, part: str) -> str
     return f"{log_body_root(customer_id)}/{log_id}/{part}"
 
 
-# -- preference ------------------------------------------------------------------
-
-
-async def logging_preference(session: AsyncSession, customer_id: uuid.UUID) -> tuple[bool, str]:
-    """Whether the customer's dispatches are logged, and the mode (``truncated``/``complete``)."""
-    row = await session.get(RequestLogSettingRow, customer_id)
-    if row is None:
-        return False, "truncated"
-    return row.enabled, row.mode
-
-
-async def start_logging(
-    session: AsyncSession, customer_id: uuid.UUID, truncate_long_message: bool | None
-) -> LoggingStatusResponse:
-    """Turn logging on (idempotent).
-
-    ``truncate_long_message``: ``True`` selects ``truncated``, ``False`` selects
-    ``complete``, ``None`` keeps the stored mode (``truncated`` if none).
-    """
-    row = await session.get(RequestLogSettingRow, customer_id)
-    if row is None:
-        row = RequestLogSettingRow(customer_id=customer_id, enabled=True, mode="truncated")
-        session.add(row)
-    row.enabled = True
-    if truncate_long_message is not None:
-        row.mode = "truncated" if truncate_long_message else "complete"
-    elif row.mode not in ("truncated", "complete"):
-        row.mode = "truncated"
-    await _flush_setting(session)
-    return LoggingStatusResponse(enabled=True)
-
-
-async def stop_logging(session: AsyncSession, customer_id: uuid.UUID) -> LoggingStatusResponse:
-    """Turn logging off (idempotent); stored rows and the chosen mode are kept."""
-    row = await session.get(RequestLogSettingRow, customer_id)
-    if row is not None and row.enabled:
-        row.enabled = False
-        await _flush_setting(session)
-    return LoggingStatusResponse(enabled=False)
-
-
-async def _flush_setting(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict("logging was changed concurrently; retry") from exc
-
-
 # -- writer ----------------------------------------------------------------------
 
 
@@ -220,12 +163,6 @@ def _fit_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def _row_values(record: RequestLogRecord) -> dict[str, Any]:
     request_body, request_cut = preview(record.request_body_preview)
     response_body, response_cut = preview(record.response_body_preview)
-    usage: dict[str, Any] | None = None
-    if record.usage_metrics is not None or record.customer_charge is not None:
-        usage = {
-            "usage_metrics": dict(record.usage_metrics or {}),
-            "customer_charge": record.customer_charge or "0",
-        }
     return {
         "id": record.log_id,
         "customer_id": record.customer_id,
@@ -251,7 +188,7 @@ def _row_values(record: RequestLogRecord) -> dict[str, Any]:
         "response_body_key": record.response_body_key,
         "error_source": None if record.error_source is None else _fit(record.error_source, 16),
         "error_type": None if record.error_type is None else _fit(record.error_type, 64),
-        "usage_event": usage,
+        "usage_event_id": record.usage_event_id,
         "created_at": utcnow(),
     }
 
@@ -398,11 +335,10 @@ async def get_request_log(
             "body": _render_body(*response_body, row.response_content_type),
             "time_ms": row.response_time_ms,
         }
-    if row.usage_event:
-        detail["usage_event"] = {
-            "customer_charge": str(row.usage_event.get("customer_charge", "0")),
-            "usage_metrics": json.dumps(row.usage_event.get("usage_metrics", {})),
-        }
+    if row.usage_event_id is not None:
+        usage = await usage_event_info(session, customer_id, row.usage_event_id)
+        if usage is not None:
+            detail["usage_event"] = usage
     if row.error_type or row.error_source:
         detail["error"] = {
             "category": row.error_type or row.error_source,

@@ -1,9 +1,11 @@
 """Recurrence schedules of recurrent requests: validation and next-run computation.
 
-Two shapes are accepted (CONTRACT §2.6)::
+Two shapes are accepted (CONTRACT §2.6), plus a one-shot one (the gateway's ``d/``
+wrapper registers it; docs/decisions.md)::
 
     {"schedule_type": "interval", "interval_seconds": 300}
     {"schedule_type": "cron", "cron_expression": "*/5 * * * *", "timezone": "UTC"}
+    {"schedule_type": "once", "run_at": "2026-05-01T09:30:00+00:00"}
 
 Cron expressions are standard five-field ones (or ``@hourly``-style macros),
 evaluated in the schedule's IANA timezone. Around daylight-saving changes the
@@ -30,6 +32,7 @@ __all__ = [
     "MIN_INTERVAL_SECONDS",
     "CronSchedule",
     "IntervalSchedule",
+    "OnceSchedule",
     "Schedule",
     "ScheduleError",
     "next_run",
@@ -110,10 +113,23 @@ class CronSchedule:
         return expression.split()[1] != "*"
 
 
-Schedule = IntervalSchedule | CronSchedule
+@dataclass(frozen=True, slots=True)
+class OnceSchedule:
+    """Fire once, at ``run_at`` (aware UTC)."""
+
+    run_at: datetime
+    schedule_type: Literal["once"] = "once"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The normalised wire/storage form."""
+        return {"schedule_type": "once", "run_at": self.run_at.isoformat()}
+
+
+Schedule = IntervalSchedule | CronSchedule | OnceSchedule
 
 _INTERVAL_KEYS = frozenset({"schedule_type", "interval_seconds"})
 _CRON_KEYS = frozenset({"schedule_type", "cron_expression", "timezone"})
+_ONCE_KEYS = frozenset({"schedule_type", "run_at"})
 
 
 def parse_schedule(raw: object) -> Schedule:
@@ -132,7 +148,10 @@ def parse_schedule(raw: object) -> Schedule:
         _reject_unknown_keys(raw, _CRON_KEYS)
         timezone = _timezone(raw.get("timezone", "UTC"))
         return CronSchedule(_cron_expression(raw.get("cron_expression")), timezone)
-    raise ScheduleError("schedule_type", "must be 'interval' or 'cron'")
+    if kind == "once":
+        _reject_unknown_keys(raw, _ONCE_KEYS)
+        return OnceSchedule(_run_at(raw.get("run_at")))
+    raise ScheduleError("schedule_type", "must be 'interval', 'cron' or 'once'")
 
 
 def validate_schedule(raw: object) -> dict[str, Any]:
@@ -144,13 +163,14 @@ def validate_schedule(raw: object) -> dict[str, Any]:
     return parse_schedule(raw).as_dict()
 
 
-def next_run(schedule: Schedule | dict[str, Any], after: datetime) -> datetime:
+def next_run(schedule: Schedule | dict[str, Any], after: datetime) -> datetime | None:
     """The first run time strictly after ``after``, as an aware UTC datetime.
 
     For an interval that is ``after + interval_seconds``; pass the previous
     *scheduled* time as ``after`` to run without drift. For cron it is the next
     matching wall-clock time in the schedule's timezone (DST rules in the module
-    docstring).
+    docstring). For a one-shot schedule it is ``run_at`` if that is later, else
+    ``None``: it has run (or was due before ``after``) and never runs again.
 
     Args:
         schedule: A typed schedule or a (valid) schedule dict.
@@ -162,11 +182,15 @@ def next_run(schedule: Schedule | dict[str, Any], after: datetime) -> datetime:
     """
     if after.tzinfo is None or after.utcoffset() is None:
         raise ValueError("next_run needs an aware datetime")
-    parsed = schedule if isinstance(schedule, IntervalSchedule | CronSchedule) else None
+    parsed = (
+        schedule if isinstance(schedule, IntervalSchedule | CronSchedule | OnceSchedule) else None
+    )
     if parsed is None:
         parsed = parse_schedule(schedule)
     if isinstance(parsed, IntervalSchedule):
         return (after + timedelta(seconds=parsed.interval_seconds)).astimezone(UTC)
+    if isinstance(parsed, OnceSchedule):
+        return parsed.run_at if parsed.run_at > after else None
     return _next_cron(parsed, after)
 
 
@@ -237,6 +261,17 @@ def _cron_expression(value: object) -> str:
             f"{expression!r} never fires (no such date); choose a day that exists",
         ) from None
     return expression
+
+
+def _run_at(value: object) -> datetime:
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    raise ScheduleError("run_at", "must be an ISO-8601 time such as '2026-05-01T09:30:00Z'")
 
 
 def _timezone(value: object) -> str:

@@ -326,15 +326,37 @@ def _is_zero(text: str | None) -> bool:
         return False
 
 
+def _strings(value: Any) -> list[str] | None:
+    """``value`` when it is a list of strings (catalog metadata), else None."""
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def _default_channel(service: CatalogService) -> str | None:
+    """The channel a call uses unless the caller's secrets or enrollment pick another.
+
+    The list price's own ``default`` when it prices per channel, else the first active
+    channel in preference order.
+    """
+    price = service.list_price
+    if price and price.get("type") == "channel" and isinstance(price.get("default"), str):
+        return str(price["default"])
+    return next((c.name for c in service.channels if c.is_active), None)
+
+
 def _channel_plan(service: CatalogService, channel: UpstreamChannel) -> ChannelPlan:
     price = _channel_price(service, channel.name)
     description = None
     if service.list_price:
         raw = service.list_price.get("description")
         description = raw if isinstance(raw, str) else None
+    about = channel.config.get("description")
+    interfaces = [i.name for i in shared_interfaces(service)]
     return ChannelPlan(
         name=channel.name,
         channel_type=channel.kind,
+        description=about if isinstance(about, str) else None,
         free=_is_zero(price),
         price_description=description,
         price=price,
@@ -342,6 +364,11 @@ def _channel_plan(service: CatalogService, channel: UpstreamChannel) -> ChannelP
         requires_enrollment=channel.needs_enrollment,
         required_secrets=[SecretRequirement(name=n) for n in channel.required_secrets],
         optional_secrets=[SecretRequirement(name=n) for n in channel.optional_secrets],
+        default=channel.name == _default_channel(service),
+        # Channels are picked by the caller's secrets and enrollment; no path selects one.
+        selector=None,
+        applicable_interfaces=interfaces or None,
+        request_formats=_strings(channel.config.get("request_formats")),
     )
 
 
@@ -406,5 +433,6 @@ def access_plan(catalog: Catalog, service: CatalogService) -> AccessPlan:
         ],
         channels=[_channel_plan(service, c) for c in service.channels if c.is_active],
         routing_endpoints=endpoints,
+        input_formats=_strings(service.details.get("input_formats")),
         gateway_type=GATEWAY_TYPE,
     )

@@ -25,18 +25,20 @@ from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
+from unitysvc_server.domain.preferences import request_log_mode
 from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
 from unitysvc_server.domain.request_logs import (
     RequestLogRecord,
     body_object_key,
-    logging_preference,
     write_log_rows,
 )
+from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
+from unitysvc_server.gateway.metering import Metering
 from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
 from unitysvc_server.gateway.resolve import CatalogResolver
@@ -59,7 +61,7 @@ CONTEXT_TTL_SECONDS = 5.0
 CACHED_TABLES = (
     "api_keys",
     "customers",
-    "request_log_settings",
+    "preferences",
     "secrets",
     "enrollments",
     "collections",
@@ -99,7 +101,9 @@ class GatewayComponent:
         )
         self.client = make_client(self.destinations)
         self.cache: ResponseCache = make_cache(settings.redis_url)
-        self.writer: LogWriter[DispatchLog] = LogWriter(self._write_logs)
+        # Usage events and log rows share one writer: a call's event is queued before its
+        # log row (the metering stage is inside the logging one), so it is never later.
+        self.writer: LogWriter[DispatchLog | UsageEvent] = LogWriter(self._write_logs)
         self.writer.start()
         self.resolver = CatalogResolver(runtime, self._caller_context)
         self.dispatcher = Dispatcher(
@@ -111,6 +115,9 @@ class GatewayComponent:
             preference=self._preference,
             spawn=self.spawn,
             caller_context=self._caller_context,
+            metering=Metering(self.writer.submit),
+            # The scheduler is built just below; a d/ or r/ call only wakes it later.
+            wake=lambda: self.scheduler.wake(),
         )
         # Shared by every process on the same Redis, like the memoize store.
         self.limiter: RateLimiter = make_limiter(
@@ -173,10 +180,7 @@ class GatewayComponent:
     async def _preference(self, customer_id: uuid.UUID) -> LogMode | None:
         async def load() -> tuple[LogMode | None, uuid.UUID]:
             async with self._runtime.sessionmaker() as session:
-                enabled, stored = await logging_preference(session, customer_id)
-            mode: LogMode | None = None
-            if enabled:
-                mode = "complete" if stored == "complete" else "truncated"
+                mode = await request_log_mode(session, customer_id)
             return mode, customer_id
 
         return await self._preference_cache.get_or_load(customer_id, load)
@@ -194,9 +198,11 @@ class GatewayComponent:
             raise RuntimeError("caller context loader returned nothing")
         return context
 
-    async def _write_logs(self, batch: Sequence[DispatchLog]) -> None:
-        records = [await self._to_record(item) for item in batch]
+    async def _write_logs(self, batch: Sequence[DispatchLog | UsageEvent]) -> None:
+        events = [item for item in batch if isinstance(item, UsageEvent)]
+        records = [await self._to_record(item) for item in batch if isinstance(item, DispatchLog)]
         async with self._runtime.transaction() as session:
+            await write_usage_events(session, events)
             await write_log_rows(session, records)
 
     async def _to_record(self, item: DispatchLog) -> RequestLogRecord:
@@ -231,6 +237,7 @@ class GatewayComponent:
             response_body_key=response_key,
             error_source=item.error_source,
             error_type=item.error_type,
+            usage_event_id=item.usage_event_id,
         )
 
     # -- scheduler entry point ----------------------------------------------------

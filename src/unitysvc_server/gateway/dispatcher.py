@@ -3,6 +3,8 @@
 Stages, outermost first, at fixed phases whatever their order in the URL:
 
 1. guard — an unexpected exception becomes a 500 JSON error (never a trace);
+1b. schedule (``d/``, ``r/``) — registers the call as a recurrent request and answers 202;
+   each run comes back through the whole pipeline;
 2. logging (``l/``, the customer's preference) — sees the final outcome, cache hits and
    failovers included;
 3. tee (``t/``) — every call the customer makes is mirrored, cached or not;
@@ -21,12 +23,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.gateway.cache import ResponseCache
 from unitysvc_server.gateway.composite import CallerContextLookup, RoutingObjects, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
+from unitysvc_server.gateway.group_models import MemberCall, is_models_listing, list_group_models
 from unitysvc_server.gateway.h1client import UpstreamPool
+from unitysvc_server.gateway.metering import Metering, ask_for_usage
 from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
@@ -41,10 +49,11 @@ from unitysvc_server.gateway.scheduler import MAX_RESULT_BYTES, FireResult, Job,
 from unitysvc_server.gateway.stages.failover import failover_stage
 from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_stage
 from unitysvc_server.gateway.stages.memoize import memoize_stage
+from unitysvc_server.gateway.stages.schedule import schedule_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
 from unitysvc_server.redaction import secret_scope
-from unitysvc_server.routing.selection import ROUTING_FIELD, extract_routing_key
+from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate, extract_routing_key
 from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
@@ -58,6 +67,11 @@ class RoutedCall(Protocol):
 
     @property
     def call(self) -> UpstreamCall: ...
+
+    @property
+    def service_id(self) -> uuid.UUID:
+        """The service the call goes to."""
+        ...
 
     def observe(self, latency_ms: float | None, ok: bool) -> None:
         """Report the outcome (feeds ``lowest_latency`` routing)."""
@@ -74,6 +88,16 @@ class Resolver(Protocol):
     async def resolve(
         self, request: GatewayRequest, routing_key: dict[str, Any] | None
     ) -> RoutedCall: ...
+
+    def catalog(self) -> Catalog:
+        """The loaded catalog."""
+        ...
+
+    async def group_members(
+        self, request: GatewayRequest
+    ) -> Sequence[tuple[Candidate, MemberCall]]:
+        """Every usable member of a ``g/<group>`` address with its call (fan-out reads)."""
+        ...
 
 
 def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
@@ -144,6 +168,8 @@ class Dispatcher:
         preference: The customer's logging mode.
         spawn: Runs background coroutines the server drains at shutdown.
         caller_context: Returns a customer's (cached) routing facts (aliases).
+        metering: Meters every upstream call (usage events, the service header).
+        wake: Tells the scheduler that a ``d/``/``r/`` call registered a schedule.
     """
 
     def __init__(
@@ -157,14 +183,18 @@ class Dispatcher:
         preference: PreferenceLookup,
         spawn: Spawn,
         caller_context: CallerContextLookup,
+        metering: Metering,
+        wake: Callable[[], None],
     ) -> None:
         self._resolver = resolver
+        self._metering = metering
         self._client = client
         self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn, caller_context)
         self.pipeline = Pipeline(
             self._core,
             [
                 StageSpec(guard_stage),
+                StageSpec(schedule_stage, sessionmaker=sessionmaker, wake=wake),
                 StageSpec(logging_stage, submit=submit_log, preference=preference),
                 StageSpec(tee_stage, dispatch_secondary=self._secondary, spawn=spawn),
                 StageSpec(memoize_stage, cache=cache, spawn=spawn),
@@ -262,13 +292,28 @@ class Dispatcher:
             return await self.routing_objects.chain(request)
         if kind == "broadcast":
             return await self.routing_objects.broadcast(request)
+        if is_models_listing(request.method, request.path):
+            members = await self._resolver.group_members(request)
+            return await list_group_models(request, members, self._client)
         routed = await self._resolver.resolve(request, routing_key)
         call = routed.call
+        body, usage_requested = ask_for_usage(request, call.url)
+        started = time.perf_counter()
         response = await proxy(
-            self._client, request.method, call, request.headers, request.body, request.trace
+            self._client, request.method, call, request.headers, body, request.trace
         )
         routed.observe(request.trace.upstream_ms, response.status < 500)
-        return response
+        service = self._resolver.catalog().service(routed.service_id)
+        if service is None:  # pragma: no cover - the resolver only routes to catalog services
+            return response
+        return self._metering.wrap(
+            request,
+            response,
+            service,
+            bytes_in=len(body),
+            usage_requested=usage_requested,
+            started=started,
+        )
 
     # -- scheduler ------------------------------------------------------------
 

@@ -2,12 +2,14 @@
 
 A gateway request path looks like ``[<wrapper>/]...<address>[/<sub-path>][?query]``:
 
-* wrappers ``l/`` (log), ``m/`` (memoize), ``f/`` (failover), ``t/`` (tee), in any order and
-  any number; ``d/`` and ``r/`` (delayed, recurrent) are reserved and answer 501;
+* wrappers ``l/`` (log), ``m/`` (memoize), ``f/`` (failover), ``t/`` (tee), ``d/``
+  (delayed: ``_at=<ISO-8601>`` or ``_in=<duration>``) and ``r/`` (recurrent:
+  ``_every=<duration>``), in any order and any number;
 * the address: ``p/<service-id>``, ``g/<group>``, ``a/<alias>``, ``e/<code>``, ``c/<chain>``,
   ``b/<broadcast>``, or any other path, looked up among the paths listings declare
   (``p/groq``, ``ollama``, ``cohere/command-r-plus``);
-* gateway parameters ``_complete``, ``_ttl``, ``_renew``, ``_else``, ``_to`` in the query;
+* gateway parameters ``_complete``, ``_ttl``, ``_renew``, ``_else``, ``_to``, ``_at``,
+  ``_in``, ``_every`` in the query;
   every other query parameter is forwarded upstream untouched.
 
 Parsing is pure: :func:`parse_gateway_path` turns the raw path and query into a
@@ -20,6 +22,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import unquote, unquote_plus
 
@@ -36,9 +39,10 @@ ADDRESS_PREFIXES: dict[str, AddressKind] = {
     "c": "chain",
     "b": "broadcast",
 }
-WRAPPER_PREFIXES = frozenset("lmft")
-#: Reserved by the contract but not served by any gateway yet (CONTRACT.md §5 item 23).
-UNSUPPORTED_WRAPPERS = {"d": "delayed (d/)", "r": "recurrent (r/)"}
+WRAPPER_PREFIXES = frozenset("lmftdr")
+#: The wrappers that schedule the call instead of making it now.
+SCHEDULE_WRAPPERS = frozenset("dr")
+_SCHEDULE_PARAMS = frozenset({"_at", "_in", "_every"})
 
 GATEWAY_PARAMS = frozenset({"_complete", "_ttl", "_renew", "_else", "_to", "_at", "_in", "_every"})
 
@@ -48,6 +52,8 @@ MAX_NESTING = 8
 
 DEFAULT_TTL_SECONDS = 3600
 MAX_TTL_SECONDS = 7 * 86400
+#: Longest ``_in`` delay and ``_every`` interval (the recurrent requests' own bound).
+MAX_SCHEDULE_SECONDS = 366 * 86400
 _TTL = re.compile(r"^([0-9]+)([smhd])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # The official SDK appends a second "?" when two query-bearing wrappers are chained
@@ -141,6 +147,9 @@ class Wrappers:
         renew: ``_renew``: skip the cached entry and overwrite it.
         failover: ``_else`` secondaries, tried in order.
         tee: ``_to`` destinations, each sent a copy.
+        delay_at: ``d/?_at=``: when to make the call (aware).
+        delay_seconds: ``d/?_in=``: how long from now to make the call.
+        every_seconds: ``r/?_every=``: make the call this often.
     """
 
     log: bool = False
@@ -150,6 +159,18 @@ class Wrappers:
     renew: bool = False
     failover: tuple[str, ...] = ()
     tee: tuple[str, ...] = ()
+    delay_at: datetime | None = None
+    delay_seconds: int | None = None
+    every_seconds: int | None = None
+
+    @property
+    def scheduled(self) -> bool:
+        """``d/`` or ``r/``: the call is registered as a recurrent request, not made now."""
+        return (
+            self.delay_at is not None
+            or self.delay_seconds is not None
+            or self.every_seconds is not None
+        )
 
 
 NO_WRAPPERS = Wrappers()
@@ -196,6 +217,43 @@ def parse_ttl(value: str) -> int:
     if seconds > MAX_TTL_SECONDS:
         raise PathError(400, f"_ttl={value!r} exceeds the maximum cache lifetime of 7d")
     return seconds
+
+
+def parse_duration(value: str, param: str, *, minimum: int) -> int:
+    """Seconds in a ``_in`` / ``_every`` duration such as ``30s``, ``5m``, ``1h`` or ``1d``.
+
+    Raises:
+        PathError: Malformed, below ``minimum`` seconds or above a year (400).
+    """
+    match = _TTL.match(value)
+    if match is None:
+        raise PathError(
+            400,
+            f"{param}={value!r} is not a duration: use a whole number followed by "
+            "s, m, h or d (e.g. 30s, 5m, 1h, 1d)",
+        )
+    seconds = int(match.group(1)) * _TTL_UNITS[match.group(2)]
+    if not minimum <= seconds <= MAX_SCHEDULE_SECONDS:
+        raise PathError(
+            400,
+            f"{param}={value!r} must be between {minimum}s and {MAX_SCHEDULE_SECONDS // 86400}d",
+        )
+    return seconds
+
+
+def parse_instant(value: str) -> datetime:
+    """An ``_at`` time: ISO-8601, read as UTC when it has no offset.
+
+    Raises:
+        PathError: Not an ISO-8601 date-time (400).
+    """
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise PathError(
+            400, f"_at={value!r} is not an ISO-8601 time (e.g. 2026-05-01T09:30:00Z)"
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def secondary_path(value: str, param: str) -> str:
@@ -249,6 +307,16 @@ def _wrappers(letters: list[str], params: dict[str, list[str]]) -> Wrappers:
             raise PathError(400, f"{param} only applies with the {letter}/ wrapper")
         if letter in present and not params.get(param):
             raise PathError(400, f"the {letter}/ wrapper needs {param}=<gateway-relative path>")
+    for param, letter in (("_at", "d"), ("_in", "d"), ("_every", "r")):
+        if param in params and letter not in present:
+            raise PathError(400, f"{param} only applies with the {letter}/ wrapper")
+    if "d" in present and ("_at" in params) == ("_in" in params):
+        raise PathError(
+            400, "the d/ wrapper needs exactly one of _at=<ISO-8601 time> or _in=<duration>"
+        )
+    if "r" in present and not params.get("_every"):
+        raise PathError(400, "the r/ wrapper needs _every=<duration> (e.g. 5m)")
+    at, delay, every = params.get("_at"), params.get("_in"), params.get("_every")
     ttls = params.get("_ttl", [])
     return Wrappers(
         log="l" in present,
@@ -258,6 +326,9 @@ def _wrappers(letters: list[str], params: dict[str, list[str]]) -> Wrappers:
         renew="_renew" in params,
         failover=tuple(secondary_path(v, "_else") for v in params.get("_else", [])),
         tee=tuple(secondary_path(v, "_to") for v in params.get("_to", [])),
+        delay_at=parse_instant(at[-1]) if at else None,
+        delay_seconds=parse_duration(delay[-1], "_in", minimum=0) if delay else None,
+        every_seconds=parse_duration(every[-1], "_every", minimum=1) if every else None,
     )
 
 
@@ -282,20 +353,14 @@ def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
         The parsed path.
 
     Raises:
-        PathError: 400 for malformed wrapper parameters and for dot-segments, 404 for an
-            empty path or a primitive without its name, 501 for ``d/`` and ``r/``.
+        PathError: 400 for malformed wrapper parameters, for dot-segments and for a
+            platform key in the path or query, 404 for an empty path or a primitive
+            without its name.
     """
     segments = raw_path.strip("/").split("/") if raw_path.strip("/") else []
     letters: list[str] = []
-    while segments and segments[0] in WRAPPER_PREFIXES | UNSUPPORTED_WRAPPERS.keys():
-        head = segments.pop(0)
-        if head in UNSUPPORTED_WRAPPERS:
-            raise PathError(
-                501,
-                f"the {UNSUPPORTED_WRAPPERS[head]} wrapper is not served by this gateway; "
-                "use a recurrent request (POST /v1/recurrent-requests/) for scheduled calls",
-            )
-        letters.append(head)
+    while segments and segments[0] in WRAPPER_PREFIXES:
+        letters.append(segments.pop(0))
     params, forwarded = _split_query(raw_query)
     wrappers = _wrappers(letters, params) if letters or params else NO_WRAPPERS
     query = b"&".join(forwarded).decode("latin-1")
@@ -320,3 +385,25 @@ def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
     address = "/".join(segments)
     target = f"{address}?{query}" if query else address
     return GatewayPath(wrappers, kind_out, name, rest, query, target)
+
+
+def unscheduled_path(raw_path: str, raw_query: bytes = b"") -> str:
+    """The gateway path a ``d/`` or ``r/`` call registers: without those wrappers and their
+    parameters, everything else (other wrappers, the address, forwarded query) kept.
+
+    ``l/d/p/x/chat?_in=5s?_complete=`` -> ``l/p/x/chat?_complete=``.
+    """
+    segments = raw_path.strip("/").split("/") if raw_path.strip("/") else []
+    wrappers: list[str] = []
+    while segments and segments[0] in WRAPPER_PREFIXES:
+        head = segments.pop(0)
+        if head not in SCHEDULE_WRAPPERS:
+            wrappers.append(head)
+    kept = [
+        piece
+        for piece in _SPLIT.split(raw_query)
+        if piece
+        and unquote_plus(piece.partition(b"=")[0].decode("latin-1")) not in _SCHEDULE_PARAMS
+    ]
+    path = "/".join([*wrappers, *segments])
+    return f"{path}?{b'&'.join(kept).decode('latin-1')}" if kept else path

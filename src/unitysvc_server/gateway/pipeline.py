@@ -146,6 +146,7 @@ class Trace:
         upstream_ms: Time until the upstream's response headers arrived.
         error_source: ``gateway`` or ``upstream`` when the dispatch failed.
         error_type: A short machine-readable reason.
+        usage_event_id: The usage event of the upstream call that answered (metering).
     """
 
     service_id: uuid.UUID | None = None
@@ -155,6 +156,7 @@ class Trace:
     upstream_ms: float | None = None
     error_source: str | None = None
     error_type: str | None = None
+    usage_event_id: uuid.UUID | None = None
 
     def adopt(self, other: Trace) -> None:
         """Take over another dispatch's findings (the secondary that answered)."""

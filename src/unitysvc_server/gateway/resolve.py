@@ -23,6 +23,7 @@ Seller/platform secrets (``${ secrets.NAME }``) come from the server's environme
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import uuid
@@ -47,7 +48,7 @@ from unitysvc_server.domain.enrollments import render_context
 from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
 from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
-from unitysvc_server.gateway.pipeline import GatewayRequest
+from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
 from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
 from unitysvc_server.redaction import note_secret_value
 from unitysvc_server.routing.addresses import (
@@ -67,6 +68,7 @@ from unitysvc_server.routing.selection import (
     channel_check,
     select_channel,
 )
+from unitysvc_server.routing.targets import group_candidates, group_remainder, group_strategy
 from unitysvc_server.runtime import Runtime
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
@@ -347,6 +349,58 @@ class CatalogResolver:
             service_id=service.id,
             latency=self._latency,
         )
+
+    async def group_members(self, request: GatewayRequest) -> list[tuple[Candidate, Routed]]:
+        """Every member of the ``g/<group>`` address the caller can use, each with its call.
+
+        For reads that fan out to the whole group (``g/<group>/models``) instead of routing
+        to one member: no strategy picks, no routing key narrows; members whose channel
+        the caller cannot use are left out. Each call is rendered for ``request``'s
+        sub-path on a copy of it, so the caller's request is not changed.
+
+        Raises:
+            GatewayError: No such group of the caller (404), or it does not route (404).
+        """
+        session = _Session(self._runtime)
+        failed = True
+        try:
+            catalog = self.catalog()
+            customer_id = request.caller.customer_id
+            caller = CallerFacts(customer_id, lambda: self._caller_context(customer_id))
+            name = request.path.name
+            group = catalog.group(name)
+            if group is None or not group.is_visible:
+                group = await caller.collection(name)
+            if group is None or not group.is_routable:
+                raise GatewayError(
+                    404,
+                    f"no routable group named {name!r}; list groups with GET /v1/groups",
+                    error_type="no_route",
+                )
+            try:
+                strategy = group_strategy(group)
+            except UnknownStrategy as exc:
+                raise GatewayError(502, str(exc), error_type="bad_routing_policy") from None
+            timeout = strategy.timeout_ms / 1000 if strategy.timeout_ms else None
+            sub_path = group_remainder(group, request.path.rest)
+            members: list[tuple[Candidate, Routed]] = []
+            for candidate in group_candidates(catalog, group):
+                try:
+                    channel, used = await self._channel(candidate, None, caller)
+                except NoChannel:
+                    continue
+                copy = dataclasses.replace(request, trace=Trace())
+                try:
+                    routed = await self._render(
+                        copy, candidate, channel, sub_path, used, timeout, session, caller
+                    )
+                except GatewayError:
+                    continue  # e.g. a secret that is gone: this member cannot answer
+                members.append((candidate, routed))
+            failed = False
+            return members
+        finally:
+            await session.close(failed)
 
     def _is_demo_upstream(self, url: str) -> bool:
         base = self._runtime.extras.get(DEMO_UPSTREAMS_KEY)

@@ -209,7 +209,7 @@ def _wait_for_row(usvc: Any, marker: str) -> dict[str, Any]:
 def test_request_logs_start_list_show_stop(usvc: Any, echo_id: str) -> None:
     assert usvc.json("request-logs", "start")["enabled"] is True
     marker = "mark-" + uuid.uuid4().hex[:8]
-    usvc.ok("dispatch", f"p/{echo_id}/{marker}", "--json", '{"m": 1}')
+    usvc.ok("dispatch", f"p/{echo_id}/{marker}", "--data", '{"m": 1}')
     row = _wait_for_row(usvc, marker)
     detail = usvc.json("request-logs", "show", row["log_id"])
     assert detail["log_id"] == row["log_id"] and marker in detail["user_request"]["path"]
@@ -223,7 +223,7 @@ def test_tail_shows_recent_rows_and_follows_new_ones(
 ) -> None:
     usvc.ok("request-logs", "start")
     first = "tail-a-" + uuid.uuid4().hex[:6]
-    usvc.ok("dispatch", f"p/{echo_id}/{first}", "--json", "{}")
+    usvc.ok("dispatch", f"p/{echo_id}/{first}", "--data", "{}")
     _wait_for_row(usvc, first)
     recent = usvc.ok("request-logs", "tail", "-n", "1", "--json").stdout.splitlines()
     assert len(recent) == 1 and first in json.loads(recent[0])["user_request_path"]
@@ -275,3 +275,19 @@ def test_tail_follow_ends_cleanly_on_ctrl_c(usvc: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(request_logs.time, "sleep", interrupted)
     result = usvc("request-logs", "tail", "-f", "-n", "0")
     assert result.exit_code == 0 and result.stderr == ""
+
+
+def test_an_empty_secret_value_is_refused_unless_allowed(usvc: Any) -> None:
+    name = _name()
+    for args, kw in (
+        ((), {"input": ""}),  # usvc secrets set NAME </dev/null
+        (("--value", ""), {}),
+        (("--from-env", "EMPTY_VAR"), {"env": {"EMPTY_VAR": ""}}),
+    ):
+        result = usvc("secrets", "set", name, *args, **kw)
+        assert result.exit_code == 2, (args, result.output)
+        assert "is empty; nothing was stored" in result.stderr
+        assert "--allow-empty" in result.stderr
+    assert usvc("secrets", "show", name).exit_code == 1  # nothing half-written
+    usvc.ok("secrets", "set", name, "--allow-empty", input="")
+    assert usvc.json("secrets", "show", name)["name"] == name

@@ -104,7 +104,7 @@ def test_service_dispatch_prints_status_and_body(usvc: Any, service_id: Any) -> 
         echo,
         "--path",
         "anything",
-        "--json",
+        "--data",
         '{"x": 1}',
         "-H",
         "X-Test: yes",
@@ -113,7 +113,7 @@ def test_service_dispatch_prints_status_and_body(usvc: Any, service_id: Any) -> 
     seen = json.loads(result.stdout)
     assert seen["method"] == "POST"
     assert "x-test" in {k.lower() for k in seen["headers"]}
-    down = usvc("services", "dispatch", service_id("demo-down"), "--json", "{}")
+    down = usvc("services", "dispatch", service_id("demo-down"), "--data", "{}")
     assert down.exit_code == 1
     assert "HTTP 503" in down.stderr
     assert down.stdout  # the upstream's body is still printed
@@ -123,7 +123,7 @@ def test_raw_dispatch_methods_and_stdin_body(usvc: Any, service_id: Any) -> None
     echo = service_id("echo")
     got = json.loads(usvc.ok("dispatch", f"p/{echo}/raw").stdout)
     assert got["method"] == "GET"  # no body: GET
-    posted = usvc.ok("dispatch", f"p/{echo}/raw", "--json", "-", input='{"from": "stdin"}')
+    posted = usvc.ok("dispatch", f"p/{echo}/raw", "--data-file", "-", input='{"from": "stdin"}')
     assert json.loads(posted.stdout)["method"] == "POST"
     put = usvc.ok("dispatch", f"p/{echo}/raw", "-X", "put", "--data", "plain")
     assert json.loads(put.stdout)["method"] == "PUT"
@@ -132,27 +132,27 @@ def test_raw_dispatch_methods_and_stdin_body(usvc: Any, service_id: Any) -> None
 def test_dispatch_wrappers_cache_failover_log_tee(usvc: Any, service_id: Any) -> None:
     echo, down = service_id("echo"), service_id("demo-down")
     body = json.dumps({"nonce": uuid.uuid4().hex})
-    first = usvc.ok("dispatch", f"p/{echo}/cache", "--json", body, "--cache", "5m")
-    second = usvc.ok("dispatch", f"p/{echo}/cache", "--json", body, "--cache", "5m")
+    first = usvc.ok("dispatch", f"p/{echo}/cache", "--data", body, "--cache", "5m")
+    second = usvc.ok("dispatch", f"p/{echo}/cache", "--data", body, "--cache", "5m")
     assert f"→ m/p/{echo}/cache?_ttl=5m" in first.stderr
     assert "cache miss" in first.stderr and "cache hit" in second.stderr
     assert second.stdout == first.stdout
-    failed_over = usvc.ok("dispatch", f"p/{down}", "--json", "{}", "--failover", f"p/{echo}")
+    failed_over = usvc.ok("dispatch", f"p/{down}", "--data", "{}", "--failover", f"p/{echo}")
     assert json.loads(failed_over.stdout)["method"] == "POST"
     logged = usvc.ok(
-        "dispatch", f"p/{echo}/logged", "--json", "{}", "--log", "--complete", "--tee", f"p/{echo}"
+        "dispatch", f"p/{echo}/logged", "--data", "{}", "--log", "--complete", "--tee", f"p/{echo}"
     )
     assert f"→ l/t/p/{echo}/logged?_complete=&_to=p%2F{echo}" in logged.stderr
 
 
 def test_streaming_prints_tokens(usvc: Any) -> None:
     body = json.dumps({**CHAT, "stream": True})
-    result = usvc.ok("dispatch", "g/llm/chat/completions", "--json", body, "--stream")
+    result = usvc.ok("dispatch", "g/llm/chat/completions", "--data", body, "--stream")
     assert result.stderr.startswith("HTTP 200")
     assert "hello there" in result.stdout
     assert "data:" not in result.stdout and "[DONE]" not in result.stdout
     assert result.stdout.endswith("\n")
-    missing = usvc("dispatch", "g/no-such-group/chat", "--json", body, "--stream")
+    missing = usvc("dispatch", "g/no-such-group/chat", "--data", body, "--stream")
     assert missing.exit_code == 1
     assert missing.stderr.startswith("HTTP 404") and "no-such-group" in missing.stdout
 
@@ -160,10 +160,10 @@ def test_streaming_prints_tokens(usvc: Any) -> None:
 def test_services_stream_and_group_dispatch(usvc: Any) -> None:
     member = usvc.json("groups", "services", "llm")[0]["id"]
     body = json.dumps({**CHAT, "stream": True})
-    streamed = usvc.ok("services", "stream", member, "--path", "chat/completions", "--json", body)
+    streamed = usvc.ok("services", "stream", member, "--path", "chat/completions", "--data", body)
     assert "hello there" in streamed.stdout
     answered = usvc.ok(
-        "groups", "dispatch", "llm", "--path", "chat/completions", "--json", json.dumps(CHAT)
+        "groups", "dispatch", "llm", "--path", "chat/completions", "--data", json.dumps(CHAT)
     )
     assert "hello there" in json.loads(answered.stdout)["choices"][0]["message"]["content"]
 
@@ -193,3 +193,84 @@ def test_schedule_and_enroll(usvc: Any, service_id: Any) -> None:
     )
     assert enrolled["status"] == "active" and len(enrolled["code"]) == 4
     usvc.ok("enrollments", "cancel", enrolled["id"], "--yes")
+
+
+def test_dispatch_body_is_data_and_json_means_output(
+    usvc: Any, service_id: Any, tmp_path: Any
+) -> None:
+    echo = service_id("echo")
+    body_file = tmp_path / "body.json"
+    body_file.write_text('{"from": "file"}')
+    inline = json.loads(usvc.ok("dispatch", f"p/{echo}/d", "--data", '{"a": 1}').stdout)
+    assert inline["body"] == {"a": 1}
+    assert inline["headers"]["Content-Type"] == "application/json"  # a JSON body is labelled
+    from_file = json.loads(usvc.ok("dispatch", f"p/{echo}/f", "--data-file", str(body_file)).stdout)
+    assert from_file["body"] == {"from": "file"}
+    text = json.loads(usvc.ok("dispatch", f"p/{echo}/t", "--data", "plain words").stdout)
+    assert text["body"] == "plain words"
+    assert "application/json" not in text["headers"].get("Content-Type", "")
+    # --json is the output format: status, headers and the parsed body in one object.
+    out = json.loads(usvc.ok("dispatch", f"p/{echo}/o", "--data", '{"b": 2}', "--json").stdout)
+    assert out["status"] == 200
+    assert out["body"]["body"] == {"b": 2}
+    assert out["headers"]["content-type"].startswith("application/json")
+    down = usvc("services", "dispatch", service_id("demo-down"), "--json")
+    assert down.exit_code == 1 and json.loads(down.stdout)["status"] == 503
+    streamed = usvc.ok(
+        "dispatch",
+        "g/llm/chat/completions",
+        "--data",
+        json.dumps({**CHAT, "stream": True}),
+        "--stream",
+        "--json",
+    )
+    events = [json.loads(line) for line in streamed.stdout.splitlines()]
+    assert events[0]["kind"] == "sse" and events[-1]["kind"] == "done"
+
+
+def test_dispatch_without_path_says_which_paths_the_service_offers(
+    usvc: Any, service_id: Any
+) -> None:
+    result = usvc("services", "dispatch", service_id("demo-small"), "--data", json.dumps(CHAT))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("HTTP 404")
+    assert "offers chat/completions" in result.stderr
+    assert "add --path chat/completions" in result.stderr
+    # With the path it works; a service with no documents still gets a hint.
+    usvc.ok(
+        "services",
+        "dispatch",
+        service_id("demo-small"),
+        "-p",
+        "chat/completions",
+        "--data",
+        json.dumps(CHAT),
+    )
+
+
+def test_nested_fields_read_as_text_and_json_stays_json(usvc: Any) -> None:
+    shown = usvc.ok("groups", "show", "llm").stdout
+    assert "routing_policy" in shown and "name: weighted_random" in shown
+    assert "content_dependent: yes" in shown
+    assert "{" not in shown and "'name'" not in shown  # no JSON, no Python dict
+    resolved = usvc.ok("resolve", "g/llm/chat/completions").stdout
+    assert "strategy: weighted_random (content_dependent: yes)" in resolved
+    assert "{" not in resolved
+    as_json = usvc.json("resolve", "g/llm/chat/completions")
+    assert as_json["routing_strategy"] == {"name": "weighted_random", "content_dependent": True}
+    group = usvc.json("groups", "show", "llm")
+    assert group["routing_policy"]["name"] == "weighted_random"
+
+
+def test_cells_and_blocks_render_structures_for_people() -> None:
+    from unitysvc.cli._output import block, cell
+
+    assert (
+        cell({"name": "by_price", "fallback": None, "sticky": True})
+        == "name: by_price, sticky: yes"
+    )
+    assert cell(["chat", "embeddings"]) == "chat, embeddings"
+    assert cell([{"a": 1}, {"a": 2}]) == "(a: 1); (a: 2)"
+    assert cell([]) == "-"
+    assert block({"name": "x", "weights": {"a": 1, "b": 2}}) == "name: x\nweights:\n  a: 1\n  b: 2"
+    assert block([{"model": "m1", "w": 1}, {"model": "m2"}]) == "- model: m1\n  w: 1\n- model: m2"

@@ -224,3 +224,41 @@ def test_demo_keep_stops_cleanly_on_sigterm() -> None:
     assert "Platform stopped; temporary data removed." in rest
     assert _port_closed(_platform_url(head))
     assert not _data_dir(head).exists()
+
+
+def test_demo_shows_progress_before_importing_the_platform() -> None:
+    """Output order, not timing: with stdout and stderr in one unbuffered pipe, the
+    header and the first step come before ``-X importtime`` reports the platform."""
+    command = [
+        sys.executable,
+        "-u",
+        "-X",
+        "importtime",
+        "-c",
+        "from unitysvc.cli import main; main()",
+        "demo",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UNITYSVC_")}
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**env, "NO_COLOR": "1"},
+    )
+    assert process.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in process.stdout:
+            seen.append(line)
+            if line.rstrip().endswith("| unitysvc_server.app"):
+                break
+        else:
+            raise AssertionError("the demo ended without importing the platform")
+    finally:
+        process.send_signal(signal.SIGTERM)  # the demo cleans up on SIGTERM
+        process.communicate(timeout=60)
+    shown = "".join(line for line in seen if not line.startswith("import time:"))
+    assert "UnitySVC demo" in shown
+    assert "1/13" in shown and "Start the platform" in shown

@@ -63,8 +63,9 @@ def test_groups_list_their_commands(usvc_offline: Any, group: str) -> None:
         ["secrets", "show"],  # missing argument
         ["groups", "list", "--owner", "everyone"],
         ["groups", "services", "llm", "--limit", "0"],
-        ["dispatch", "g/llm", "--json", "{broken"],
-        ["dispatch", "g/llm", "--json", "{}", "--data", "x"],
+        ["dispatch", "g/llm", "--json", "{}"],  # --json is the output format, takes no value
+        ["dispatch", "g/llm", "--data", "{}", "--data-file", "x"],
+        ["dispatch", "g/llm", "--data-file", "/no/such/body.json"],
         ["dispatch", "g/llm", "--cache", "10 minutes"],
         ["dispatch", "g/llm", "--failover", "https://example.com/x"],
         ["dispatch", "g/llm", "-H", "no-colon"],
@@ -255,3 +256,56 @@ def test_console_script_entry_point() -> None:
         [str(script), "--version"], capture_output=True, text=True, timeout=30, check=False
     )
     assert result.returncode == 0 and result.stdout.startswith("usvc (unitysvc) ")
+
+
+def test_server_down_is_one_line_with_the_url_retries_and_how_to_start(
+    usvc_offline: Any,
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        "UNITYSVC_API_KEY": "svcpass_" + "d" * 32,
+        "UNITYSVC_API_URL": f"http://127.0.0.1:{port}/v1",
+    }
+    line = usvc_offline.fails("secrets", "list", env=env)
+    assert f"http://127.0.0.1:{port}/v1/secrets/" in line
+    assert "connection refused" in line and "tried 3 times" in line
+    assert "usvc server start" in line and "UNITYSVC_API_URL" in line
+    assert "Errno" not in line
+
+
+def _command_paths() -> list[list[str]]:
+    import typer
+
+    from unitysvc.cli import app
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        found = [path]
+        if hasattr(command, "list_commands"):
+            ctx = typer.Context(command)
+            for name in command.list_commands(ctx):
+                sub = command.get_command(ctx, name)
+                if sub is not None:
+                    found += walk(sub, [*path, name])
+        return found
+
+    # ``usvc server`` is loaded lazily: walk its own app under its name.
+    from unitysvc_server.cli import server_app
+
+    server = walk(typer.main.get_command(server_app), ["server"])
+    return walk(typer.main.get_command(app), []) + server[1:]
+
+
+def test_every_help_reads_whole_in_80_columns(usvc_offline: Any) -> None:
+    paths = _command_paths()
+    assert ["server", "start"] in paths
+    for path in paths:
+        result = usvc_offline(*path, "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+        assert result.exit_code == 0, path
+        for line in result.stdout.splitlines():
+            assert len(line) <= 80, (path, line)
+            # Rich cuts what does not fit with "…"; our own metavar svcpass_… is no cut.
+            assert "…" not in line.replace("svcpass_…", ""), (path, line)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+import unitysvc
 from unitysvc import NotFoundError
 from unitysvc.services import Service
 
@@ -31,7 +32,7 @@ def test_records_compare_by_type_and_content(platform: Any, api_key: str) -> Non
 
 def test_json_and_data_are_exclusive_before_any_request(client: Any, demo_service: Any) -> None:
     echo = demo_service("echo")
-    with pytest.raises(ValueError, match="either json= or data="):
+    with pytest.raises(unitysvc.ValidationError, match="either json= or data="):
         echo.dispatch(json={"a": 1}, data=b"raw")
     with pytest.raises(ValueError, match="either json= or data="):
         client.dispatch(f"p/{echo.id}/x", json={}, data="x")
@@ -47,9 +48,13 @@ def test_raw_and_form_bodies(client: Any, demo_service: Any) -> None:
     assert form["body"] == "a=1&a=2&b=x+y"
 
 
-def test_group_without_interface_is_a_value_error(client: Any) -> None:
-    with pytest.raises(ValueError, match="'all_services' has no group-level interface"):
+def test_group_without_interface_is_a_validation_error(client: Any) -> None:
+    with pytest.raises(
+        unitysvc.ValidationError, match="name='all_services': this group has no group-level"
+    ) as caught:
         client.groups.dispatch("all_services", path="chat/completions", json={})
+    assert caught.value.field == "name"
+    assert isinstance(caught.value, ValueError)  # code catching ValueError keeps working
 
 
 def test_unknown_group_dispatch_is_not_found(client: Any, anonymous: Any) -> None:

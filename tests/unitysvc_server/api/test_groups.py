@@ -37,6 +37,20 @@ def new_collection(api: httpx.Client, **body: Any) -> dict[str, Any]:
 # -- platform groups -----------------------------------------------------------
 
 
+def test_group_views_carry_the_0_2_1_fields(api: httpx.Client, service_ids: dict[str, str]) -> None:
+    llm = next(g for g in api.get("groups").json()["data"] if g["name"] == "llm")
+    assert set(llm["service_ids"]) == {
+        service_ids[n] for n in ("demo-small", "demo-medium", "demo-large")
+    }
+    assert llm["is_default"] is False and llm["owner_id"] is None
+    mine = new_collection(api, name=f"c-{uuid.uuid4().hex[:8]}")
+    api.post(f"groups/{mine['id']}/members", json={"service_id": service_ids["echo"]})
+    listed = next(g for g in api.get("groups").json()["data"] if g["id"] == mine["id"])
+    assert listed["service_ids"] == [service_ids["echo"]] and listed["owner_id"]
+    groups = api.get("groups").json()["data"]
+    assert {g["group_type"] for g in groups} <= {"category", "collection", "open", "keyed"}
+
+
 def test_anonymous_list_is_platform_groups_in_order(anonymous_api: httpx.Client) -> None:
     r = anonymous_api.get("groups")
     assert r.status_code == 200

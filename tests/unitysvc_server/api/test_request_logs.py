@@ -7,6 +7,7 @@ import json
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -17,9 +18,9 @@ from unitysvc_server.domain.request_logs import (
     PREVIEW_LIMIT,
     RequestLogRecord,
     body_object_key,
-    logging_preference,
     write_log_rows,
 )
+from unitysvc_server.domain.usage import Usage, UsageEvent, write_usage_events
 from unitysvc_server.storage.objects import ObjectStore
 from unitysvc_server.testing import LocalPlatform
 
@@ -60,8 +61,13 @@ def run_db(platform: LocalPlatform, work: Any) -> Any:
     return asyncio.run(go())
 
 
-def insert(platform: LocalPlatform, records: Sequence[RequestLogRecord]) -> None:
+def insert(
+    platform: LocalPlatform,
+    records: Sequence[RequestLogRecord],
+    events: Sequence[UsageEvent] = (),
+) -> None:
     async def work(session: Any) -> None:
+        await write_usage_events(session, events)
         await write_log_rows(session, records)
 
     run_db(platform, work)
@@ -90,24 +96,26 @@ def listed(api: httpx.Client, **params: Any) -> dict[str, Any]:
     return response.json()
 
 
-def test_start_stop_and_preference(api: httpx.Client, platform: LocalPlatform) -> None:
-    customer = customer_id_of(api)
-
-    async def preference(session: Any) -> tuple[bool, str]:
-        return await logging_preference(session, customer)
+def test_start_stop_write_the_request_log_preference(api: httpx.Client) -> None:
+    def mode() -> Any:
+        response = api.get("/preferences/request-log")
+        assert response.status_code == 200, response.text
+        return response.json()["value"]
 
     assert api.post("/request-logs/stop").json() == {"enabled": False}  # idempotent off
-    assert run_db(platform, preference) == (False, "truncated")
+    assert mode() is None
     assert api.post("/request-logs/start", params={"truncate_long_message": False}).json() == {
         "enabled": True
     }
-    assert run_db(platform, preference) == (True, "complete")
+    assert mode() == "complete"
     assert api.post("/request-logs/start").json() == {"enabled": True}  # keeps the mode
-    assert run_db(platform, preference) == (True, "complete")
+    assert mode() == "complete"
     assert api.post("/request-logs/stop").json() == {"enabled": False}
-    assert run_db(platform, preference) == (False, "complete")
+    assert mode() is None
+    assert api.post("/request-logs/start").json() == {"enabled": True}  # off: truncated
+    assert mode() == "truncated"
     api.post("/request-logs/start", params={"truncate_long_message": True})
-    assert run_db(platform, preference) == (True, "truncated")
+    assert mode() == "truncated"
     api.post("/request-logs/stop")
 
 
@@ -192,15 +200,28 @@ def test_bad_list_parameters_are_422(api: httpx.Client, params: dict[str, int]) 
 def test_detail_truncated_preview(api: httpx.Client, platform: LocalPlatform) -> None:
     customer = customer_id_of(api)
     big = b"x" * (PREVIEW_LIMIT + 100)
+    event = UsageEvent(
+        id=uuid.uuid4(),
+        customer_id=customer,
+        service_id=uuid.uuid4(),
+        channel="managed",
+        enrollment_id=None,
+        event_timestamp=datetime.now(UTC),
+        status_code=200,
+        success=True,
+        usage=Usage(input_tokens=3, bytes_in=10, bytes_out=20, duration_ms=1500),
+        charge=Decimal("0.00010"),
+        currency="USD",
+        pricing_bundle_id="bundle-1",
+    )
     row = record(
         customer,
         uuid.uuid4().hex,
         request_content_type="text/plain",
         request_body_preview=big,
-        usage_metrics={"input_tokens": 3},
-        customer_charge="0.0001",
+        usage_event_id=event.id,
     )
-    insert(platform, [row])
+    insert(platform, [row], [event])
     detail = api.get(f"/request-logs/{row.log_id}").json()
     assert detail["log_id"] == str(row.log_id)
     assert detail["customer_id"] == str(customer)
@@ -208,8 +229,16 @@ def test_detail_truncated_preview(api: httpx.Client, platform: LocalPlatform) ->
     assert detail["user_request"]["body"] == "x" * PREVIEW_LIMIT  # cut on write
     assert detail["upstream_response"]["status_code"] == 200
     assert detail["upstream_response"]["body"] == {"ok": True}
-    assert detail["usage_event"]["customer_charge"] == "0.0001"
-    assert json.loads(detail["usage_event"]["usage_metrics"]) == {"input_tokens": 3}
+    assert detail["usage_event"] == {
+        "customer_charge": "0.0001",
+        "usage_metrics": {
+            "input_tokens": 3,
+            "bytes_in": 10,
+            "bytes_out": 20,
+            "duration_seconds": 1.5,
+        },
+        "pricing_bundle_id": "bundle-1",
+    }
     assert detail["error"] is None
 
 

@@ -140,8 +140,14 @@ def test_access_plans(anonymous_api: httpx.Client, ids: dict[str, str]) -> None:
             "requires_enrollment": False,
             "required_secrets": [],
             "optional_secrets": [],
+            "description": None,
+            "default": True,
+            "selector": None,
+            "applicable_interfaces": ["canonical"],
+            "request_formats": None,
         }
     ]
+    assert small["gateway_type"] == "api" and small["input_formats"] is None
     assert small["interfaces"][0]["base_url"].endswith("/demo-small/v1")
     endpoints = {e["base_url"].rsplit("/", 2)[-2:][0]: e for e in small["routing_endpoints"]}
     assert endpoints["llm"]["routing_key"] == {"model": "demo-small"}

@@ -80,7 +80,24 @@ async def test_stream_sends_one_chunk_per_word_then_done(upstream: str) -> None:
     assert words == ["[demo-small]", " hello", " there"]
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert chunks[-1]["usage"]["completion_tokens"] == 3
+    assert all("usage" not in c for c in chunks)  # not asked for
+
+
+async def test_stream_sends_usage_only_when_asked(upstream: str) -> None:
+    async with (
+        httpx.AsyncClient() as client,
+        client.stream(
+            "POST",
+            f"{upstream}/demo-small/v1/chat/completions",
+            json={**CHAT, "stream": True, "stream_options": {"include_usage": True}},
+        ) as r,
+    ):
+        events = [line[6:] async for line in r.aiter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    last = json.loads(events[-2])
+    assert last["choices"] == []
+    assert last["usage"] == {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}
+    assert json.loads(events[-3])["choices"][0]["finish_reason"] == "stop"
 
 
 async def test_pause_ms_holds_the_stream_after_the_first_chunk(upstream: str) -> None:

@@ -28,7 +28,9 @@ def cron(expression: str, timezone: str = "UTC") -> dict[str, str]:
 def runs(schedule: dict[str, object], start: datetime, count: int) -> list[datetime]:
     moments, moment = [], start
     for _ in range(count):
-        moment = next_run(schedule, moment)
+        upcoming = next_run(schedule, moment)
+        assert upcoming is not None
+        moment = upcoming
         moments.append(moment)
     return moments
 
@@ -154,3 +156,29 @@ def test_cron_result_is_utc_even_for_local_schedules() -> None:
     result = next_run(cron("0 12 * * *", "Asia/Tokyo"), datetime(2026, 6, 1, tzinfo=UTC))
     assert result == datetime(2026, 6, 1, 3, 0, tzinfo=UTC)
     assert result.utcoffset() == timedelta(0)
+
+
+def test_a_once_schedule_runs_at_its_time_and_never_again() -> None:
+    at = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
+    schedule = validate_schedule({"schedule_type": "once", "run_at": "2026-05-01T11:30:00+02:00"})
+    assert schedule == {"schedule_type": "once", "run_at": at.isoformat()}
+    assert next_run(schedule, at - timedelta(seconds=1)) == at
+    assert next_run(schedule, at) is None  # it has run
+    assert next_run(schedule, at + timedelta(days=1)) is None
+    naive = parse_schedule({"schedule_type": "once", "run_at": "2026-05-01T09:30:00"})
+    assert naive.as_dict() == schedule  # no offset: UTC
+
+
+@pytest.mark.parametrize(
+    ("schedule", "field"),
+    [
+        ({"schedule_type": "once"}, "run_at"),
+        ({"schedule_type": "once", "run_at": "soon"}, "run_at"),
+        ({"schedule_type": "once", "run_at": 5}, "run_at"),
+        ({"schedule_type": "once", "run_at": "2026-05-01T09:30:00Z", "x": 1}, "x"),
+    ],
+)
+def test_invalid_once_schedules_name_the_field(schedule: dict[str, object], field: str) -> None:
+    with pytest.raises(ScheduleError) as caught:
+        parse_schedule(schedule)
+    assert caught.value.field == field

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -12,6 +13,7 @@ from unitysvc_server.gateway.paths import (
     PathError,
     parse_gateway_path,
     parse_ttl,
+    unscheduled_path,
 )
 
 SID = str(uuid.UUID(int=7))
@@ -99,8 +101,15 @@ def test_bad_ttl(value: str) -> None:
         ("f/g/x", b"", 400, "_else"),
         ("g/x", b"_else=p%2Fy", 400, "f/"),
         ("g/x", b"_ttl=1h", 400, "m/"),
-        ("d/g/x", b"_in=5m", 501, "delayed"),
-        ("r/g/x", b"_every=5m", 501, "recurrent"),
+        ("d/g/x", b"", 400, "exactly one of _at"),
+        ("d/g/x", b"_in=5m&_at=2026-01-01T00:00:00Z", 400, "exactly one of _at"),
+        ("d/g/x", b"_in=5", 400, "not a duration"),
+        ("d/g/x", b"_at=tomorrow", 400, "ISO-8601"),
+        ("d/g/x", b"_in=367d", 400, "between 0s and 366d"),
+        ("r/g/x", b"", 400, "_every"),
+        ("r/g/x", b"_every=0s", 400, "between 1s"),
+        ("g/x", b"_every=5m", 400, "r/"),
+        ("g/x", b"_in=5m", 400, "d/"),
         ("l/m", b"", 404, "no target"),
         ("l", b"", 404, "no target"),
         ("g", b"", 404, "g/"),
@@ -111,6 +120,36 @@ def test_errors(path: str, query: bytes, status: int, needle: str) -> None:
         parse_gateway_path(path, query)
     assert info.value.status == status
     assert needle in info.value.detail
+
+
+def test_schedule_wrappers() -> None:
+    delayed = parse_gateway_path("d/l/g/x/chat", b"_in=90s&_complete=&k=v")
+    assert delayed.wrappers.scheduled and delayed.wrappers.delay_seconds == 90
+    assert delayed.wrappers.log_complete and delayed.query == "k=v"
+    at = parse_gateway_path("d/g/x", b"_at=2026-05-01T09%3A30%3A00").wrappers.delay_at
+    assert at == datetime(2026, 5, 1, 9, 30, tzinfo=UTC)  # no offset: UTC
+    offset = parse_gateway_path("d/g/x", b"_at=2026-05-01T11:30:00%2B02:00").wrappers.delay_at
+    assert offset == at
+    every = parse_gateway_path("r/p/x", b"_every=5m").wrappers
+    assert every.every_seconds == 300 and every.scheduled
+    assert not parse_gateway_path("l/p/x").wrappers.scheduled
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "stored"),
+    [
+        ("d/p/x/chat", b"_in=5s", "p/x/chat"),
+        ("/l/d/m/p/x/chat", b"_in=5s?_complete=&k=v", "l/m/p/x/chat?_complete=&k=v"),
+        ("r/d/g/llm", b"_every=1m&_at=2026-01-01T00%3A00%3A00Z", "g/llm"),
+        ("r/f/g/llm", b"_every=1m&_else=p%2Fy", "f/g/llm?_else=p%2Fy"),
+    ],
+)
+def test_unscheduled_path_keeps_everything_but_d_and_r(
+    path: str, query: bytes, stored: str
+) -> None:
+    assert unscheduled_path(path, query) == stored
+    raw, _, rest = stored.partition("?")
+    assert not parse_gateway_path(raw, rest.encode()).wrappers.scheduled
 
 
 def test_secondary_leading_slash_stripped() -> None:

@@ -185,7 +185,7 @@ def test_no_route_and_ambiguity_are_json(client: unitysvc.Client) -> None:
     assert len(candidates) > 1 and all("service_id" in c for c in candidates)
 
 
-def test_authentication_and_reserved_wrappers(platform: LocalPlatform, key: str) -> None:
+def test_authentication_and_wrapper_parameters(platform: LocalPlatform, key: str) -> None:
     url = f"{platform.gateway_url}/g/llm/v1/chat/completions"
     with httpx.Client() as http:
         anonymous = http.post(url, json=CHAT)
@@ -196,8 +196,9 @@ def test_authentication_and_reserved_wrappers(platform: LocalPlatform, key: str)
         malformed = http.post(url, json=CHAT, headers={"Authorization": "Basic abc"})
         assert malformed.status_code == 401
         auth = {"Authorization": f"Bearer {key}"}
-        delayed = http.post(f"{platform.gateway_url}/d/g/llm?_in=5m", json={}, headers=auth)
-        assert delayed.status_code == 501
+        delayed = http.post(f"{platform.gateway_url}/d/g/llm", json={}, headers=auth)
+        assert delayed.status_code == 400
+        assert "_at" in delayed.json()["detail"] and "_in" in delayed.json()["detail"]
         external = http.post(
             f"{platform.gateway_url}/f/g/llm?_else=https%3A%2F%2Fevil.example",
             json={},

@@ -16,11 +16,13 @@ from unitysvc_server.api.routes import (
     enrollments,
     files,
     groups,
+    preferences,
     recurrent_requests,
     request_logs,
     resolve,
     secrets,
     services,
+    usage,
 )
 
 ROUTERS: list[APIRouter] = [
@@ -35,5 +37,7 @@ ROUTERS: list[APIRouter] = [
     services.router,
     enrollments.router,
     resolve.router,
+    preferences.router,
+    usage.router,
     admin.router,
 ]

@@ -1,4 +1,4 @@
-"""``/v1/request-logs``: the customer's gateway request logs and the logging switch."""
+"""``/v1/request-logs``: the customer's gateway request logs and the 0.1.22 logging switch."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from unitysvc.models import LoggingStatusResponse, RequestLogDetail, RequestLogListResponse
 from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, SessionDep
 from unitysvc_server.api.object_store import ObjectStoreDep
-from unitysvc_server.domain import request_logs
+from unitysvc_server.domain import preferences, request_logs
 
 router = APIRouter(prefix="/request-logs", tags=["request-logs"])
 
@@ -64,14 +64,15 @@ async def list_request_logs(
 async def start_request_logging(
     session: SessionDep, customer: CustomerDep, truncate_long_message: bool | None = None
 ) -> LoggingStatusResponse:
-    """Turn logging on: ``true`` truncated, ``false`` complete, omitted keeps the mode."""
-    return await request_logs.start_logging(session, customer.id, truncate_long_message)
+    """Turn logging on (sets the ``request-log`` preference): ``true`` truncated,
+    ``false`` complete, omitted keeps the current mode (``truncated`` when off)."""
+    return await preferences.start_logging(session, customer.id, truncate_long_message)
 
 
 @router.post("/stop")
 async def stop_request_logging(session: SessionDep, customer: CustomerDep) -> LoggingStatusResponse:
-    """Turn logging off; recorded rows stay."""
-    return await request_logs.stop_logging(session, customer.id)
+    """Turn logging off (clears the ``request-log`` preference); recorded rows stay."""
+    return await preferences.stop_logging(session, customer.id)
 
 
 @router.get("/{log_id}")

@@ -6,7 +6,9 @@ its own prefix:
 * ``/demo-small/v1``, ``/demo-medium/v1``, ``/demo-large/v1`` -- OpenAI-style
   chat: ``POST chat/completions`` replies ``"[<model>] <last user message>"``
   with usage counted in words; with ``"stream": true`` one SSE chunk per word
-  (OpenAI chunk shape), then ``data: [DONE]``. ``GET models`` lists the model.
+  (OpenAI chunk shape), then -- only when the request sets
+  ``stream_options.include_usage``, as OpenAI does -- a usage chunk with empty
+  ``choices``, then ``data: [DONE]``. ``GET models`` lists the model.
   Test hook: ``"pause_ms": N`` in the body pauses N ms after the first chunk of
   a stream (before answering, when not streaming) -- a slow upstream for
   streaming and timeout tests.
@@ -136,7 +138,18 @@ async def _chat(request: web.Request, default_model: str) -> web.StreamResponse:
         await send(delta, None, {})
         if index == 0 and pause:
             await asyncio.sleep(pause)
-    await send({}, "stop", {"usage": usage})
+    await send({}, "stop", {})
+    options = body.get("stream_options")
+    if isinstance(options, dict) and options.get("include_usage") is True:
+        chunk = {
+            "id": ident,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [],
+            "usage": usage,
+        }
+        await response.write(f"data: {json.dumps(chunk)}\n\n".encode())
     await response.write(b"data: [DONE]\n\n")
     await response.write_eof()
     return response

@@ -86,6 +86,7 @@ class DispatchLog:
     response_full: bytes | None = None
     error_source: str | None = None
     error_type: str | None = None
+    usage_event_id: uuid.UUID | None = None
 
 
 def opt_in_mode(value: bytes | None) -> LogMode | None:
@@ -247,6 +248,7 @@ def logging_stage(
         record.response_content_type = _content_type(response.headers)
         record.error_source = response.error_source or trace.error_source
         record.error_type = response.error_type or trace.error_type
+        record.usage_event_id = trace.usage_event_id
         response.body = ObservedBody(response.body, _ResponseCapture(record, submit, request))
         return response
 

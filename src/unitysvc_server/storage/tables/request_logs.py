@@ -1,4 +1,4 @@
-"""Request logs written by the gateway, and each customer's logging preference."""
+"""Request logs written by the gateway."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from unitysvc_server.storage.base import Base, TimestampMixin, utcnow
+from unitysvc_server.storage.base import Base, utcnow
 
-__all__ = ["RequestLogRow", "RequestLogSettingRow"]
+__all__ = ["RequestLogRow"]
 
 
 class RequestLogRow(Base):
@@ -49,15 +49,6 @@ class RequestLogRow(Base):
     response_body_key: Mapped[str | None] = mapped_column(String(1024), default=None)
     error_source: Mapped[str | None] = mapped_column(String(16), default=None)
     error_type: Mapped[str | None] = mapped_column(String(64), default=None)
-    usage_event: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    #: The call's usage event (``usage_events.id``), when it reached a priced upstream.
+    usage_event_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, nullable=False)
-
-
-class RequestLogSettingRow(TimestampMixin, Base):
-    """Whether a customer's dispatches are logged, and how (``truncated``/``complete``)."""
-
-    __tablename__ = "request_log_settings"
-
-    customer_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    enabled: Mapped[bool] = mapped_column(nullable=False, default=False)
-    mode: Mapped[str] = mapped_column(String(16), nullable=False, default="truncated")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: None
-Create Date: 2026-12-03 08:43:27.535024
+Create Date: 2026-12-03 09:28:58.878005
 """
 
 from collections.abc import Sequence
@@ -104,6 +104,15 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_customers_name")),
     )
     op.create_table(
+        "preferences",
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("value", unitysvc_server.storage.base.JSONType, nullable=False),
+        sa.Column("created_at", unitysvc_server.storage.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", unitysvc_server.storage.base.UTCDateTime(), nullable=True),
+        sa.PrimaryKeyConstraint("customer_id", "name", name=op.f("pk_preferences")),
+    )
+    op.create_table(
         "recurrent_requests",
         sa.Column("customer_id", sa.Uuid(), nullable=False),
         sa.Column("owner_id", sa.Uuid(), nullable=True),
@@ -136,15 +145,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_recurrent_requests_due", ["status", "next_run_at"], unique=False)
 
     op.create_table(
-        "request_log_settings",
-        sa.Column("customer_id", sa.Uuid(), nullable=False),
-        sa.Column("enabled", sa.Boolean(), nullable=False),
-        sa.Column("mode", sa.String(length=16), nullable=False),
-        sa.Column("created_at", unitysvc_server.storage.base.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", unitysvc_server.storage.base.UTCDateTime(), nullable=True),
-        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_request_log_settings")),
-    )
-    op.create_table(
         "request_logs",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("customer_id", sa.Uuid(), nullable=False),
@@ -170,13 +170,40 @@ def upgrade() -> None:
         sa.Column("response_body_key", sa.String(length=1024), nullable=True),
         sa.Column("error_source", sa.String(length=16), nullable=True),
         sa.Column("error_type", sa.String(length=64), nullable=True),
-        sa.Column("usage_event", unitysvc_server.storage.base.JSONType, nullable=True),
+        sa.Column("usage_event_id", sa.Uuid(), nullable=True),
         sa.Column("created_at", unitysvc_server.storage.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_request_logs")),
     )
     with op.batch_alter_table("request_logs", schema=None) as batch_op:
         batch_op.create_index(
             "ix_request_logs_customer_time", ["customer_id", "event_timestamp"], unique=False
+        )
+
+    op.create_table(
+        "usage_events",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("customer_id", sa.Uuid(), nullable=False),
+        sa.Column("event_timestamp", unitysvc_server.storage.base.UTCDateTime(), nullable=False),
+        sa.Column("service_id", sa.Uuid(), nullable=False),
+        sa.Column("channel", sa.String(length=64), nullable=False),
+        sa.Column("enrollment_id", sa.Uuid(), nullable=True),
+        sa.Column("status_code", sa.Integer(), nullable=True),
+        sa.Column("success", sa.Boolean(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=True),
+        sa.Column("cached_input_tokens", sa.BigInteger(), nullable=True),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=True),
+        sa.Column("total_tokens", sa.BigInteger(), nullable=True),
+        sa.Column("bytes_in", sa.BigInteger(), nullable=False),
+        sa.Column("bytes_out", sa.BigInteger(), nullable=False),
+        sa.Column("duration_ms", sa.BigInteger(), nullable=False),
+        sa.Column("charge_pico", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=8), nullable=False),
+        sa.Column("pricing_bundle_id", sa.String(length=64), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_events")),
+    )
+    with op.batch_alter_table("usage_events", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_usage_events_customer_time", ["customer_id", "event_timestamp"], unique=False
         )
 
     op.create_table(
@@ -405,16 +432,20 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_keys_customer_id"))
 
     op.drop_table("api_keys")
+    with op.batch_alter_table("usage_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_events_customer_time")
+
+    op.drop_table("usage_events")
     with op.batch_alter_table("request_logs", schema=None) as batch_op:
         batch_op.drop_index("ix_request_logs_customer_time")
 
     op.drop_table("request_logs")
-    op.drop_table("request_log_settings")
     with op.batch_alter_table("recurrent_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_recurrent_requests_due")
         batch_op.drop_index(batch_op.f("ix_recurrent_requests_customer_id"))
 
     op.drop_table("recurrent_requests")
+    op.drop_table("preferences")
     op.drop_table("customers")
     with op.batch_alter_table("chains", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_chains_customer_id"))
