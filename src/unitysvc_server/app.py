@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from unitysvc import __version__
-from unitysvc_server.api.errors import install_error_handlers
+from unitysvc_server.api.errors import METHOD_TABLE_STATE, install_error_handlers, method_table
 from unitysvc_server.api.middleware import (
     BodyLimit,
     Idempotency,
@@ -35,6 +35,7 @@ from unitysvc_server.catalog.component import CatalogComponent
 from unitysvc_server.config import Settings
 from unitysvc_server.domain.enrollment_worker import EnrollmentWorker
 from unitysvc_server.gateway.component import GatewayComponent
+from unitysvc_server.redaction import install_log_redaction
 from unitysvc_server.runtime import Component, Runtime
 
 API_PREFIX = "/v1"
@@ -77,6 +78,7 @@ def build_api(runtime: Runtime) -> FastAPI:
     install_error_handlers(api)
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
+    setattr(api.state, METHOD_TABLE_STATE, method_table(ROUTERS, API_PREFIX))
 
     @api.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -113,6 +115,8 @@ class PlatformApp:
     """The complete platform ASGI app; ``.api`` is the FastAPI app, ``.runtime`` the state."""
 
     def __init__(self, settings: Settings, components: list[Component] | None = None) -> None:
+        # Every log record of the process is redacted (keys, used secret values).
+        install_log_redaction()
         self.settings = settings
         self.runtime = Runtime(settings, default_components() if components is None else components)
         self.api = build_api(self.runtime)

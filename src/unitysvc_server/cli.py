@@ -20,7 +20,17 @@ from typing import Annotated, Any
 import typer
 
 from unitysvc_server.cli_embedded import dev_cluster, start_on_embedded
-from unitysvc_server.config import DEFAULT_MAX_BODY_BYTES, Settings, SettingsError
+from unitysvc_server.config import (
+    DEFAULT_CLIENT_TIMEOUT,
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_MAX_HEADER_COUNT,
+    DEFAULT_MAX_HEADERS_BYTES,
+    DEFAULT_MAX_REQUEST_LINE_BYTES,
+    Settings,
+    SettingsError,
+)
 from unitysvc_server.domain.errors import DomainError
 
 server_app = typer.Typer(
@@ -32,6 +42,8 @@ server_app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke customer API keys.", no_args_is_help=True)
 server_app.add_typer(keys_app, name="keys")
 server_app.command("dev-cluster")(dev_cluster)
+customers_app = typer.Typer(help="Delete customers.", no_args_is_help=True)
+server_app.add_typer(customers_app, name="customers")
 
 DataDirOption = Annotated[
     Path | None,
@@ -51,6 +63,15 @@ DatabaseUrlOption = Annotated[
         help="PostgreSQL, e.g. postgresql+asyncpg://u@h/db. Default: SQLite in the data dir.",
     ),
 ]
+RedisUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--redis-url",
+        envvar="UNITYSVC_REDIS_URL",
+        metavar="URL",
+        help="redis://host:6379/0, shared by several servers (rate limits, cache, invalidations).",
+    ),
+]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -66,17 +87,15 @@ def _settings(**values: Any) -> Settings:
         raise _fail(str(exc)) from None
 
 
-def _parse_upstreams(pairs: list[str]) -> dict[str, str]:
-    upstreams: dict[str, str] = {}
+def _parse_pairs(pairs: list[str], option: str, example: str) -> dict[str, str]:
+    parsed: dict[str, str] = {}
     for pair in pairs:
-        origin, sep, local = pair.partition("=")
-        if not sep or not origin or not local:
-            raise _fail(
-                f"--upstream-map {pair!r}: use ORIGIN=LOCAL, "
-                "e.g. https://api.groq.com=http://127.0.0.1:9001"
-            )
-        upstreams[origin] = local
-    return upstreams
+        left, sep, right = pair.partition("=")
+        if not sep or not left or not right:
+            shape = "ORIGIN=LOCAL" if option == "--upstream-map" else "HOST=ADDRESS"
+            raise _fail(f"{option} {pair!r}: use {shape}, e.g. {example}")
+        parsed[left] = right
+    return parsed
 
 
 def _graceful_server_class() -> type[Any]:
@@ -134,15 +153,7 @@ def start(
         typer.Option("--groups", metavar="FILE", help="Groups TOML file (groups, routing)."),
     ] = None,
     database_url: DatabaseUrlOption = None,
-    redis_url: Annotated[
-        str | None,
-        typer.Option(
-            "--redis-url",
-            envvar="UNITYSVC_REDIS_URL",
-            metavar="URL",
-            help="redis://host:6379/0, shared by several servers (rate limits).",
-        ),
-    ] = None,
+    redis_url: RedisUrlOption = None,
     secret_key: Annotated[
         str | None,
         typer.Option(
@@ -161,13 +172,23 @@ def start(
             help="ORIGIN=LOCAL: send calls for ORIGIN to LOCAL instead (repeatable).",
         ),
     ] = None,
+    resolve: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--resolve",
+            metavar="PIN",
+            help="HOST=ADDRESS: connect to ADDRESS for upstream HOST instead of asking DNS "
+            "(repeatable); ADDRESS is still vetted against private addresses.",
+        ),
+    ] = None,
     # Two flags rather than one ``--allow-…/--deny-…`` pair: Rich gives the pair's
     # second name its own column, which leaves the help text no room at 80 columns.
     allow_private_upstreams: Annotated[
         bool,
         typer.Option(
             "--allow-private-upstreams",
-            help="Let the gateway reach loopback/private BYOE upstreams (the default with --demo).",
+            help="Let the gateway connect to private, loopback and other non-public "
+            "upstream addresses (the default with --demo).",
         ),
     ] = False,
     deny_private_upstreams: Annotated[
@@ -203,6 +224,58 @@ def start(
             "--max-body-bytes", metavar="BYTES", help="Largest accepted API request body."
         ),
     ] = DEFAULT_MAX_BODY_BYTES,
+    max_request_line_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-request-line-bytes",
+            metavar="BYTES",
+            help="Longest request line (method and URL); 414 above.",
+        ),
+    ] = DEFAULT_MAX_REQUEST_LINE_BYTES,
+    max_header_bytes: Annotated[
+        int,
+        typer.Option("--max-header-bytes", metavar="BYTES", help="Longest header; 431 above."),
+    ] = DEFAULT_MAX_HEADER_BYTES,
+    max_headers_bytes: Annotated[
+        int,
+        typer.Option(
+            "--max-headers-bytes", metavar="BYTES", help="Most header bytes per request; 431 above."
+        ),
+    ] = DEFAULT_MAX_HEADERS_BYTES,
+    max_header_count: Annotated[
+        int,
+        typer.Option(
+            "--max-header-count", metavar="N", help="Most headers per request; 431 above."
+        ),
+    ] = DEFAULT_MAX_HEADER_COUNT,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections",
+            metavar="N",
+            help="Most client connections at once; more are answered 503 and closed.",
+        ),
+    ] = DEFAULT_MAX_CONNECTIONS,
+    client_timeout: Annotated[
+        float,
+        typer.Option(
+            "--client-timeout",
+            metavar="SECONDS",
+            help="Seconds a client has to send a request's headers (408 after), and the "
+            "longest it may pause while sending a body (slowloris).",
+        ),
+    ] = DEFAULT_CLIENT_TIMEOUT,
+    admin_token: Annotated[
+        str | None,
+        typer.Option(
+            "--admin-token",
+            envvar="UNITYSVC_ADMIN_TOKEN",
+            show_envvar=True,
+            metavar="TOKEN",
+            help="Turn on the operator API under /v1/admin/ (revoke keys, delete "
+            "customers), authenticated with this bearer token. Off by default.",
+        ),
+    ] = None,
     log_level: Annotated[
         str,
         typer.Option(
@@ -237,6 +310,7 @@ def start(
     import uvicorn
 
     from unitysvc_server.app import create_app
+    from unitysvc_server.serving import uvicorn_options
 
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -263,13 +337,23 @@ def start(
         database_url=database_url,
         redis_url=redis_url,
         secret_key=secret_key,
-        upstreams=_parse_upstreams(upstream_map or []),
+        upstreams=_parse_pairs(
+            upstream_map or [], "--upstream-map", "https://api.groq.com=http://127.0.0.1:9001"
+        ),
         allow_private_upstreams=allow_private,
+        resolve=_parse_pairs(resolve or [], "--resolve", "api.example.com=203.0.113.7"),
         public_url=public_url,
         rate_limit_rps=rate_limit_rps,
         rate_limit_burst=rate_limit_burst,
         scheduler_enabled=not no_scheduler,
         max_body_bytes=max_body_bytes,
+        admin_token=admin_token,
+        max_request_line_bytes=max_request_line_bytes,
+        max_header_bytes=max_header_bytes,
+        max_headers_bytes=max_headers_bytes,
+        max_header_count=max_header_count,
+        max_connections=max_connections,
+        client_timeout=client_timeout,
         log_level=log_level,
     )
     logging.basicConfig(
@@ -297,6 +381,7 @@ def start(
         lifespan="on",
         access_log=False,
         timeout_graceful_shutdown=10,
+        **uvicorn_options(settings),
     )
     debug = settings.log_level.lower() == "debug"
     if not debug:
@@ -381,15 +466,43 @@ def keys_revoke(
     ] = None,
     data_dir: DataDirOption = None,
     database_url: DatabaseUrlOption = None,
+    redis_url: RedisUrlOption = None,
 ) -> None:
-    """Revoke one key, or all keys of a customer; revoked keys answer 401 at once."""
+    """Revoke one key, or all keys of a customer; running servers answer 401 to it at once.
+
+    Servers sharing the database are told through it (and through --redis-url when
+    given) before this command returns.
+    """
     from unitysvc_server import keys
 
     if (key is None) == (name is None):
         raise _fail("give a KEY (or its listed prefix) or --name NAME, not both")
-    settings = _settings(data_dir=data_dir, database_url=database_url)
+    settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
     try:
         count = asyncio.run(keys.revoke(settings, key=key.rstrip("…") if key else None, name=name))
     except DomainError as exc:
         raise _fail(exc.detail) from None
     typer.echo(f"Revoked {count} key{'s' if count != 1 else ''}.")
+
+
+@customers_app.command("delete")
+def customers_delete(
+    name: Annotated[str, typer.Argument(help="The customer's name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    redis_url: RedisUrlOption = None,
+) -> None:
+    """Delete a customer: its keys (refused at once by running servers), every row it
+    owns (secrets, enrollments, aliases, schedules, logs...) and its stored files."""
+    from unitysvc_server import keys
+
+    if not yes and not typer.confirm(f"Delete customer {name!r} and everything it owns?"):
+        raise typer.Exit(code=1)
+    settings = _settings(data_dir=data_dir, database_url=database_url, redis_url=redis_url)
+    try:
+        deleted = asyncio.run(keys.delete_customer(settings, name))
+    except DomainError as exc:
+        raise _fail(exc.detail) from None
+    rows = sum(deleted.rows.values())
+    typer.echo(f"Deleted customer {name!r} ({deleted.id}) and {rows} row(s) it owned.")

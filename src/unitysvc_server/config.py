@@ -9,6 +9,7 @@ fallback documented on :attr:`Settings.secret_key`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,14 @@ from urllib.parse import urlsplit
 
 #: Default request-body cap of the control-plane API (10 MiB).
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Defaults of the limits on what a client may send before anything reads it
+#: (``unitysvc_server.serving``).
+DEFAULT_MAX_REQUEST_LINE_BYTES = 16 * 1024
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+DEFAULT_MAX_HEADERS_BYTES = 64 * 1024
+DEFAULT_MAX_HEADER_COUNT = 100
+DEFAULT_MAX_CONNECTIONS = 1024
+DEFAULT_CLIENT_TIMEOUT = 10.0
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _DB_SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -40,6 +49,26 @@ def _origin(value: str, field_name: str) -> str:
             "e.g. http://127.0.0.1:9001"
         )
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _host(value: str) -> str:
+    host = value.strip().lower().rstrip(".")
+    if not host or any(c in host for c in "/:@ ?#"):
+        raise SettingsError(
+            f"resolve: {value!r} is not a host name; use HOST=ADDRESS, e.g. "
+            "api.example.com=203.0.113.7"
+        )
+    return host
+
+
+def _address(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise SettingsError(
+            f"resolve: {value!r} is not an IP address; use HOST=ADDRESS, e.g. "
+            "api.example.com=203.0.113.7"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -66,12 +95,25 @@ class Settings:
             ``https://api.groq.com`` at a local fake).
         allow_private_upstreams: Let the gateway reach loopback/private
             addresses (needed for local fakes; off by default against SSRF).
+        resolve: Host name -> IP address the gateway connects to instead of
+            asking DNS (like curl's ``--resolve``); the address is vetted by the
+            SSRF policy like a resolved one.
         public_url: Externally visible root URL; defaults to one built from
             host and port.
         rate_limit_rps: Per-customer gateway requests per second (None: off).
         rate_limit_burst: Token-bucket size of that limit.
         scheduler_enabled: Run the recurrent-request scheduler.
         max_body_bytes: Largest accepted control-plane request body (413 above).
+        admin_token: Bearer token of the operator's admin API (``/v1/admin/``);
+            ``None`` turns the admin API off. At least 16 characters.
+        max_request_line_bytes: Longest request line (method, URL, version); 414 above.
+        max_header_bytes: Longest single header line; 431 above.
+        max_headers_bytes: Most header bytes of one request in all; 431 above.
+        max_header_count: Most headers of one request; 431 above.
+        max_connections: Most client connections held at once; more are answered
+            503 and closed.
+        client_timeout: Seconds a client has to send a request's headers (408 and
+            close after), and the longest it may pause while sending a body.
         log_level: Python logging level name.
     """
 
@@ -86,11 +128,19 @@ class Settings:
     groups_file: Path | None = None
     upstreams: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     allow_private_upstreams: bool = False
+    resolve: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     public_url: str | None = None
     rate_limit_rps: float | None = None
     rate_limit_burst: int = 20
     scheduler_enabled: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    admin_token: str | None = field(default=None, repr=False)
+    max_request_line_bytes: int = DEFAULT_MAX_REQUEST_LINE_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_headers_bytes: int = DEFAULT_MAX_HEADERS_BYTES
+    max_header_count: int = DEFAULT_MAX_HEADER_COUNT
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    client_timeout: float = DEFAULT_CLIENT_TIMEOUT
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -110,6 +160,11 @@ class Settings:
                     for k, v in dict(self.upstreams).items()
                 }
             ),
+        )
+        set_(
+            self,
+            "resolve",
+            MappingProxyType({_host(k): _address(v) for k, v in dict(self.resolve).items()}),
         )
         set_(self, "log_level", str(self.log_level).upper())
         self._validate()
@@ -142,6 +197,26 @@ class Settings:
             raise SettingsError("rate_limit_burst: must be at least 1")
         if self.max_body_bytes < 1024:
             raise SettingsError("max_body_bytes: must be at least 1024")
+        if self.admin_token is not None and (
+            len(self.admin_token) < 16 or self.admin_token.startswith("svcpass_")
+        ):
+            raise SettingsError(
+                "admin_token: use at least 16 random characters that do not start with "
+                "svcpass_ (e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        for name in ("max_request_line_bytes", "max_header_bytes", "max_headers_bytes"):
+            if getattr(self, name) < 1024:
+                raise SettingsError(f"{name}: must be at least 1024 bytes")
+        if self.max_header_bytes > self.max_headers_bytes:
+            raise SettingsError(
+                "max_header_bytes: must not exceed max_headers_bytes (the total of all headers)"
+            )
+        if self.max_header_count < 10:
+            raise SettingsError("max_header_count: must be at least 10")
+        if self.max_connections < 1:
+            raise SettingsError("max_connections: must be at least 1")
+        if not self.client_timeout > 0:
+            raise SettingsError("client_timeout: must be a positive number of seconds")
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log_level: use one of {', '.join(_LOG_LEVELS)}")
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from unitysvc_server.config import Settings
 from unitysvc_server.crypto import SecretBox, load_secret_key
+from unitysvc_server.invalidation import make_bus
 from unitysvc_server.storage import db
 
 if TYPE_CHECKING:
@@ -97,6 +98,8 @@ class Runtime:
     Attributes:
         settings: The process settings, with ``secret_key`` resolved (never None).
         engine: The async SQLAlchemy engine.
+        invalidation: The cross-process cache-invalidation bus every process on this
+            database shares; sessions publish their commits' invalidations to it.
         sessionmaker: Factory of :class:`AsyncSession` (``expire_on_commit=False``).
         crypto: Encrypts/decrypts values at rest (customer secrets).
         catalog: The loaded catalog, set by the catalog component.
@@ -113,7 +116,10 @@ class Runtime:
         # (file-ticket signing, crypto) sees the same key, wherever it came from.
         self.settings = dataclasses.replace(settings, secret_key=load_secret_key(settings))
         self.engine: AsyncEngine = db.engine_for(settings)
-        self.sessionmaker: async_sessionmaker[AsyncSession] = db.make_sessionmaker(self.engine)
+        self.invalidation = make_bus(settings.resolved_database_url, settings.redis_url)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = db.make_sessionmaker(
+            self.engine, self.invalidation
+        )
         self.crypto = SecretBox(self.settings.secret_key or "")
         self.catalog: Any = None
         self.gateway_app: ASGIApp | None = None
@@ -128,9 +134,13 @@ class Runtime:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """Yield a session inside one transaction: commit on success, rollback on error."""
+        """Yield a session inside one transaction: commit on success, rollback on error.
+
+        On exit the commit's cache invalidations have reached every other process.
+        """
         async with self.sessionmaker() as session, session.begin():
             yield session
+        await self.invalidation.flush()
 
     async def start(self) -> None:
         """Migrate the schema and start every component in order.
@@ -140,6 +150,7 @@ class Runtime:
         """
         try:
             await db.migrate(self.engine)
+            await self.invalidation.start()
             for component in self.components:
                 await component.start(self)
                 self._started.append(component)
@@ -157,4 +168,5 @@ class Runtime:
             except Exception:
                 logger.exception("component %s failed to stop", type(component).__name__)
         await self.background.close()
+        await self.invalidation.close()
         await self.engine.dispose()

@@ -240,6 +240,7 @@ class LocalPlatform:
         import uvicorn
 
         from unitysvc_server.app import create_app
+        from unitysvc_server.serving import uvicorn_options
 
         assert self._settings is not None and self._socket is not None
         self._app = create_app(self._settings)
@@ -250,6 +251,7 @@ class LocalPlatform:
             log_config=None,
             access_log=False,
             timeout_graceful_shutdown=5,
+            **uvicorn_options(self._settings),
         )
         self._server = uvicorn.Server(config)
         sock = self._socket
@@ -277,6 +279,10 @@ class LocalPlatform:
         env = {**os.environ, "UNITYSVC_SECRET_KEY": self._settings.secret_key or ""}
         if not self._settings.secret_key:
             env.pop("UNITYSVC_SECRET_KEY")
+        # Secrets travel in the environment, never on a command line others can read.
+        env.pop("UNITYSVC_ADMIN_TOKEN", None)
+        if self._settings.admin_token:
+            env["UNITYSVC_ADMIN_TOKEN"] = self._settings.admin_token
         with os.fdopen(log_fd, "wb") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "unitysvc_server", "start", *cli_arguments(self._settings)],
@@ -448,8 +454,9 @@ class LocalPlatform:
 def cli_arguments(settings: Settings) -> list[str]:
     """The ``unitysvc_server start`` arguments reproducing ``settings``.
 
-    The secret key is not included (pass it through ``UNITYSVC_SECRET_KEY``,
-    never on a command line other users can read).
+    The secret key and the admin token are not included (pass them through
+    ``UNITYSVC_SECRET_KEY`` / ``UNITYSVC_ADMIN_TOKEN``, never on a command line other
+    users can read).
     """
     args = [
         "--host", settings.host,
@@ -458,6 +465,12 @@ def cli_arguments(settings: Settings) -> list[str]:
         "--log-level", settings.log_level.lower(),
         "--max-body-bytes", str(settings.max_body_bytes),
         "--rate-limit-burst", str(settings.rate_limit_burst),
+        "--max-request-line-bytes", str(settings.max_request_line_bytes),
+        "--max-header-bytes", str(settings.max_header_bytes),
+        "--max-headers-bytes", str(settings.max_headers_bytes),
+        "--max-header-count", str(settings.max_header_count),
+        "--max-connections", str(settings.max_connections),
+        "--client-timeout", str(settings.client_timeout),
     ]  # fmt: skip
     flags: list[tuple[bool, str]] = [
         (settings.demo, "--demo"),
@@ -471,6 +484,8 @@ def cli_arguments(settings: Settings) -> list[str]:
         args += ["--catalog", str(catalog)]
     for origin, local in settings.upstreams.items():
         args += ["--upstream-map", f"{origin}={local}"]
+    for host, address in settings.resolve.items():
+        args += ["--resolve", f"{host}={address}"]
     optional: list[tuple[object, str]] = [
         (settings.groups_file, "--groups"),
         (settings.database_url, "--database-url"),

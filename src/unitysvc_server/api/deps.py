@@ -3,7 +3,8 @@
 * :data:`SessionDep` -- one session and one transaction per request: committed
   when the handler returns, rolled back when anything raises, so a failed
   request leaves nothing written. It is closed *before* the response is sent
-  (``scope="function"``), so a 2xx always means "committed".
+  (``scope="function"``), so a 2xx always means "committed" — and that every
+  server process sharing the database has dropped its cached copy of what changed.
 * :data:`CustomerDep` -- the authenticated customer, 401 otherwise.
 * :data:`OptionalCustomerDep` -- the customer, or ``None`` for an anonymous
   caller (no ``Authorization`` header); a present but bad header is still 401.
@@ -24,7 +25,11 @@ from unitysvc_server.config import Settings
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.errors import Unauthorized
-from unitysvc_server.domain.idempotency import IDEMPOTENCY_SCOPE_KEY, IdempotencyClaim, record
+from unitysvc_server.domain.idempotency import (
+    IDEMPOTENCY_SCOPE_KEY,
+    IdempotencyClaim,
+    mark_committed,
+)
 from unitysvc_server.runtime import Runtime
 
 __all__ = [
@@ -72,12 +77,16 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[As
             yield session
             claim = request.scope.get(IDEMPOTENCY_SCOPE_KEY)
             if isinstance(claim, IdempotencyClaim):
-                # Taken in the same transaction as the work: both commit or neither.
-                await record(session, claim)
+                # Marked in the same transaction as the work: both commit or neither.
+                await mark_committed(session, claim)
             await session.commit()
+            if isinstance(claim, IdempotencyClaim):
+                claim.recorded = True
         except BaseException:
             await session.rollback()
             raise
+        # Before the response: other processes have dropped what this commit changed.
+        await runtime.invalidation.flush()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

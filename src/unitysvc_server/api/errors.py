@@ -5,6 +5,9 @@
   official SDK's generated parser requires), never echoing the rejected input
   (it may be a secret value);
 * malformed JSON: 400 with the parser's position;
+* a method the path is not served with: 405 whose ``Allow`` lists every method some
+  route serves at the path — also when the path reads as another method's route only
+  with invalid path parameters (``GET /request-logs/start``), where FastAPI would say 422;
 * a value the database cannot store (SQLSTATE class 22): 422 at ``["body"]``;
 * anything unexpected: 500 ``{"detail": "internal error", "request_id"}``,
   logged server-side (see :mod:`unitysvc_server.api.middleware`).
@@ -13,11 +16,14 @@
 from __future__ import annotations
 
 import logging
+import re
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError, ResponseValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -59,12 +65,70 @@ def _malformed_json_detail(errors: Iterable[Mapping[str, Any]]) -> str | None:
     return None
 
 
-async def _on_validation(_request: Request, exc: Exception) -> Response:
+#: ``app.state`` attribute holding :func:`method_table`'s result.
+METHOD_TABLE_STATE = "method_table"
+_UUID_SEGMENT = "[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+
+
+#: Route path patterns (UUID path parameters match only UUIDs) and their methods.
+MethodTable = list[tuple[re.Pattern[str], set[str]]]
+
+
+def method_table(routers: Iterable[APIRouter], prefix: str) -> MethodTable:
+    """Each route's path as a pattern and its methods: what :func:`served_methods`
+    consults."""
+    table: MethodTable = []
+    for router in routers:
+        for route in router.routes:
+            if not isinstance(route, APIRoute):
+                continue
+            types = {p.name: p.field_info.annotation for p in route.dependant.path_params}
+            pattern = re.escape(prefix + route.path)
+            for name, annotation in types.items():
+                segment = _UUID_SEGMENT if annotation is uuid.UUID else "[^/]+"
+                pattern = pattern.replace(re.escape("{" + name + "}"), segment)
+            table.append((re.compile(f"^{pattern}$"), set(route.methods or ())))
+    return table
+
+
+def served_methods(request: Request) -> set[str]:
+    """Every method some route serves at this request's path.
+
+    Several routes can share a path (``GET /aliases/`` and ``POST /aliases/`` are two),
+    and a literal path can look like a template (``/request-logs/start`` like
+    ``/request-logs/{log_id}``, whose ``log_id`` is a UUID): ``Allow`` must name every
+    route's methods whose typed path matches.
+    """
+    table = getattr(request.app.state, METHOD_TABLE_STATE, [])
+    path = request.scope["path"]
+    methods: set[str] = set()
+    for pattern, route_methods in table:
+        if pattern.match(path):
+            methods.update(route_methods)
+    return methods
+
+
+def method_not_allowed(request: Request, allowed: list[str]) -> JSONResponse:
+    """405 naming the method and path, with ``Allow`` listing what the path serves."""
+    return error_response(
+        405,
+        f"method {request.method} not allowed on {request.url.path}; allowed: {', '.join(allowed)}",
+        {"Allow": ", ".join(allowed)},
+    )
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     malformed = _malformed_json_detail(errors)
     if malformed is not None:
         return error_response(400, malformed)
+    served = served_methods(request)
+    if served and request.method not in served:
+        # The path reads as this method's route only with invalid path parameters
+        # (GET /request-logs/start as /request-logs/{log_id}, whose id is a UUID) while
+        # other routes serve it: the method is what is wrong, so 405, not 422.
+        return method_not_allowed(request, sorted(served))
     return error_response(422, validation_items(errors))
 
 
@@ -79,9 +143,16 @@ async def _on_domain(_request: Request, exc: Exception) -> Response:
 async def _on_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail: Any = exc.detail
-    if exc.status_code == 404 and detail == "Not Found":
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        # Starlette's words for a body that is not UTF-8 text.
+        detail = "malformed JSON body: it is not UTF-8 text; send a valid JSON document"
+    elif exc.status_code == 404 and detail == "Not Found":
         detail = f"no route for {request.url.path}"
-    elif exc.status_code == 405 and detail == "Method Not Allowed":
+    elif exc.status_code == 405:
+        # Starlette names only the first route's methods; Allow must list them all.
+        served = served_methods(request) - {request.method}
+        if served:
+            return method_not_allowed(request, sorted(served))
         detail = f"method {request.method} not allowed on {request.url.path}"
     if exc.status_code == 422 and not isinstance(detail, list):
         # The SDK cannot parse a string 422; keep the shape the contract promises.

@@ -8,12 +8,14 @@ Order, outermost first (see :func:`unitysvc_server.app.create_app`):
    answers 413 above ``max_body_bytes``.
 3. :class:`RejectNul` (``/v1``) -- 422 for text the databases cannot store
    (NUL, lone surrogates) and out-of-range numbers, 400 for ``NaN``/``Infinity``.
-4. :class:`Idempotency` (``/v1``) -- ``Idempotency-Key`` on POST.
+4. :class:`Idempotency` (``/v1``) -- ``Idempotency-Key`` on POST: claimed before
+   the route runs, duplicates wait for and replay the first response.
 5. :class:`SlashTolerance` (``/v1``) -- both trailing-slash forms of a route.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -28,7 +30,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unitysvc_server.api.deps import CUSTOMER_SCOPE_KEY, bearer_token
 from unitysvc_server.api.errors import REQUEST_ID_STATE
-from unitysvc_server.asgi_io import BodyTooLarge, ClientDisconnected, read_body
+from unitysvc_server.asgi_io import (
+    BodyTooLarge,
+    ClientDisconnected,
+    json_depth_exceeds,
+    json_too_deep_message,
+    read_body,
+)
 from unitysvc_server.domain import customers, idempotency
 from unitysvc_server.domain.errors import Unauthorized
 from unitysvc_server.domain.idempotency import IDEMPOTENCY_SCOPE_KEY, IdempotencyClaim
@@ -238,7 +246,8 @@ class RejectNul:
       model inspects.
     * 400 for ``NaN`` / ``Infinity`` literals: Python's parser accepts them, but
       they are not JSON, and echoing them back would produce a response no
-      strict client can parse.
+      strict client can parse; 400 too for a JSON body nested deeper than
+      :data:`~unitysvc_server.asgi_io.MAX_JSON_DEPTH` (the gateway's rule).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -246,6 +255,9 @@ class RejectNul:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            if json_depth_exceeds(scope.get(BODY_SCOPE_KEY, b"")):
+                await send_json(send, 400, {"detail": json_too_deep_message()})
+                return
             try:
                 found = self._find(scope)
             except _NonStandardJson:
@@ -287,16 +299,37 @@ def _bearer_or_none(scope: Scope) -> str | None:
         return None  # the route's auth dependency answers 401
 
 
+class _ClientGone(Exception):
+    """The client disconnected while its duplicate request waited."""
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    # The first message is the (replayed) body; the next can only be the disconnect.
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 class Idempotency:
     """Run a POST carrying ``Idempotency-Key`` once per (customer, key).
 
-    Requests without the header, unauthenticated ones (the route answers 401)
-    and multipart uploads pass through unchanged.
+    The key is claimed before the route runs (``domain.idempotency.claim``). A duplicate
+    that finds the key claimed waits — woken at once by a claimer in this process,
+    polling the database for one in another, at most :data:`WAIT_SECONDS`, and not
+    after its client left — then gets the first request's response replayed; a
+    different request under the key gets 409 at once. Requests without the header,
+    unauthenticated ones (the route answers 401) and multipart uploads pass through.
     """
+
+    #: Longest a duplicate waits for the first request (the longest a request may run:
+    #: the gateway's upstream read timeout); then 409 "in progress".
+    WAIT_SECONDS = 300.0
+    #: Polling interval bounds while the first request runs in another process.
+    POLL_SECONDS = (0.02, 0.5)
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
         self.runtime = runtime
+        self._finished: dict[tuple[uuid.UUID, str], asyncio.Event] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = header(scope, b"idempotency-key") if scope["type"] == "http" else None
@@ -314,11 +347,8 @@ class Idempotency:
         if token is None:
             await self.app(scope, receive, send)
             return
-        stored = None
         async with self.runtime.sessionmaker() as session:
             customer = await customers.authenticate(session, token)
-            if customer is not None:
-                stored = await idempotency.lookup(session, customer.id, key)
         if customer is None:
             await self.app(scope, receive, send)
             return
@@ -327,10 +357,64 @@ class Idempotency:
         fingerprint = idempotency.fingerprint(
             scope["method"], scope["path"], scope.get("query_string", b""), scope[BODY_SCOPE_KEY]
         )
+        claim = IdempotencyClaim(customer.id, key, fingerprint, scope["method"], scope["path"])
+        waited = False
+        try:
+            stored, waited = await self._claim_or_wait(claim, receive)
+        except _ClientGone:
+            return
+        if waited:
+            # The body was consumed while watching for a disconnect: hand it over again.
+            receive = replay_receive(scope[BODY_SCOPE_KEY], receive)
         if stored is not None:
             await self._answer_stored(send, stored, fingerprint)
             return
-        claim = IdempotencyClaim(customer.id, key, fingerprint, scope["method"], scope["path"])
+        finished = self._finished[(claim.customer_id, claim.key)] = asyncio.Event()
+        try:
+            await self._run(scope, receive, send, claim)
+        finally:
+            finished.set()
+            self._finished.pop((claim.customer_id, claim.key), None)
+
+    async def _claim_or_wait(
+        self, claim: IdempotencyClaim, receive: Receive
+    ) -> tuple[idempotency.StoredResponse | None, bool]:
+        """Claim the key, or wait while another request holds it; ``(stored, waited)``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.WAIT_SECONDS
+        delay, longest = self.POLL_SECONDS
+        gone: asyncio.Task[None] | None = None
+        try:
+            while True:
+                stored = await idempotency.claim(self.runtime.sessionmaker, claim)
+                if (
+                    stored is None
+                    or stored.fingerprint != claim.fingerprint
+                    or stored.status_code is not None
+                    or loop.time() >= deadline
+                ):
+                    return stored, gone is not None
+                if gone is None:
+                    gone = asyncio.ensure_future(_until_disconnect(receive))
+                finished = self._finished.get((claim.customer_id, claim.key))
+                waits: set[asyncio.Future[Any]] = {gone}
+                if finished is not None:
+                    waits.add(asyncio.ensure_future(finished.wait()))
+                done, pending = await asyncio.wait(
+                    waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED
+                )
+                for future in pending - {gone}:
+                    future.cancel()
+                if gone in done:
+                    raise _ClientGone
+                delay = min(delay * 2, longest)
+        finally:
+            if gone is not None and not gone.done():
+                gone.cancel()
+
+    async def _run(
+        self, scope: Scope, receive: Receive, send: Send, claim: IdempotencyClaim
+    ) -> None:
         scope[IDEMPOTENCY_SCOPE_KEY] = claim
         start: Message = {}
         chunks: list[bytes] = []
@@ -350,25 +434,28 @@ class Idempotency:
                     return
             await send(message)
 
+        status = 500
         try:
             await self.app(scope, receive, capture)
             status = int(start.get("status", 500))
-            if claim.recorded or 200 <= status < 300:
-                headers = [
-                    (k.decode("latin-1"), v.decode("latin-1"))
-                    for k, v in start.get("headers", ())
-                    if k.decode("latin-1").lower() not in _NOT_REPLAYED
-                ]
-                try:
-                    async with self.runtime.transaction() as session:
+        finally:
+            try:
+                async with self.runtime.transaction() as session:
+                    if claim.recorded or 200 <= status < 300:
+                        headers = [
+                            (k.decode("latin-1"), v.decode("latin-1"))
+                            for k, v in start.get("headers", ())
+                            if k.decode("latin-1").lower() not in _NOT_REPLAYED
+                        ]
                         await idempotency.store_response(
                             session, claim, status, headers, b"".join(chunks)
                         )
-                except Exception:
-                    # The work is committed; a lost record only means a retry
-                    # gets 409 instead of the replay.
-                    logger.exception("could not record the response of an idempotent request")
-        finally:
+                    else:
+                        # Nothing committed: the key is free for a retry.
+                        await idempotency.release(session, claim)
+            except Exception:
+                # A lost record only means a retry gets 409 instead of the replay.
+                logger.exception("could not record the outcome of an idempotent request")
             for message in held:
                 await send(message)
 
@@ -377,14 +464,7 @@ class Idempotency:
         send: Send, stored: idempotency.StoredResponse, fingerprint: str
     ) -> None:
         if stored.fingerprint != fingerprint:
-            await send_json(
-                send,
-                409,
-                {
-                    "detail": "Idempotency-Key was already used for a different request; "
-                    "use a new key for a new request"
-                },
-            )
+            await send_json(send, 409, {"detail": idempotency.DIFFERENT_REQUEST})
             return
         if stored.status_code is None:
             await send_json(send, 409, {"detail": idempotency.IN_PROGRESS})

@@ -6,13 +6,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc_server.crypto import API_KEY_PREFIX, api_key_hint, hash_api_key, new_api_key
 from unitysvc_server.domain.errors import NotFound, Unprocessable
-from unitysvc_server.storage.base import utcnow
+from unitysvc_server.domain.files import customer_root
+from unitysvc_server.domain.request_logs import log_body_root
+from unitysvc_server.invalidation import Invalidation
+from unitysvc_server.storage.base import Base, utcnow
+from unitysvc_server.storage.objects import ObjectStore
 from unitysvc_server.storage.tables.customers import ApiKeyRow, CustomerRow
 
 MAX_NAME_LENGTH = 100
@@ -133,6 +137,7 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
     if (key is None) == (name is None):
         raise Unprocessable(("key",), "give exactly one of a key (or its hint) and a name")
     stmt = update(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None)).values(revoked_at=utcnow())
+    invalidates: list[Invalidation]
     if name is not None:
         customer_id = (
             await session.execute(select(CustomerRow.id).where(CustomerRow.name == name))
@@ -140,13 +145,14 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
         if customer_id is None:
             raise NotFound(f"customer {name!r} not found")
         stmt = stmt.where(ApiKeyRow.customer_id == customer_id)
+        invalidates = [Invalidation.customer(customer_id)]
     else:
         assert key is not None
         if looks_like_key(key) and len(key) > len(api_key_hint(key)):
-            stmt = stmt.where(ApiKeyRow.key_hash == hash_api_key(key))
+            key_hash = hash_api_key(key)
         else:
             matches = (
-                (await session.execute(select(ApiKeyRow.id).where(ApiKeyRow.hint == key)))
+                (await session.execute(select(ApiKeyRow.key_hash).where(ApiKeyRow.hint == key)))
                 .scalars()
                 .all()
             )
@@ -156,9 +162,69 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
                 )
             if not matches:
                 raise NotFound(f"no key matches {key!r}")
-            stmt = stmt.where(ApiKeyRow.id == matches[0])
-    result = await session.execute(stmt)
+            key_hash = matches[0]
+        stmt = stmt.where(ApiKeyRow.key_hash == key_hash)
+        invalidates = [Invalidation.key(key_hash)]
+    # Every server process drops the key from its cache once this commits.
+    result = await session.execute(stmt, execution_options={"invalidates": invalidates})
     count = int(getattr(result, "rowcount", 0) or 0)
     if count == 0 and key is not None and looks_like_key(key) and len(key) > len(api_key_hint(key)):
         raise NotFound("no live key matches the given key")
     return count
+
+
+@dataclass(frozen=True)
+class DeletedCustomer:
+    """What :func:`delete_customer` removed.
+
+    Attributes:
+        id: The customer's id.
+        name: The customer's name.
+        rows: Rows deleted per table (children removed by cascade not counted).
+    """
+
+    id: uuid.UUID
+    name: str
+    rows: dict[str, int]
+
+
+async def delete_customer(session: AsyncSession, name: str) -> DeletedCustomer:
+    """Delete customer ``name`` and every row it owns, in the caller's transaction.
+
+    Every table with a ``customer_id`` column is emptied of the customer's rows (tables
+    added later included); rows hanging off those (chain steps, broadcast targets,
+    collection members) go by their foreign keys' cascade. Once committed, every server
+    process drops what it cached for the customer, so its keys are refused at once.
+    Stored objects (files, logged bodies) are the caller's to remove, after the commit
+    (:func:`remove_customer_objects`).
+
+    Raises:
+        NotFound: No customer has that name.
+    """
+    customer_id = (
+        await session.execute(select(CustomerRow.id).where(CustomerRow.name == name))
+    ).scalar_one_or_none()
+    if customer_id is None:
+        raise NotFound(f"customer {name!r} not found")
+    rows: dict[str, int] = {}
+    invalidates = {"invalidates": [Invalidation.customer(customer_id)]}
+    for table in reversed(Base.metadata.sorted_tables):
+        column = table.c.get("customer_id")
+        if column is None or table.name == CustomerRow.__tablename__:
+            continue
+        result = await session.execute(
+            delete(table).where(column == customer_id), execution_options=invalidates
+        )
+        rows[table.name] = int(getattr(result, "rowcount", 0) or 0)
+    await session.execute(
+        delete(CustomerRow).where(CustomerRow.id == customer_id), execution_options=invalidates
+    )
+    return DeletedCustomer(customer_id, name, rows)
+
+
+def remove_customer_objects(store: ObjectStore, customer_id: uuid.UUID) -> int:
+    """Delete a customer's stored objects (files, logged bodies); returns how many."""
+    return sum(
+        store.delete_tree(prefix)
+        for prefix in (customer_root(customer_id), log_body_root(customer_id))
+    )

@@ -85,9 +85,15 @@ def signing_key(secret: str | bytes) -> bytes:
     return hmac.new(raw, b"unitysvc-files-ticket-v1", hashlib.sha256).digest()
 
 
+def customer_root(customer_id: uuid.UUID) -> str:
+    """The object-store prefix of every file of a customer."""
+    return f"files/{customer_id}"
+
+
 def storage_key(customer_id: uuid.UUID, scope: Scope, key: str) -> str:
     """The object-store key of a customer's file (``key`` relative to the scope root)."""
-    return f"files/{customer_id}/{scope}/{key}" if key else f"files/{customer_id}/{scope}"
+    root = f"{customer_root(customer_id)}/{scope}"
+    return f"{root}/{key}" if key else root
 
 
 def _b64(data: bytes) -> str:

@@ -1,10 +1,16 @@
-"""``Idempotency-Key``: a POST runs once per (customer, key).
+"""``Idempotency-Key``: a POST runs once per (customer, key), whatever races or retries.
 
-The key is taken (:func:`record`) inside the request's own transaction, so the
-work and the key commit together: a crash can never leave work done without
-the key taken, nor the key taken without the work. The response is stored
-right after (:func:`store_response`) and replayed verbatim to retries with the
-same request; a different request under the same key is a 409.
+The key is *claimed* before the request runs (:func:`claim`: a unique row inserted and
+committed in a transaction of its own), so no side effect — a database write, an
+upstream call — can happen twice: a duplicate finds the claim and waits for the first
+request's outcome, then gets its response replayed. The request's own transaction marks
+the claim (:func:`mark_committed`), so "the work happened" and "the key is spent"
+commit together; the response is stored right after (:func:`store_response`). A
+request that commits nothing and fails gives the key back (:func:`release`), so a retry
+runs again. A different request under a used key is a 409.
+
+A claim whose process died before committing anything would block its key forever;
+after :data:`LEASE` without a response or committed work it is taken over.
 """
 
 from __future__ import annotations
@@ -12,14 +18,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.idempotency import IdempotencyRow
 
@@ -27,17 +32,28 @@ from unitysvc_server.storage.tables.idempotency import IdempotencyRow
 IDEMPOTENCY_SCOPE_KEY = "unitysvc.idempotency"
 #: How long an executed key is remembered (retries happen within seconds).
 RETENTION = timedelta(hours=24)
+#: A claim without committed work or a response this old is abandoned (its process
+#: died): longer than any request may run (the gateway's upstream read timeout is 300 s).
+LEASE = timedelta(minutes=15)
 MAX_KEY_LENGTH = 255
 
 IN_PROGRESS = (
     "a request with this Idempotency-Key is still in progress or its response was lost; "
     "retry later or use a new key"
 )
+DIFFERENT_REQUEST = (
+    "Idempotency-Key was already used for a different request; use a new key for a new request"
+)
 
 
 @dataclass
 class IdempotencyClaim:
-    """A request that will take ``key`` for ``customer_id`` if it succeeds."""
+    """A request holding ``key`` for ``customer_id``.
+
+    Attributes:
+        recorded: The request's transaction committed with the claim marked
+            (:func:`mark_committed`): the work is done, the key is spent.
+    """
 
     customer_id: uuid.UUID
     key: str
@@ -49,12 +65,29 @@ class IdempotencyClaim:
 
 @dataclass(frozen=True)
 class StoredResponse:
-    """The recorded outcome of an executed key (``status_code`` None: not recorded yet)."""
+    """What a claimed key holds (``status_code`` None: no response recorded yet).
+
+    Attributes:
+        work_committed: The request's work committed (no response: it was lost).
+        claimed_at: When the key was claimed.
+    """
 
     fingerprint: str
     status_code: int | None
     headers: list[tuple[str, str]]
     body: bytes
+    work_committed: bool = False
+    claimed_at: datetime | None = None
+
+    @property
+    def abandoned(self) -> bool:
+        """An unanswered claim without committed work, older than :data:`LEASE`."""
+        return (
+            self.status_code is None
+            and not self.work_committed
+            and self.claimed_at is not None
+            and self.claimed_at < utcnow() - LEASE
+        )
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
@@ -66,14 +99,16 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     return digest.hexdigest()
 
 
+def _where(customer_id: uuid.UUID, key: str) -> Any:
+    return (IdempotencyRow.customer_id == customer_id) & (IdempotencyRow.key == key)
+
+
 async def lookup(session: AsyncSession, customer_id: uuid.UUID, key: str) -> StoredResponse | None:
-    """Return what was stored for ``key``, or None if it is unused (or expired)."""
+    """Return what is stored for ``key``, or None if it is unused (or expired)."""
     row = (
         await session.execute(
             select(IdempotencyRow).where(
-                IdempotencyRow.customer_id == customer_id,
-                IdempotencyRow.key == key,
-                IdempotencyRow.created_at > utcnow() - RETENTION,
+                _where(customer_id, key), IdempotencyRow.created_at > utcnow() - RETENTION
             )
         )
     ).scalar_one_or_none()
@@ -84,36 +119,71 @@ async def lookup(session: AsyncSession, customer_id: uuid.UUID, key: str) -> Sto
         status_code=row.status_code,
         headers=[(str(k), str(v)) for k, v in (row.response_headers or [])],
         body=row.response_body or b"",
+        work_committed=row.work_committed_at is not None,
+        claimed_at=row.created_at,
     )
 
 
-async def record(session: AsyncSession, claim: IdempotencyClaim) -> None:
-    """Take the claim's key in ``session``'s transaction.
+async def claim(
+    sessionmaker: async_sessionmaker[AsyncSession], claim: IdempotencyClaim
+) -> StoredResponse | None:
+    """Claim the key for ``claim`` in a committed transaction of its own.
 
-    Raises:
-        Conflict: Another request took the key first (concurrent retry).
+    Returns:
+        ``None`` when the key is now this request's; else what the key holds (another
+        request's claim, in progress or answered). An abandoned claim is taken over.
     """
-    # An expired row of the same key would block the unique constraint.
-    await session.execute(
-        delete(IdempotencyRow).where(
-            IdempotencyRow.customer_id == claim.customer_id,
-            IdempotencyRow.created_at <= utcnow() - RETENTION,
-        )
-    )
-    try:
-        async with session.begin_nested():
-            session.add(
-                IdempotencyRow(
-                    customer_id=claim.customer_id,
-                    key=claim.key,
-                    fingerprint=claim.fingerprint,
-                    method=claim.method,
-                    path=claim.path,
+    for _ in range(3):
+        async with sessionmaker() as session:
+            try:
+                async with session.begin():
+                    # An expired row of the same key would block the unique constraint.
+                    await session.execute(
+                        delete(IdempotencyRow).where(
+                            IdempotencyRow.customer_id == claim.customer_id,
+                            IdempotencyRow.created_at <= utcnow() - RETENTION,
+                        )
+                    )
+                    session.add(
+                        IdempotencyRow(
+                            customer_id=claim.customer_id,
+                            key=claim.key,
+                            fingerprint=claim.fingerprint,
+                            method=claim.method,
+                            path=claim.path[:2000],
+                        )
+                    )
+                return None
+            except IntegrityError:
+                pass
+        async with sessionmaker() as session:
+            stored = await lookup(session, claim.customer_id, claim.key)
+            if stored is None:
+                continue  # released meanwhile: try again
+            if not stored.abandoned:
+                return stored
+            async with session.begin():
+                await session.execute(
+                    delete(IdempotencyRow).where(
+                        _where(claim.customer_id, claim.key),
+                        IdempotencyRow.status_code.is_(None),
+                        IdempotencyRow.work_committed_at.is_(None),
+                    )
                 )
-            )
-    except IntegrityError:
-        raise Conflict(IN_PROGRESS) from None
-    claim.recorded = True
+    async with sessionmaker() as session:
+        return await lookup(session, claim.customer_id, claim.key)
+
+
+async def mark_committed(session: AsyncSession, claim: IdempotencyClaim) -> None:
+    """Mark, in the request's own transaction, that its work is part of this commit."""
+    await session.execute(
+        update(IdempotencyRow)
+        .where(
+            _where(claim.customer_id, claim.key),
+            IdempotencyRow.fingerprint == claim.fingerprint,
+        )
+        .values(work_committed_at=utcnow())
+    )
 
 
 async def store_response(
@@ -123,27 +193,29 @@ async def store_response(
     headers: list[tuple[str, str]],
     body: bytes,
 ) -> None:
-    """Attach the response to a taken key, or take it now (routes without a session)."""
+    """Attach the response to the claimed key."""
     values: dict[str, Any] = {
         "status_code": status_code,
         "response_headers": [list(pair) for pair in headers],
         "response_body": body,
     }
-    if claim.recorded:
-        await session.execute(
-            update(IdempotencyRow)
-            .where(
-                IdempotencyRow.customer_id == claim.customer_id,
-                IdempotencyRow.key == claim.key,
-                IdempotencyRow.fingerprint == claim.fingerprint,
-            )
-            .values(**values)
-        )
-        return
-    await record(session, claim)
-    await session.flush()
     await session.execute(
         update(IdempotencyRow)
-        .where(IdempotencyRow.customer_id == claim.customer_id, IdempotencyRow.key == claim.key)
+        .where(
+            _where(claim.customer_id, claim.key),
+            IdempotencyRow.fingerprint == claim.fingerprint,
+        )
         .values(**values)
+    )
+
+
+async def release(session: AsyncSession, claim: IdempotencyClaim) -> None:
+    """Give the key back: the request failed without committing any work."""
+    await session.execute(
+        delete(IdempotencyRow).where(
+            _where(claim.customer_id, claim.key),
+            IdempotencyRow.fingerprint == claim.fingerprint,
+            IdempotencyRow.status_code.is_(None),
+            IdempotencyRow.work_committed_at.is_(None),
+        )
     )

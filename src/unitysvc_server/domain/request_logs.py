@@ -136,9 +136,14 @@ def preview(body: bytes) -> tuple[bytes, bool]:
     return body[:PREVIEW_LIMIT], True
 
 
+def log_body_root(customer_id: uuid.UUID) -> str:
+    """The object-store prefix of every logged full body of a customer."""
+    return f"request-logs/{customer_id}"
+
+
 def body_object_key(customer_id: uuid.UUID, log_id: uuid.UUID, part: str) -> str:
     """Object-store key of a logged full body; ``part`` is ``request`` or ``response``."""
-    return f"request-logs/{customer_id}/{log_id}/{part}"
+    return f"{log_body_root(customer_id)}/{log_id}/{part}"
 
 
 # -- writer ----------------------------------------------------------------------

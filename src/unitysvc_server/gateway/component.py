@@ -1,11 +1,12 @@
 """The gateway as a platform component: wires the parts and owns their lifecycle.
 
-``start`` creates the shared upstream client, the memoize store, the request-log writer,
-the SSRF guard, the dispatcher and the scheduler, then publishes the ASGI app as
-``runtime.gateway_app`` (and itself as ``runtime.extras["gateway"]``). ``stop`` stops
-the scheduler, waits for the gateway's own background work (tee copies, cache stores,
-scheduled runs) so their log rows are queued, drains the log writer — no row is lost on
-a clean shutdown — and closes the client, the cache and the rate limiter.
+``start`` creates the SSRF address policy and the shared upstream client that applies
+it, the memoize store, the request-log writer, the dispatcher and the scheduler, then
+publishes the ASGI app as ``runtime.gateway_app`` (and itself as
+``runtime.extras["gateway"]``). ``stop`` stops the scheduler, waits for the gateway's own
+background work (tee copies, cache stores, scheduled runs) so their log rows are queued,
+drains the log writer — no row is lost on a clean shutdown — and closes the client, the
+cache and the rate limiter.
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import hashlib
 import logging
 import threading
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+from unitysvc_server.crypto import hash_api_key
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
+from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.preferences import request_log_mode
 from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
@@ -33,7 +35,7 @@ from unitysvc_server.domain.request_logs import (
 from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
-from unitysvc_server.gateway.contextcache import TTLCache, watch_tables
+from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
 from unitysvc_server.gateway.metering import Metering
@@ -41,18 +43,31 @@ from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
 from unitysvc_server.gateway.resolve import CatalogResolver
 from unitysvc_server.gateway.scheduler import FireResult, Scheduler, load_job
-from unitysvc_server.gateway.ssrf import SSRFGuard
+from unitysvc_server.gateway.ssrf import Destinations
 from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
+from unitysvc_server.invalidation import watch_tables
 from unitysvc_server.runtime import Runtime
 from unitysvc_server.storage.objects import ObjectStore
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
-#: How long an authenticated key or a logging preference is trusted without a database
-#: read. Changes made through this process invalidate at once; this bounds how long
-#: another process sharing the database may act on a stale value (a revoked key).
+#: How long an authenticated key, a logging preference or a caller context is kept
+#: without a database read. Every change — in this process or another sharing the
+#: database, the CLI included — drops the entries it affects at once through the
+#: runtime's invalidation bus; this only bounds an entry if an invalidation were lost.
 CONTEXT_TTL_SECONDS = 5.0
+#: Tables whose committed changes invalidate the gateway's caches (per customer).
+CACHED_TABLES = (
+    "api_keys",
+    "customers",
+    "preferences",
+    "secrets",
+    "enrollments",
+    "collections",
+    "collection_members",
+    "aliases",
+)
 #: How long stop() waits for tee copies, cache stores and scheduled runs.
 DRAIN_SECONDS = 10.0
 
@@ -61,10 +76,12 @@ class GatewayComponent:
     """The gateway's start/stop lifecycle (see the module docstring)."""
 
     def __init__(self) -> None:
+        self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
         self._scheduler_task: asyncio.Task[None] | None = None
-        self._auth_cache: TTLCache[bytes, Caller] = TTLCache(CONTEXT_TTL_SECONDS)
+        # Keyed by the key's stored hash; never served past its TTL (revocation).
+        self._auth_cache: TTLCache[str, Caller] = TTLCache(CONTEXT_TTL_SECONDS, serve_stale=False)
         self._preference_cache: TTLCache[uuid.UUID, LogMode | None] = TTLCache(CONTEXT_TTL_SECONDS)
         self._caller_cache: TTLCache[uuid.UUID, CallerContext] = TTLCache(CONTEXT_TTL_SECONDS)
 
@@ -73,14 +90,16 @@ class GatewayComponent:
         settings = runtime.settings
         self._runtime = runtime
         self._stopping = asyncio.Event()
-        watch_tables(self._auth_cache, ("api_keys", "customers"))
-        watch_tables(self._preference_cache, ("preferences",))
-        watch_tables(
-            self._caller_cache,
-            ("secrets", "enrollments", "collections", "collection_members", "aliases"),
-        )
+        watch_tables(CACHED_TABLES)
+        self._unsubscribe = [
+            runtime.invalidation.subscribe(cache.apply)
+            for cache in (self._auth_cache, self._preference_cache, self._caller_cache)
+        ]
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
-        self.client = make_client()
+        self.destinations = Destinations(
+            settings.allow_private_upstreams, overrides=settings.resolve
+        )
+        self.client = make_client(self.destinations)
         self.cache: ResponseCache = make_cache(settings.redis_url)
         # Usage events and log rows share one writer: a call's event is queued before its
         # log row (the metering stage is inside the logging one), so it is never later.
@@ -95,7 +114,6 @@ class GatewayComponent:
             submit_log=self.writer.submit,
             preference=self._preference,
             spawn=self.spawn,
-            ssrf=SSRFGuard(settings.allow_private_upstreams),
             caller_context=self._caller_context,
             metering=Metering(self.writer.submit),
             # The scheduler is built just below; a d/ or r/ call only wakes it later.
@@ -112,7 +130,12 @@ class GatewayComponent:
             )
             runtime.extras[SCHEDULER_WAKE_KEY] = self.scheduler.wake
         runtime.extras["gateway"] = self
-        runtime.gateway_app = GatewayApp(self.dispatcher, self._authenticate, self.limiter)
+        runtime.gateway_app = GatewayApp(
+            self.dispatcher,
+            self._authenticate,
+            self.limiter,
+            check_invalidations=runtime.invalidation.check,
+        )
         _freeze_startup_heap()
 
     async def stop(self, runtime: Runtime) -> None:
@@ -132,6 +155,8 @@ class GatewayComponent:
         await self.cache.close()
         await self.limiter.close()
         runtime.extras.pop("gateway", None)
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
 
     # -- shared services for the stages -----------------------------------------
 
@@ -148,8 +173,9 @@ class GatewayComponent:
                 customer = await customers.authenticate(session, token)
             return None if customer is None else (Caller(customer.id), customer.id)
 
-        digest = hashlib.sha256(token.encode()).digest()
-        return await self._auth_cache.get_or_load(digest, load)
+        if not looks_like_key(token):
+            return None
+        return await self._auth_cache.get_or_load(hash_api_key(token), load)
 
     async def _preference(self, customer_id: uuid.UUID) -> LogMode | None:
         async def load() -> tuple[LogMode | None, uuid.UUID]:

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from unitysvc_server.asgi_io import json_depth_exceeds
 from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.chains import chain_by_name, ordered_steps
@@ -261,7 +262,10 @@ class RoutingObjects:
         data, cut = await read_all(response, MAX_ENVELOPE_BODY_BYTES)
         body: Any
         try:
-            body = json.loads(data) if data and not cut else data.decode("utf-8", "replace")
+            # An upstream (a BYOE one, chosen by the customer) may answer anything: a
+            # document too deep to parse safely is reported as text.
+            parse = data and not cut and not json_depth_exceeds(data)
+            body = json.loads(data) if parse else data.decode("utf-8", "replace")
         except ValueError:
             body = data.decode("utf-8", "replace")
         result: dict[str, Any] = {

@@ -1,33 +1,30 @@
 """Short-lived, invalidated caches of per-customer facts the gateway reads on every call.
 
 Authenticating a key and reading the customer's logging preference would otherwise cost
-a database round trip per dispatch. Entries live a few seconds (bounding staleness when
-several server processes share a database). Loads are single-flight, and an expired entry
-is served once more while one background load refreshes it, so a busy customer's calls
-never queue up behind a burst of identical database reads when the TTL runs out. Entries
-are dropped at once when this process commits a change to the table they mirror:
-:func:`watch_tables` hooks SQLAlchemy's flush and commit events, collects the
-``customer_id`` of every changed row of the watched tables, and invalidates those
-customers after the commit. Bulk ``UPDATE``/``DELETE`` statements on a watched table
-clear the whole cache, since their rows are not known.
+a database round trip per dispatch. Loads are single-flight, and (where allowed) an
+expired entry is served once more while one background load refreshes it, so a busy
+customer's calls never queue up behind a burst of identical database reads when the TTL
+runs out. Entries are dropped the moment the data they mirror changes, in this process
+or any other sharing the database: each cache subscribes to the runtime's
+:class:`~unitysvc_server.invalidation.InvalidationBus` with :meth:`TTLCache.apply`. The
+TTL only bounds how long an entry lives if an invalidation were ever lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-import weakref
-from collections.abc import Awaitable, Callable, Hashable, Iterable
-from typing import Any, Generic, TypeVar
+import uuid
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+from unitysvc_server.invalidation import Invalidation
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_PENDING = "unitysvc_gateway_invalidate"
 #: An expired entry older than this many TTLs is not served while refreshing.
 _STALE_TTLS = 10
 
@@ -44,12 +41,19 @@ class TTLCache(Generic[K, V]):
         ttl: Seconds an entry stays valid.
         max_entries: Beyond this the cache is emptied (crude but bounded).
         clock: Monotonic seconds.
+        serve_stale: Serve an expired entry while it is refreshed. Off for what must
+            never outlive its truth (an API key: a revoked key gets no extra call).
     """
 
     def __init__(
-        self, ttl: float, max_entries: int = 100_000, clock: Callable[[], float] = time.monotonic
+        self,
+        ttl: float,
+        max_entries: int = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+        serve_stale: bool = True,
     ) -> None:
         self.ttl = ttl
+        self._serve_stale = serve_stale
         self._max = max_entries
         self._clock = clock
         self._entries: dict[K, tuple[float, V]] = {}
@@ -75,7 +79,7 @@ class TTLCache(Generic[K, V]):
             expires, value = item
             if expires > now:
                 return value
-            if expires + self.ttl * _STALE_TTLS > now:
+            if self._serve_stale and expires + self.ttl * _STALE_TTLS > now:
                 if key not in self._loading:
                     self._loading[key] = asyncio.ensure_future(self._load(key, load, value))
                 return value
@@ -110,78 +114,26 @@ class TTLCache(Generic[K, V]):
         for key in self._keys_by_customer.pop(customer_id, ()):
             self._entries.pop(key, None)
 
+    def discard(self, key: K) -> None:
+        """Drop the entry under ``key``."""
+        self._generation += 1
+        self._entries.pop(key, None)
+
     def clear(self) -> None:
         """Drop everything."""
         self._generation += 1
         self._entries.clear()
         self._keys_by_customer.clear()
 
-
-_watchers: list[tuple[frozenset[str], weakref.ref[TTLCache[Any, Any]]]] = []
-_installed = False
-
-
-def watch_tables(cache: TTLCache[Any, Any], tables: Iterable[str]) -> None:
-    """Invalidate ``cache`` when rows of ``tables`` change in this process.
-
-    Rows must have a ``customer_id`` attribute (or be keyed by it); the cache is held
-    weakly, so a stopped server's cache does not linger.
-    """
-    global _installed
-    _watchers.append((frozenset(tables), weakref.ref(cache)))
-    if not _installed:
-        event.listen(Session, "after_flush", _after_flush)
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", _after_rollback)
-        event.listen(Session, "do_orm_execute", _on_execute)
-        _installed = True
-
-
-def _live_watchers() -> list[tuple[frozenset[str], TTLCache[Any, Any]]]:
-    live: list[tuple[frozenset[str], TTLCache[Any, Any]]] = []
-    for tables, ref in list(_watchers):
-        cache = ref()
-        if cache is None:
-            _watchers.remove((tables, ref))
+    def apply(self, invalidation: Invalidation) -> None:
+        """Act on a bus invalidation (customer ids may arrive as text or UUIDs)."""
+        if invalidation.kind == "all":
+            self.clear()
+        elif invalidation.kind == "key":
+            # Key entries are stored under the key's hash, the value a key invalidation names.
+            self.discard(cast(K, invalidation.value))
         else:
-            live.append((tables, cache))
-    return live
-
-
-def _after_flush(session: Session, _flush_context: UOWTransaction) -> None:
-    watchers = _live_watchers()
-    if not watchers:
-        return
-    pending: set[tuple[str, Any]] = session.info.setdefault(_PENDING, set())
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        table = getattr(obj, "__tablename__", None)
-        if table is not None and any(table in tables for tables, _ in watchers):
-            pending.add((table, getattr(obj, "customer_id", None)))
-
-
-def _after_commit(session: Session) -> None:
-    pending: set[tuple[str, Any]] | None = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    for tables, cache in _live_watchers():
-        for table, customer_id in pending:
-            if table in tables:
-                if customer_id is None:
-                    cache.clear()
-                else:
-                    cache.invalidate_customer(customer_id)
-
-
-def _after_rollback(session: Session, _previous: Any) -> None:
-    session.info.pop(_PENDING, None)
-
-
-def _on_execute(state: ORMExecuteState) -> None:
-    if not (state.is_update or state.is_delete):
-        return
-    mapper = state.bind_mapper
-    table = getattr(getattr(mapper, "class_", None), "__tablename__", None)
-    if table is None:
-        return
-    pending: set[tuple[str, Any]] = state.session.info.setdefault(_PENDING, set())
-    pending.add((table, None))
+            customer: Any = invalidation.value
+            with contextlib.suppress(ValueError):
+                customer = uuid.UUID(invalidation.value)
+            self.invalidate_customer(customer)

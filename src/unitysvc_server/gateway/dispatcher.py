@@ -46,13 +46,13 @@ from unitysvc_server.gateway.pipeline import (
     StageSpec,
 )
 from unitysvc_server.gateway.scheduler import MAX_RESULT_BYTES, FireResult, Job, render_body
-from unitysvc_server.gateway.ssrf import ForbiddenUpstream, SSRFGuard
 from unitysvc_server.gateway.stages.failover import failover_stage
 from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_stage
 from unitysvc_server.gateway.stages.memoize import memoize_stage
 from unitysvc_server.gateway.stages.schedule import schedule_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
+from unitysvc_server.redaction import secret_scope
 from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate, extract_routing_key
 from unitysvc_server.storage.base import utcnow
 
@@ -71,11 +71,6 @@ class RoutedCall(Protocol):
     @property
     def service_id(self) -> uuid.UUID:
         """The service the call goes to."""
-        ...
-
-    @property
-    def customer_supplied(self) -> bool:
-        """Whether the customer chose the upstream URL (BYOE): the SSRF guard applies."""
         ...
 
     def observe(self, latency_ms: float | None, ok: bool) -> None:
@@ -141,9 +136,11 @@ def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
 
 
 def guard_stage(inner: Handler) -> Handler:
-    """Outermost: no exception escapes as a stack trace."""
+    """Outermost: no exception escapes as a stack trace; opens the dispatch's secret scope."""
 
     async def handle(request: GatewayRequest) -> GatewayResponse:
+        # The used-secrets set of this dispatch (shared with its children), for redaction.
+        secret_scope()
         try:
             return await inner(request)
         except GatewayError as exc:
@@ -170,7 +167,6 @@ class Dispatcher:
         submit_log: Queues a finished request-log record.
         preference: The customer's logging mode.
         spawn: Runs background coroutines the server drains at shutdown.
-        ssrf: Guard for customer-supplied upstreams.
         caller_context: Returns a customer's (cached) routing facts (aliases).
         metering: Meters every upstream call (usage events, the service header).
         wake: Tells the scheduler that a ``d/``/``r/`` call registered a schedule.
@@ -186,7 +182,6 @@ class Dispatcher:
         submit_log: Any,
         preference: PreferenceLookup,
         spawn: Spawn,
-        ssrf: SSRFGuard,
         caller_context: CallerContextLookup,
         metering: Metering,
         wake: Callable[[], None],
@@ -194,7 +189,6 @@ class Dispatcher:
         self._resolver = resolver
         self._metering = metering
         self._client = client
-        self._ssrf = ssrf
         self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn, caller_context)
         self.pipeline = Pipeline(
             self._core,
@@ -246,6 +240,7 @@ class Dispatcher:
             depth=parent.depth + 1,
             recurrent_request_id=parent.recurrent_request_id,
             routing_key_override=routing_key_override,
+            client=parent.client,
         )
 
     async def child(
@@ -299,14 +294,9 @@ class Dispatcher:
             return await self.routing_objects.broadcast(request)
         if is_models_listing(request.method, request.path):
             members = await self._resolver.group_members(request)
-            return await list_group_models(request, members, self._client, self._ssrf)
+            return await list_group_models(request, members, self._client)
         routed = await self._resolver.resolve(request, routing_key)
         call = routed.call
-        if routed.customer_supplied:
-            try:
-                await self._ssrf.check(call.url)
-            except ForbiddenUpstream as exc:
-                raise GatewayError(403, str(exc), error_type="forbidden_upstream") from None
         body, usage_requested = ask_for_usage(request, call.url)
         started = time.perf_counter()
         response = await proxy(

@@ -23,11 +23,11 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from unitysvc_server.asgi_io import json_depth_exceeds
 from unitysvc_server.gateway.composite import read_all
 from unitysvc_server.gateway.h1client import UpstreamPool
 from unitysvc_server.gateway.paths import GatewayPath
 from unitysvc_server.gateway.pipeline import BytesBody, GatewayRequest, GatewayResponse, Trace
-from unitysvc_server.gateway.ssrf import ForbiddenUpstream, SSRFGuard
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
 from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate
 
@@ -42,9 +42,6 @@ class MemberCall(Protocol):
     @property
     def call(self) -> UpstreamCall: ...
 
-    @property
-    def customer_supplied(self) -> bool: ...
-
 
 def is_models_listing(method: str, path: GatewayPath) -> bool:
     """Whether a request is a models listing of a group (``GET g/<group>[/v1]/models``)."""
@@ -52,6 +49,8 @@ def is_models_listing(method: str, path: GatewayPath) -> bool:
 
 
 def _entries(data: bytes) -> list[Mapping[str, Any]] | None:
+    if json_depth_exceeds(data):
+        return None  # an upstream (a BYOE one) may answer anything
     try:
         body = json.loads(data)
     except ValueError:
@@ -96,16 +95,14 @@ async def list_group_models(
     request: GatewayRequest,
     members: Sequence[tuple[Candidate, MemberCall]],
     client: UpstreamPool,
-    ssrf: SSRFGuard,
 ) -> GatewayResponse:
-    """Ask every member for its models and answer the merged list."""
+    """Ask every member for its models and answer the merged list.
+
+    The upstream pool vets every member's destination (``gateway.ssrf``): a refused one
+    answers 403 and is left out like any member that fails.
+    """
 
     async def ask(member: MemberCall) -> list[Mapping[str, Any]] | None:
-        if member.customer_supplied:
-            try:
-                await ssrf.check(member.call.url)
-            except ForbiddenUpstream:
-                return None
         response = await proxy(client, "GET", member.call, request.headers, b"", Trace())
         data, cut = await read_all(response, MAX_LISTING_BYTES)
         if cut or not 200 <= response.status < 300:

@@ -21,7 +21,9 @@ uses; installed with ``uvicorn[standard]``) and does only what the gateway needs
   chunks); no redirects followed, no decompression, no cookies, no proxies from the
   environment;
 * a pooled connection that the server closed while idle is detected on reuse and the
-  request retried once on a fresh connection when nothing of a response had arrived.
+  request retried once on a fresh connection when nothing of a response had arrived;
+* host names resolved by an injected :class:`AddressSource` (the SSRF policy), and the
+  connection opened to exactly an address it returned — TLS still verifies the name.
 """
 
 from __future__ import annotations
@@ -30,12 +32,23 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import cast
+from typing import Protocol, cast
 
 import httptools
 
 Headers = list[tuple[bytes, bytes]]
-_Key = tuple[bool, str, int]
+#: (tls, host, port, private_ok): connections opened under different address policies
+#: are never shared.
+_Key = tuple[bool, str, int, bool]
+
+
+class AddressSource(Protocol):
+    """Turns a URL's host into the addresses a connection may be opened to."""
+
+    async def addresses(self, host: str, private_ok: bool = False) -> list[str]:
+        """The addresses to try, in order; raises to refuse the host."""
+        ...
+
 
 #: Pause reading from the upstream while this many body bytes wait for the consumer.
 HIGH_WATER = 1024 * 1024
@@ -338,6 +351,8 @@ class UpstreamPool:
         timeout: Read timeout in seconds (no byte for that long fails the call).
         connect_timeout: Seconds to establish a connection (TLS handshake included).
         ssl_context: For ``https`` upstreams; the system default when ``None``.
+        addresses: Resolves (and vets) host names before a connection is opened; the
+            event loop's resolver, unchecked, when ``None``.
     """
 
     def __init__(
@@ -345,10 +360,12 @@ class UpstreamPool:
         timeout: float = 300.0,
         connect_timeout: float = 10.0,
         ssl_context: ssl.SSLContext | None = None,
+        addresses: AddressSource | None = None,
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self._ssl = ssl_context
+        self._addresses = addresses
         self._idle: dict[_Key, list[_Connection]] = {}
         self._closed = False
 
@@ -365,6 +382,7 @@ class UpstreamPool:
         body: bytes,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        private_ok: bool = False,
     ) -> UpstreamResponse:
         """Send a request and wait for the response headers.
 
@@ -375,9 +393,11 @@ class UpstreamPool:
             body: The request body.
             timeout: Read timeout for this call; the pool's when ``None``.
             connect_timeout: Connect timeout for this call; the pool's when ``None``.
+            private_ok: Passed to the address source (an operator-named destination).
 
         Raises:
-            BadUpstreamURL, UpstreamConnectError, UpstreamTimeout, UpstreamProtocolError.
+            BadUpstreamURL, UpstreamConnectError, UpstreamTimeout, UpstreamProtocolError,
+            and whatever the address source raises to refuse the host.
         """
         if self._closed:
             raise UpstreamConnectError("the upstream client is closed")
@@ -393,7 +413,7 @@ class UpstreamPool:
         parts += (b"\r\n\r\n", body)
         message = b"".join(parts)
         head = method == "HEAD"
-        key = (tls, host, port)
+        key = (tls, host, port, private_ok)
         while True:
             connection, reused = await self._acquire(key, connect_timeout)
             connection.begin(message, head)
@@ -415,26 +435,38 @@ class UpstreamPool:
             connection = idle.pop()
             if not connection.closed:
                 return connection, True
-        tls, host, port = key
-        loop = asyncio.get_running_loop()
+        tls, host, port, private_ok = key
+        budget = self.connect_timeout if connect_timeout is None else connect_timeout
         try:
-            transport, protocol = await asyncio.wait_for(
-                loop.create_connection(
+            return await asyncio.wait_for(self._connect(key, host, port, tls, private_ok), budget)
+        except TimeoutError:
+            raise UpstreamTimeout(f"connecting to the upstream took too long ({host})") from None
+
+    async def _connect(
+        self, key: _Key, host: str, port: int, tls: bool, private_ok: bool
+    ) -> tuple[_Connection, bool]:
+        loop = asyncio.get_running_loop()
+        # The address vetted is the address connected to: no second lookup.
+        targets = (
+            [host] if self._addresses is None else await self._addresses.addresses(host, private_ok)
+        )
+        failure: BaseException | None = None
+        for target in targets:
+            try:
+                transport, protocol = await loop.create_connection(
                     lambda: _Connection(self, key),
-                    host,
+                    target,
                     port,
                     ssl=self._ssl_context() if tls else None,
                     server_hostname=host if tls else None,
-                ),
-                self.connect_timeout if connect_timeout is None else connect_timeout,
-            )
-        except TimeoutError:
-            raise UpstreamTimeout(f"connecting to the upstream took too long ({host})") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise UpstreamConnectError(f"cannot connect to the upstream: {exc}") from None
-        # uvloop may hand the connection over before connection_made() has run.
-        protocol.attach(transport)
-        return protocol, False
+                )
+            except (OSError, ssl.SSLError) as exc:
+                failure = exc
+                continue
+            # uvloop may hand the connection over before connection_made() has run.
+            protocol.attach(transport)
+            return protocol, False
+        raise UpstreamConnectError(f"cannot connect to the upstream: {failure}") from None
 
     def _release(self, connection: _Connection) -> None:
         if self._closed or not connection.reusable():

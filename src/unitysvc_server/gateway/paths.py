@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import unquote, unquote_plus
 
+from unitysvc_server.redaction import contains_key_shape
+
 AddressKind = Literal["service", "group", "alias", "enrollment", "chain", "broadcast", "path"]
 
 #: Address prefixes and what they name.
@@ -65,12 +67,72 @@ class PathError(Exception):
     Attributes:
         status: The HTTP status to answer with (400, 404 or 501).
         detail: A message naming the offending part and the fix.
+        error_type: A short machine-readable reason; ``None`` lets the caller derive
+            one from the status.
     """
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(self, status: int, detail: str, error_type: str | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.error_type = error_type
+
+
+#: Percent-decoding rounds a segment gets before it is judged: double encoding
+#: (``%252e``) is undone by upstreams that decode twice.
+_DECODE_ROUNDS = 4
+_SEPARATORS = re.compile(r"[/\\]")
+
+
+def hides_dot_segment(segment: str) -> bool:
+    """Whether a raw path segment is, or decodes to something containing, ``.`` or ``..``.
+
+    The segment is decoded up to :data:`_DECODE_ROUNDS` times (one more than any
+    upstream is expected to) and split on ``/`` and ``\\`` at every round, so
+    ``..%2f``, ``%2e%2e``, ``..%5c`` and ``%252e%252e`` all count. A segment still
+    encoded after the last round counts too: it cannot be shown to be harmless.
+    """
+    if "." not in segment and "%" not in segment:
+        return False
+    text = segment
+    for _ in range(_DECODE_ROUNDS):
+        if any(part in (".", "..") for part in _SEPARATORS.split(text)):
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return True
+
+
+def _credential_in_url(where: str) -> PathError:
+    return PathError(
+        400,
+        f"the {where} carries a platform API key (svcpass_...); the gateway never sends "
+        "platform keys upstream and refuses them in URLs, where they end up in logs: send "
+        "the key only in the Authorization header",
+        error_type="credential_in_url",
+    )
+
+
+def check_segments(segments: list[str]) -> None:
+    """Refuse a path whose segments could climb out of the channel's ``base_url`` or
+    that carries a platform key.
+
+    Raises:
+        PathError: 400 ``bad_path`` naming the segment, or 400 ``credential_in_url``.
+    """
+    for segment in segments:
+        if ("svcpass" in segment or "%" in segment) and contains_key_shape(unquote(segment)):
+            raise _credential_in_url("path")
+        if hides_dot_segment(segment):
+            raise PathError(
+                400,
+                f"path segment {segment!r} is a dot-segment ('.' or '..', possibly "
+                "percent-encoded or behind an encoded slash or backslash); it would leave "
+                "the service's base URL, so the gateway refuses it: remove it",
+                error_type="bad_path",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +273,7 @@ def secondary_path(value: str, param: str) -> str:
     path = path.lstrip("/")
     if not path:
         raise PathError(400, f"{param} is empty; give a gateway-relative path")
+    check_segments(path.partition("?")[0].split("/"))
     return path
 
 
@@ -228,6 +291,8 @@ def _split_query(raw_query: bytes) -> tuple[dict[str, list[str]], list[bytes]]:
         if name in GATEWAY_PARAMS:
             gateway.setdefault(name, []).append(unquote_plus(raw_value.decode("latin-1")))
         else:
+            if contains_key_shape(unquote_plus(piece.decode("latin-1"))):
+                raise _credential_in_url(f"query parameter {name!r}")
             forwarded.append(piece)
     return gateway, forwarded
 
@@ -288,8 +353,9 @@ def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
         The parsed path.
 
     Raises:
-        PathError: 400 for malformed wrapper parameters, 404 for an empty path or a
-            primitive without its name.
+        PathError: 400 for malformed wrapper parameters, for dot-segments and for a
+            platform key in the path or query, 404 for an empty path or a primitive
+            without its name.
     """
     segments = raw_path.strip("/").split("/") if raw_path.strip("/") else []
     letters: list[str] = []
@@ -300,6 +366,7 @@ def parse_gateway_path(raw_path: str, raw_query: bytes = b"") -> GatewayPath:
     query = b"&".join(forwarded).decode("latin-1")
     if not segments:
         raise PathError(404, "no target after the gateway wrappers; expected e.g. p/<service-id>")
+    check_segments(segments)
     head = segments[0]
     kind = ADDRESS_PREFIXES.get(head)
     # "p/<slug>" is a listing path (e.g. the groq catalog's "/p/groq"), not a service id.

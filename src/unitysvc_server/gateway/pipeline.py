@@ -107,6 +107,20 @@ class ObservedBody:
             self._finish(False)
 
 
+class ClientState:
+    """Whether the caller of a dispatch hung up; shared by the dispatch and its children.
+
+    Attributes:
+        gone: The caller disconnected before the response was complete (the gateway
+            cancelled the dispatch).
+    """
+
+    __slots__ = ("gone",)
+
+    def __init__(self) -> None:
+        self.gone = False
+
+
 @dataclass(slots=True)
 class Caller:
     """Who a dispatch runs for.
@@ -168,6 +182,7 @@ class GatewayRequest:
         routing_key_override: Replaces the routing key taken from the body (aliases).
         started: ``time.perf_counter()`` at arrival.
         trace: Findings of the inner stages.
+        client: Whether the caller hung up (set by the door, read by the logging stage).
     """
 
     method: str
@@ -181,6 +196,7 @@ class GatewayRequest:
     routing_key_override: dict[str, Any] | None = None
     started: float = field(default_factory=time.perf_counter)
     trace: Trace = field(default_factory=Trace)
+    client: ClientState = field(default_factory=ClientState)
     _json: Any = field(default=None, repr=False)
     _json_parsed: bool = field(default=False, repr=False)
 

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from unitysvc_server.catalog.component import LATENCY_KEY
+from unitysvc_server.catalog.component import DEMO_UPSTREAMS_KEY, LATENCY_KEY
 from unitysvc_server.catalog.model import Catalog, CatalogService, UpstreamChannel
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,
@@ -50,6 +50,7 @@ from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
 from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
+from unitysvc_server.redaction import note_secret_value
 from unitysvc_server.routing.addresses import (
     CallerFacts,
     UnknownAddress,
@@ -86,7 +87,6 @@ class Routed:
     """A resolved upstream call (see :class:`~unitysvc_server.gateway.dispatcher.RoutedCall`)."""
 
     call: UpstreamCall
-    customer_supplied: bool
     service_id: uuid.UUID
     latency: LatencyTracker | None
 
@@ -284,11 +284,15 @@ class CatalogResolver:
         service = candidate.service
 
         async def lookup(namespace: str, name: str) -> str | None:
+            value: str | None = None
             if namespace == CUSTOMER_SECRETS:
-                return await self._customer_secret(caller, session, name)
-            if namespace == "secrets":
-                return os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
-            return None
+                value = await self._customer_secret(caller, session, name)
+            elif namespace == "secrets":
+                value = os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
+            if value is not None:
+                # Redacted from this dispatch's request log and log lines.
+                note_secret_value(value)
+            return value
 
         context = (
             render_context(enrollment, service, self._runtime.crypto)
@@ -325,7 +329,13 @@ class CatalogResolver:
             raise GatewayError(
                 502, "the service's channel has no base_url", error_type="bad_channel"
             )
-        url = join_url(apply_upstream_map(base_url, self._upstreams), sub_path, request.path.query)
+        mapped = apply_upstream_map(base_url, self._upstreams)
+        url = join_url(mapped, sub_path, request.path.query)
+        # Destinations the operator named are exempt from the SSRF address policy; a
+        # URL the customer chose (BYOE) never is, whatever the map does with it.
+        private_ok = channel.kind != "byoe" and (
+            mapped != base_url or self._is_demo_upstream(mapped)
+        )
         if candidate.upstream_routing_key:
             request.body = apply_override(request.body, dict(candidate.upstream_routing_key))
         trace = request.trace
@@ -333,8 +343,9 @@ class CatalogResolver:
         trace.channel = channel.name
         trace.enrollment_id = enrollment.id if enrollment is not None else None
         return Routed(
-            call=UpstreamCall(url, _credential(rendered.get("api_key"), url, request), timeout),
-            customer_supplied=channel.kind == "byoe",
+            call=UpstreamCall(
+                url, _credential(rendered.get("api_key"), url, request), timeout, private_ok
+            ),
             service_id=service.id,
             latency=self._latency,
         )
@@ -390,6 +401,10 @@ class CatalogResolver:
             return members
         finally:
             await session.close(failed)
+
+    def _is_demo_upstream(self, url: str) -> bool:
+        base = self._runtime.extras.get(DEMO_UPSTREAMS_KEY)
+        return isinstance(base, str) and (url == base or url.startswith(base.rstrip("/") + "/"))
 
     async def _customer_secret(
         self, caller: CallerFacts, session: _Session, name: str

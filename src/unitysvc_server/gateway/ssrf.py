@@ -1,16 +1,28 @@
-"""Server-side request forgery guard for customer-supplied upstreams.
+"""Server-side request forgery guard: which addresses the gateway may connect to.
 
-A BYOE enrollment lets a customer choose the upstream ``base_url``. Without a guard the
-gateway would call anything it can reach on the customer's behalf — its own loopback admin
-ports, the cloud metadata service at 169.254.169.254, the private network. The guard
-resolves the host and refuses the call when any address is private, loopback, link-local,
-multicast, reserved or unspecified, unless the operator allows private upstreams
-(``--allow-private-upstreams``; on for ``--demo`` and ``LocalPlatform``).
+The gateway calls URLs that others wrote: a customer chooses a BYOE enrollment's
+``base_url``, a seller writes a catalog's. Without a guard it would call anything its
+host can reach — its own loopback ports, the cloud metadata service (169.254.169.254,
+or 100.100.100.200 in carrier-grade NAT space), the private network.
 
-Resolution results are cached for a minute per host so the check costs one dictionary
-lookup on the hot path. The check happens before the connection, so a DNS answer that
-changes between check and connect (rebinding) is not covered; operators exposed to that
-should also filter egress at the network level.
+The policy is an allow-list: an address is allowed only when it is *globally routable*
+(:func:`is_public_address`). Python's ``is_global`` is not enough on its own (on 3.11 it
+calls the deprecated site-local ``fec0::/10`` and the IPv4-mapped ``::ffff:100.64.0.1``
+global), so addresses that embed an IPv4 address — IPv4-mapped ``::ffff:0:0/96``, NAT64
+``64:ff9b::/96``, 6to4 ``2002::/16`` — are judged by the IPv4 address inside, and
+site-local, IPv4-compatible (``::/96``), Teredo and local-use NAT64 addresses are refused.
+
+The check runs where connections are opened (:class:`Destinations`, used by the upstream
+pool for every new connection), after DNS resolution, and the pool connects to exactly
+the address that was checked: there is no second lookup a rebinding DNS answer could
+change. Every upstream connection goes through it — BYOE channels, catalog channels,
+failover and tee secondaries, chain and broadcast steps, scheduled runs.
+
+Exempt are destinations the operator named: the targets of the upstream map
+(``--upstream-map``) and the demo's own mock upstreams — but never for a BYOE channel,
+whose URL the customer chose. ``--allow-private-upstreams`` turns the policy off
+(local development; on with ``--demo`` and in ``LocalPlatform``). ``--resolve
+HOST=ADDRESS`` pins a host name to an address, which is checked like a resolved one.
 """
 
 from __future__ import annotations
@@ -18,94 +30,125 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-import time
-from collections.abc import Awaitable, Callable
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Mapping
+
+__all__ = [
+    "Destinations",
+    "ForbiddenUpstream",
+    "Resolver",
+    "is_public_address",
+    "system_resolver",
+]
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 
-_CACHE_SECONDS = 60.0
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class ForbiddenUpstream(Exception):
-    """The upstream resolves to an address customers may not reach."""
+    """The upstream resolves to an address the gateway may not connect to."""
 
 
-def is_forbidden_address(address: str) -> bool:
-    """Whether an IP address is private, loopback, link-local or otherwise non-public."""
+def _public_v4(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
+    )
+
+
+def is_public_address(address: str) -> bool:
+    """Whether the gateway may connect to IP ``address`` with private upstreams refused.
+
+    Raises:
+        ValueError: ``address`` is not an IP address.
+    """
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
+    if isinstance(ip, ipaddress.IPv4Address):
+        return _public_v4(ip)
+    embedded = ip.ipv4_mapped or ip.sixtofour
+    if embedded is None and ip in _NAT64:
+        embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if embedded is not None:
+        return _public_v4(embedded)
+    if ip.is_site_local or ip.teredo is not None or ip in _IPV4_COMPATIBLE:
+        return False
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
     )
 
 
 async def system_resolver(host: str) -> list[str]:
-    """All addresses ``host`` resolves to, through the event loop's resolver."""
+    """Every address ``host`` resolves to, through the event loop's resolver."""
     infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
+    addresses: list[str] = []
+    for info in infos:
+        address = str(info[4][0])
+        if address not in addresses:
+            addresses.append(address)
+    return addresses
 
 
-class SSRFGuard:
-    """Refuses customer-supplied upstream URLs that point inside the network.
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
+class Destinations:
+    """Resolves upstream hosts to the addresses the gateway may connect to.
 
     Args:
-        allow_private: Skip the check entirely (local development, demo, tests).
+        allow_private: Skip the address policy (local development, demo, tests).
+        overrides: Host name -> IP address, used instead of DNS (``--resolve``).
         resolver: Host name to addresses; the system resolver by default.
-        clock: Monotonic seconds, for the resolution cache.
     """
 
     def __init__(
         self,
         allow_private: bool,
+        overrides: Mapping[str, str] | None = None,
         resolver: Resolver = system_resolver,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.allow_private = allow_private
+        self._overrides = {host.lower(): address for host, address in (overrides or {}).items()}
         self._resolver = resolver
-        self._clock = clock
-        self._cache: dict[str, tuple[float, bool]] = {}
 
-    async def check(self, url: str) -> None:
-        """Raise unless ``url`` may be called on a customer's behalf.
+    async def addresses(self, host: str, private_ok: bool = False) -> list[str]:
+        """The addresses to connect to for ``host``, each one allowed by the policy.
+
+        Args:
+            host: Host name or IP literal of the URL.
+            private_ok: The operator named this destination (see the module docs).
 
         Raises:
-            ForbiddenUpstream: The host resolves to a non-public address, cannot be
-                resolved, or the URL has no host.
+            ForbiddenUpstream: The host does not resolve, or resolves (also) to an
+                address that is not public while the policy applies.
         """
-        if self.allow_private:
-            return
-        parts = urlsplit(url)
-        host = parts.hostname
-        if not host or parts.scheme not in ("http", "https"):
-            raise ForbiddenUpstream(f"upstream URL {url!r} needs an http(s) scheme and a host")
-        now = self._clock()
-        cached = self._cache.get(host)
-        if cached is not None and cached[0] > now:
-            forbidden = cached[1]
+        name = host.lower().rstrip(".")
+        if name in self._overrides:
+            addresses = [self._overrides[name]]
+        elif _is_ip(name):
+            addresses = [name]
         else:
-            forbidden = await self._forbidden(host)
-            self._cache[host] = (now + _CACHE_SECONDS, forbidden)
-        if forbidden:
+            try:
+                addresses = await self._resolver(name)
+            except OSError as exc:
+                raise ForbiddenUpstream(
+                    f"upstream host {host!r} does not resolve ({exc.strerror or exc})"
+                ) from None
+            if not addresses:
+                raise ForbiddenUpstream(f"upstream host {host!r} does not resolve")
+        if self.allow_private or private_ok:
+            return addresses
+        refused = [a for a in addresses if not is_public_address(a)]
+        if refused:
+            # One non-public answer refuses the name: a mix is how rebinding starts.
             raise ForbiddenUpstream(
-                f"upstream host {host!r} resolves to a private, loopback or link-local "
-                "address; customer-supplied upstreams must be public (an operator can "
-                "allow this with --allow-private-upstreams)"
+                f"upstream host {host!r} resolves to {refused[0]}, which is not a public "
+                "address (private, loopback, link-local, carrier-grade NAT, site-local or "
+                "reserved); upstreams must be publicly routable (an operator can allow "
+                "this with --allow-private-upstreams)"
             )
-
-    async def _forbidden(self, host: str) -> bool:
-        try:
-            return is_forbidden_address(host)
-        except ValueError:
-            pass  # a name, not an address literal
-        try:
-            addresses = await self._resolver(host)
-        except OSError as exc:
-            raise ForbiddenUpstream(f"upstream host {host!r} does not resolve ({exc})") from exc
-        return not addresses or any(is_forbidden_address(a) for a in addresses)
+        return addresses

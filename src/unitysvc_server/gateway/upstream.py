@@ -3,16 +3,20 @@
 One :class:`~unitysvc_server.gateway.h1client.UpstreamPool` (keep-alive connections, a
 lean HTTP/1.1 client: see that module for why) serves every call. What is forwarded:
 method, sub-path, query, body and end-to-end headers. What is not: hop-by-hop headers, the
-``Host``, the caller's own ``svcpass_`` credential (in ``Authorization`` or anywhere else),
-and the gateway's own ``x-unitysvc-*`` control headers. The upstream credential is added as
+``Host``, any header holding a ``svcpass_`` platform key (``Authorization`` included), and
+the gateway's own ``x-unitysvc-*`` control headers. A platform key in the path or query
+(``gateway.paths``) or the authenticating key in the body (``gateway.asgi``) is refused
+with 400 before anything is sent. The upstream credential is added as
 ``Authorization: Bearer <key>`` — the scheme every OpenAI-compatible API (and the demo and
 groq catalogs) expects; docs/decisions.md records this choice.
 
 The response is streamed raw (content-encoding untouched), status and end-to-end headers
 propagated. Failures before the response headers become JSON errors: timeout → 504,
-connection failure → 502, both ``error_source: "upstream"``. A failure in the middle of a
-streamed body cannot change the status any more; it raises :class:`UpstreamInterrupted`
-and the connection to the caller is cut, which is how HTTP signals a truncated body.
+connection failure → 502, both ``error_source: "upstream"``; a destination the SSRF
+policy refuses (``gateway.ssrf``) → 403 ``forbidden_upstream`` before any connection. A
+failure in the middle of a streamed body cannot change the status any more; it raises
+:class:`UpstreamInterrupted` and the connection to the caller is cut, which is how HTTP
+signals a truncated body.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from unitysvc_server.gateway.h1client import (
     UpstreamTimeout,
 )
 from unitysvc_server.gateway.pipeline import GatewayResponse, Headers, Trace
+from unitysvc_server.gateway.ssrf import Destinations, ForbiddenUpstream
 
 HOP_BY_HOP = frozenset(
     {
@@ -68,11 +73,14 @@ class UpstreamCall:
         url: Absolute URL (base URL + sub-path + query), after the upstream map.
         headers: Headers the channel adds (the credential, static channel headers).
         timeout: Seconds to wait for the upstream, per phase; ``None`` for the default.
+        private_ok: The operator named this destination (an upstream-map target or the
+            demo's own upstreams), so the SSRF address policy does not apply to it.
     """
 
     url: str
     headers: Headers = field(default_factory=list)
     timeout: float | None = None
+    private_ok: bool = False
 
 
 def _connection_tokens(headers: Headers) -> set[bytes]:
@@ -171,8 +179,13 @@ def join_url(base_url: str, sub_path: str, query: str) -> str:
     return f"{url}?{combined}" if combined else url
 
 
-def make_client(timeout: float = 300.0, connect_timeout: float = 10.0) -> UpstreamPool:
+def make_client(
+    destinations: Destinations, timeout: float = 300.0, connect_timeout: float = 10.0
+) -> UpstreamPool:
     """The shared upstream client (create it inside the running event loop).
+
+    Every new connection's host is resolved and vetted by ``destinations`` (the SSRF
+    policy), and the connection is opened to the vetted address.
 
     Neither httpx nor aiohttp on this path: httpx's pool collapses under concurrency
     (about 440 proxied requests/s at 32 concurrent calls here) and aiohttp's per-request
@@ -180,7 +193,7 @@ def make_client(timeout: float = 300.0, connect_timeout: float = 10.0) -> Upstre
     connection limit, follows no redirects, leaves bodies encoded (they pass through byte
     for byte) and invents no ``User-Agent``/``Accept`` headers on the caller's behalf.
     """
-    return UpstreamPool(timeout=timeout, connect_timeout=connect_timeout)
+    return UpstreamPool(timeout=timeout, connect_timeout=connect_timeout, addresses=destinations)
 
 
 class _Relay:
@@ -237,8 +250,16 @@ async def proxy(
     started = time.perf_counter()
     try:
         response = await client.request(
-            method, call.url, headers, body, timeout=call.timeout, connect_timeout=call.timeout
+            method,
+            call.url,
+            headers,
+            body,
+            timeout=call.timeout,
+            connect_timeout=call.timeout,
+            private_ok=call.private_ok,
         )
+    except ForbiddenUpstream as exc:
+        return error_response(403, str(exc), error_type="forbidden_upstream")
     except UpstreamTimeout:
         return _error(
             trace,

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from unitysvc_server.config import Settings
+from unitysvc_server.invalidation import BUS_INFO_KEY, InvalidationBus, install_session_hooks
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -85,9 +86,21 @@ def engine_for(settings: Settings) -> AsyncEngine:
     return create_engine(settings.resolved_database_url)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Return the session factory; objects stay usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+def make_sessionmaker(
+    engine: AsyncEngine, bus: InvalidationBus | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Return the session factory; objects stay usable after commit.
+
+    Args:
+        engine: The engine.
+        bus: Where the sessions' commits publish cache invalidations (see
+            :func:`unitysvc_server.invalidation.watch_tables`); none when ``None``.
+    """
+    info = None
+    if bus is not None:
+        info = {BUS_INFO_KEY: bus}
+        install_session_hooks()
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -139,6 +140,15 @@ class ObjectStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return False
         return True
+
+    def delete_tree(self, prefix: str) -> int:
+        """Remove every object under the folder ``prefix``; returns how many there were."""
+        folder = self.path_for(prefix)
+        if not folder.is_dir():
+            return 0
+        count = sum(1 for path in folder.rglob("*") if path.is_file())
+        shutil.rmtree(folder, ignore_errors=True)
+        return count
 
     # -- reads -----------------------------------------------------------------
 

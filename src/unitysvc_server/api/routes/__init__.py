@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from unitysvc_server.api.routes import (
+    admin,
     aliases,
     broadcasts,
     chains,
@@ -38,4 +39,5 @@ ROUTERS: list[APIRouter] = [
     resolve.router,
     preferences.router,
     usage.router,
+    admin.router,
 ]

@@ -7,10 +7,13 @@ these wins. The row is assembled while the response streams past — previews of
 8 KB of each body, full bodies (bounded) in complete mode — and handed to the log writer
 when the body ends, so logging never delays the response. Credential headers are left out
 and secret-looking query values redacted; the upstream's URL and credential never enter the row.
+Anything shaped like a platform key, and the values of the caller's secrets the dispatch used,
+are redacted from the path, the headers and both bodies (``unitysvc_server.redaction``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -28,17 +31,21 @@ from unitysvc_server.gateway.pipeline import (
     ObservedBody,
 )
 from unitysvc_server.gateway.upstream import loggable_headers
+from unitysvc_server.redaction import redact_bytes, redact_text, secret_values
 from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
 LogMode = Literal["truncated", "complete"]
 PREVIEW_BYTES = 8 * 1024
+#: Bytes captured beyond what is kept, so a secret cut by the limit is still redacted.
+_REDACTION_SLACK = 512
 #: Complete mode keeps bodies up to this size in full; longer ones are marked truncated.
 MAX_COMPLETE_BYTES = 32 * 1024 * 1024
 OPT_IN_HEADER = b"x-unitysvc-log-request"
 
 _RANK = {None: 0, "truncated": 1, "complete": 2}
+_CLIENT_CANCELLED = ("client", "client_cancelled")
 _SECRET_QUERY = re.compile(
     r"(?i)(^|[?&])([^=&]*(?:key|token|secret|password|signature|auth)[^=&]*)=[^&]*"
 )
@@ -109,37 +116,69 @@ def _content_type(headers: Headers) -> str:
 
 
 class _ResponseCapture:
-    __slots__ = ("record", "limit", "parts", "size", "submit")
+    __slots__ = ("record", "limit", "parts", "size", "submit", "request")
 
-    def __init__(self, record: DispatchLog, submit: Callable[[DispatchLog], None]) -> None:
+    def __init__(
+        self, record: DispatchLog, submit: Callable[[DispatchLog], None], request: GatewayRequest
+    ) -> None:
         self.record = record
         self.limit = MAX_COMPLETE_BYTES if record.mode == "complete" else PREVIEW_BYTES
         self.parts: list[bytes] = []
         self.size = 0
         self.submit = submit
+        self.request = request
 
     def chunk(self, data: bytes) -> None:
-        room = self.limit - self.size
+        # A little more than is kept, so a value cut at the limit is still recognised.
+        room = self.limit + _REDACTION_SLACK - self.size
         if room > 0:
             self.parts.append(data[:room])
         self.size += len(data)
 
     def end(self, complete: bool) -> None:
         record = self.record
-        body = b"".join(self.parts)
+        secrets = secret_values()
+        body = redact_bytes(b"".join(self.parts), secrets)
         self.parts = []
         record.response_preview = body[:PREVIEW_BYTES]
         record.response_truncated = self.size > PREVIEW_BYTES
         if record.mode == "complete":
-            record.response_full = body
-            record.response_truncated = self.size > len(body)
+            record.response_full = body[: self.limit]
+            record.response_truncated = self.size > self.limit
         if not complete and record.error_type is None:
-            record.error_source = record.error_source or "gateway"
-            record.error_type = "response_interrupted"
-        try:
-            self.submit(record)
-        except Exception:
-            logger.exception("could not queue a request log")
+            if self.request.client.gone:
+                record.error_source, record.error_type = _CLIENT_CANCELLED
+            else:
+                record.error_source = record.error_source or "gateway"
+                record.error_type = "response_interrupted"
+        _submit(record, self.request.body, secrets, self.submit)
+
+
+def _submit(
+    record: DispatchLog,
+    body: bytes,
+    secrets: frozenset[str],
+    submit: Callable[[DispatchLog], None],
+) -> None:
+    _redact_request(record, body, secrets)
+    try:
+        submit(record)
+    except Exception:
+        logger.exception("could not queue a request log")
+
+
+def _redact_request(record: DispatchLog, body: bytes, secrets: frozenset[str]) -> None:
+    """Redact what the record holds of the request, now that the used secrets are known."""
+    record.path = redact_text(record.path, secrets)
+    record.request_headers = {k: redact_text(v, secrets) for k, v in record.request_headers.items()}
+    record.response_headers = {
+        k: redact_text(v, secrets) for k, v in record.response_headers.items()
+    }
+    clean = redact_bytes(body, secrets)
+    if clean is not body:
+        record.request_preview = clean[:PREVIEW_BYTES]
+        if record.request_full is not None:
+            record.request_full = clean
 
 
 def logging_stage(
@@ -187,7 +226,17 @@ def logging_stage(
             request_truncated=len(body) > PREVIEW_BYTES,
             request_full=body if mode == "complete" else None,
         )
-        response = await inner(request)
+        try:
+            response = await inner(request)
+        except asyncio.CancelledError:
+            if request.client.gone:
+                # The caller hung up before the answer's headers: record that, then let
+                # the cancellation finish unwinding the dispatch.
+                record.error_source, record.error_type = _CLIENT_CANCELLED
+                record.service_id = request.trace.service_id
+                record.response_time_ms = round((time.perf_counter() - request.started) * 1000, 3)
+                _submit(record, body, secret_values(), submit)
+            raise
         trace = request.trace
         record.service_id = trace.service_id
         record.enrollment_id = trace.enrollment_id
@@ -200,7 +249,7 @@ def logging_stage(
         record.error_source = response.error_source or trace.error_source
         record.error_type = response.error_type or trace.error_type
         record.usage_event_id = trace.usage_event_id
-        response.body = ObservedBody(response.body, _ResponseCapture(record, submit))
+        response.body = ObservedBody(response.body, _ResponseCapture(record, submit, request))
         return response
 
     return handle

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
@@ -14,12 +15,15 @@ __all__ = ["IdempotencyRow"]
 
 
 class IdempotencyRow(IdMixin, TimestampMixin, Base):
-    """One executed (customer, key) pair and the response it produced.
+    """One claimed (customer, key) pair and the response it produced.
 
-    The row is inserted in the same transaction as the request's own writes, so
-    "the work happened" and "the key is taken" commit together. The response
-    (``status_code`` ...) is filled in right after; a row without it means the
-    work committed but the process died before the response was recorded.
+    The row is inserted and committed *before* the request runs (the claim), so a
+    duplicate finds it and waits instead of running the work again. The request's own
+    transaction sets ``work_committed_at`` with its writes, so both commit together;
+    the response (``status_code`` ...) is filled in right after. A row without a
+    response and without ``work_committed_at`` is a request in progress (or one whose
+    process died before committing anything: taken over after a lease); with
+    ``work_committed_at`` but no response, the work is done and the response was lost.
     """
 
     __tablename__ = "idempotency_keys"
@@ -31,6 +35,7 @@ class IdempotencyRow(IdMixin, TimestampMixin, Base):
     fingerprint: Mapped[str] = mapped_column(String(64), nullable=False)
     method: Mapped[str] = mapped_column(String(10), nullable=False)
     path: Mapped[str] = mapped_column(String(2000), nullable=False)
+    work_committed_at: Mapped[datetime | None] = mapped_column(default=None)
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     response_headers: Mapped[list[Any] | None] = mapped_column(default=None)
     response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: None
-Create Date: 2026-12-03 08:21:37.145836
+Create Date: 2026-12-03 09:28:58.878005
 """
 
 from collections.abc import Sequence
@@ -333,6 +333,7 @@ def upgrade() -> None:
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("method", sa.String(length=10), nullable=False),
         sa.Column("path", sa.String(length=2000), nullable=False),
+        sa.Column("work_committed_at", unitysvc_server.storage.base.UTCDateTime(), nullable=True),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_headers", unitysvc_server.storage.base.JSONType, nullable=True),
         sa.Column("response_body", sa.LargeBinary(), nullable=True),
