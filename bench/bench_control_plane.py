@@ -480,7 +480,10 @@ def first_and_last_pages(http: httpx.Client, rows: int, reps: int) -> dict[str, 
 
 @contextmanager
 def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
-    """Sample ``pid`` (and its threads) with py-spy while the body runs."""
+    """Sample ``pid`` with py-spy while the body runs: the threads holding the GIL only, so
+    the samples are Python's CPU time (an idle aiosqlite thread waiting on its queue, or
+    the event loop in epoll, would otherwise look busy; SQLite's own C work, done with the
+    GIL released, is left out: it shows in the CPU rows)."""
     proc = subprocess.Popen(
         [
             "py-spy",
@@ -506,46 +509,48 @@ def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
         proc.wait(timeout=seconds + 30)
 
 
-def _frame_package(frame: str) -> str:
-    """Where a py-spy frame ``func (path/to/file.py:12)`` lives: a package or the stdlib."""
-    path = frame[frame.rfind("(") + 1 :].split(":")[0]
-    if "site-packages/" in path:
-        return path.split("site-packages/")[1].split("/")[0].removesuffix(".py")
-    for own in ("unitysvc_server", "unitysvc"):
-        if f"/{own}/" in path:
-            return own
-    module = Path(path).stem if "/" in path else path
-    return f"stdlib:{module}"
+OWN_PACKAGES = ("unitysvc_server", "unitysvc")
+
+
+def _frame(frame: str) -> tuple[str, str, str]:
+    """(function, file, package) of a py-spy frame ``func (pkg/mod.py:12)``; py-spy names
+    files relative to their ``sys.path`` entry, so the first part is the package, and a
+    standard-library one is reported as ``stdlib``."""
+    name, _, where = frame.rpartition(" (")
+    path = where.rstrip(")").rsplit(":", 1)[0]
+    top = path.split("/", 1)[0].removesuffix(".py")
+    stdlib = top in sys.stdlib_module_names or path.startswith("<frozen")
+    return name, path, "stdlib" if stdlib else top
 
 
 def summarize_profile(raw: Path, top: int = 12) -> dict[str, Any]:
-    """Leaf functions and packages (inclusive: in the stack at all) by share of samples."""
+    """Shares of a py-spy ``raw`` (collapsed stacks) file's samples: packages on the stack
+    (each counted once per sample), our own functions on the stack, and leaf functions."""
     leaves: Counter[str] = Counter()
     packages: Counter[str] = Counter()
+    own: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
-        frames = [
-            f for f in stack.split(";") if "(" in f and not f.startswith(("process", "thread"))
-        ]
+        frames = [_frame(f) for f in stack.split(";") if f.endswith(")") and " (" in f]
         if not frames:
             continue
+        count = int(count_text)
         total += count
-        leaf = frames[-1]
-        name = leaf[: leaf.rfind("(")].strip()
-        leaves[f"{name} ({_frame_package(leaf)})"] += count
-        for package in {
-            _frame_package(f) for f in frames if not _frame_package(f).startswith("stdlib")
-        }:
+        name, path, package = frames[-1]
+        leaves[f"{name} ({path})"] += count
+        for package in {package for _, _, package in frames if package != "stdlib"}:
             packages[package] += count
+        for function in {f"{n} ({p})" for n, p, package in frames if package in OWN_PACKAGES}:
+            own[function] += count
     share = (lambda n: round(100 * n / total, 1)) if total else (lambda n: 0.0)
     return {
         "samples": total,
-        "leaf": [(name, share(n)) for name, n in leaves.most_common(top)],
         "packages": [(name, share(n)) for name, n in packages.most_common(top)],
+        "own": [(name, share(n)) for name, n in own.most_common(top)],
+        "leaf": [(name, share(n)) for name, n in leaves.most_common(top)],
     }
 
 
@@ -795,10 +800,11 @@ def report(results: dict[str, Any], opts: Options) -> None:
         print(f"  - {note}")
     for label, found in results.get("profile", {}).items():
         print(f"py-spy, SQLite server, {label}: {found['samples']} samples ({found['file']})")
-        print("  packages (in the stack):  " + ", ".join(f"{n} {p}%" for n, p in found["packages"]))
-        print("  leaf functions:")
-        for name, share in found["leaf"]:
-            print(f"    {share:5.1f}%  {name}")
+        print("  packages on the stack: " + ", ".join(f"{n} {p}%" for n, p in found["packages"]))
+        for title, key in (("our functions on the stack", "own"), ("leaf functions", "leaf")):
+            print(f"  {title}:")
+            for name, share in found[key]:
+                print(f"    {share:5.1f}%  {name}")
 
 
 def main() -> None:

@@ -125,23 +125,25 @@ def test_seeding_shortfall_is_an_error(bench: ModuleType) -> None:
 
 
 def test_profile_summary(bench: ModuleType, tmp_path: Path) -> None:
-    site = "/v/lib/python3.11/site-packages"
+    # py-spy's raw format: collapsed stacks, files relative to their sys.path entry.
     raw = tmp_path / "raw.txt"
+    run = "_run_module_as_main (<frozen runpy>:198);Runner.run (asyncio/runners.py:118)"
     raw.write_text(
-        'process 1:"python";thread (0x1);run (asyncio/events.py:80);'
-        f"execute ({site}/sqlalchemy/engine/base.py:10);"
-        f"_execute ({site}/aiosqlite/core.py:5) 3\n"
-        'process 1:"python";thread (0x1);run (asyncio/events.py:80);'
-        "set_secret (/src/unitysvc_server/domain/secrets.py:9) 1\n"
+        f"{run};set_secret (unitysvc_server/domain/secrets.py:9);"
+        "Session.execute (sqlalchemy/orm/session.py:10);"
+        "Connection._execute (aiosqlite/core.py:5) 3\n"
+        f"{run};set_secret (unitysvc_server/domain/secrets.py:9) 1\n"
+        "not a stack line\n"
     )
     found = bench.summarize_profile(raw)
     assert found["samples"] == 4
-    assert found["leaf"][0] == ("_execute (aiosqlite)", 75.0)
+    assert found["leaf"][0] == ("Connection._execute (aiosqlite/core.py)", 75.0)
     assert dict(found["packages"]) == {
+        "unitysvc_server": 100.0,
         "sqlalchemy": 75.0,
         "aiosqlite": 75.0,
-        "unitysvc_server": 25.0,
     }
+    assert found["own"] == [("set_secret (unitysvc_server/domain/secrets.py)", 100.0)]
 
 
 def test_cpu_seconds_counts_this_process(bench: ModuleType) -> None:
