@@ -480,29 +480,19 @@ def first_and_last_pages(http: httpx.Client, rows: int, reps: int) -> dict[str, 
 
 @contextmanager
 def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
-    """Sample ``pid`` with py-spy while the body runs: the threads holding the GIL only, so
-    the samples are Python's CPU time (an idle aiosqlite thread waiting on its queue, or
-    the event loop in epoll, would otherwise look busy; SQLite's own C work, done with the
-    GIL released, is left out: it shows in the CPU rows)."""
-    proc = subprocess.Popen(
-        [
-            "py-spy",
-            "record",
-            "-p",
-            str(pid),
-            "-d",
-            str(seconds),
-            "-r",
-            "200",
-            "-f",
-            "raw",
-            "-o",
-            str(output),
-            "--nonblocking",
-        ],  # fmt: skip
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    """Sample every thread of ``pid`` with py-spy while the body runs.
+
+    ``--native`` adds the C frames, without which py-spy shows an aiosqlite thread waiting
+    on its queue, or the event loop in ``epoll_wait``, as busy (its idle detection does
+    not tell them apart here); with them :func:`summarize_profile` can sort the samples
+    into work, waiting and SQLite's busy-handler sleeps. (Native unwinding needs py-spy
+    to pause the process at each sample, which slows it while the profile runs.)
+    """
+    # fmt: off
+    command = ["py-spy", "record", "-p", str(pid), "-d", str(seconds), "-r", "200",
+               "-f", "raw", "--native", "-o", str(output)]
+    # fmt: on
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
     finally:
@@ -510,26 +500,52 @@ def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
 
 
 OWN_PACKAGES = ("unitysvc_server", "unitysvc")
+ENTRY_FILES = ("unitysvc_server/__main__.py", "unitysvc_server/cli.py")
+#: Native frames of a thread that waits (a lock or queue, epoll, the GIL, a condition).
+WAITS = ("PyThread_acquire_lock_timed", "epoll_wait", "epoll_pwait", "take_gil", "sem_wait",
+         "sem_timedwait", "sem_clockwait", "pthread_cond_wait", "pthread_cond_timedwait",
+         "select", "poll", "ppoll")  # fmt: skip
+#: The thread's state in a sample, by the frames in its stack (first match wins).
+STATES = (
+    ("SQLite busy handler (sleeping for the write lock)", ("sqlite3InvokeBusyHandler",)),
+    ("waiting (lock, queue, epoll, GIL)", WAITS),
+    ("fsync", ("fsync", "fdatasync")),
+)
 
 
 def _frame(frame: str) -> tuple[str, str, str]:
-    """(function, file, package) of a py-spy frame ``func (pkg/mod.py:12)``; py-spy names
-    files relative to their ``sys.path`` entry, so the first part is the package, and a
-    standard-library one is reported as ``stdlib``."""
+    """(function, file, package) of a py-spy frame ``func (pkg/mod.py:12)``.
+
+    py-spy names Python files relative to their ``sys.path`` entry, so the first part is
+    the package (``stdlib`` for the standard library's); native frames name their shared
+    library (``native:libsqlite3`` ...) or C file (``native:c``).
+    """
     name, _, where = frame.rpartition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
     top = path.split("/", 1)[0].removesuffix(".py")
-    stdlib = top in sys.stdlib_module_names or path.startswith("<frozen")
-    return name, path, "stdlib" if stdlib else top
+    if path == "?":
+        return name, path, "native:?"
+    if ".so" in path and "/" not in path:
+        return name, path, "native:" + path.split(".so", 1)[0]
+    if path.endswith((".c", ".h")):
+        return name, path, "native:c"
+    if top in sys.stdlib_module_names or path.startswith("<frozen"):
+        return name, path, "stdlib"
+    return name, path, top
 
 
 def summarize_profile(raw: Path, top: int = 12) -> dict[str, Any]:
-    """Shares of a py-spy ``raw`` (collapsed stacks) file's samples: packages on the stack
-    (each counted once per sample), our own functions on the stack, and leaf functions."""
+    """A py-spy ``raw`` (collapsed stacks) file in shares of samples.
+
+    ``states``: of all thread samples, the share in each of :data:`STATES`, the rest
+    running. Of the running ones: ``packages`` on the stack (each counted once per
+    sample), ``own`` functions (ours) on the stack and ``leaf`` functions.
+    """
     leaves: Counter[str] = Counter()
     packages: Counter[str] = Counter()
     own: Counter[str] = Counter()
-    total = 0
+    states: Counter[str] = Counter()
+    total = running = 0
     for line in raw.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -539,18 +555,35 @@ def summarize_profile(raw: Path, top: int = 12) -> dict[str, Any]:
             continue
         count = int(count_text)
         total += count
-        name, path, package = frames[-1]
+        names = {name for name, _, _ in frames}
+        state = next((label for label, marks in STATES if names.intersection(marks)), "running")
+        states[state] += count
+        if state != "running":
+            continue
+        running += count
+        name, path, _ = frames[-1]
         leaves[f"{name} ({path})"] += count
         for package in {package for _, _, package in frames if package != "stdlib"}:
             packages[package] += count
-        for function in {f"{n} ({p})" for n, p, package in frames if package in OWN_PACKAGES}:
+        for function in {
+            f"{n} ({p})"
+            for n, p, package in frames
+            # The process's entry frames are under every sample of the main thread.
+            if package in OWN_PACKAGES and p not in ENTRY_FILES
+        }:
             own[function] += count
-    share = (lambda n: round(100 * n / total, 1)) if total else (lambda n: 0.0)
+
+    def shares(counts: Counter[str], of: int) -> list[tuple[str, float]]:
+        return [
+            (name, round(100 * n / of, 1) if of else 0.0) for name, n in counts.most_common(top)
+        ]
+
     return {
         "samples": total,
-        "packages": [(name, share(n)) for name, n in packages.most_common(top)],
-        "own": [(name, share(n)) for name, n in own.most_common(top)],
-        "leaf": [(name, share(n)) for name, n in leaves.most_common(top)],
+        "states": shares(states, total),
+        "packages": shares(packages, running),
+        "own": shares(own, running),
+        "leaf": shares(leaves, running),
     }
 
 
@@ -799,9 +832,14 @@ def report(results: dict[str, Any], opts: Options) -> None:
     for note in notes:
         print(f"  - {note}")
     for label, found in results.get("profile", {}).items():
-        print(f"py-spy, SQLite server, {label}: {found['samples']} samples ({found['file']})")
-        print("  packages on the stack: " + ", ".join(f"{n} {p}%" for n, p in found["packages"]))
-        for title, key in (("our functions on the stack", "own"), ("leaf functions", "leaf")):
+        print(
+            f"py-spy, SQLite server, {label}: {found['samples']} thread samples ({found['file']})"
+        )
+        print("  threads: " + ", ".join(f"{name} {share}%" for name, share in found["states"]))
+        print("  running, by package on the stack: " + ", ".join(
+            f"{name} {share}%" for name, share in found["packages"]))  # fmt: skip
+        for title, key in (("running, our functions on the stack", "own"),
+                           ("running, leaf functions", "leaf")):  # fmt: skip
             print(f"  {title}:")
             for name, share in found[key]:
                 print(f"    {share:5.1f}%  {name}")

@@ -125,18 +125,32 @@ def test_seeding_shortfall_is_an_error(bench: ModuleType) -> None:
 
 
 def test_profile_summary(bench: ModuleType, tmp_path: Path) -> None:
-    # py-spy's raw format: collapsed stacks, files relative to their sys.path entry.
+    # py-spy's raw --native format: collapsed stacks, Python files relative to their
+    # sys.path entry, native frames named by library.
     raw = tmp_path / "raw.txt"
-    run = "_run_module_as_main (<frozen runpy>:198);Runner.run (asyncio/runners.py:118)"
+    main = (
+        "_run_module_as_main (<frozen runpy>:198);start (unitysvc_server/cli.py:9);"
+        "Runner.run (asyncio/runners.py:118)"
+    )
+    worker = "Thread.run (threading.py:982);_connection_worker_thread (aiosqlite/core.py:63)"
     raw.write_text(
-        f"{run};set_secret (unitysvc_server/domain/secrets.py:9);"
+        f"{main};set_secret (unitysvc_server/domain/secrets.py:9);"
         "Session.execute (sqlalchemy/orm/session.py:10);"
         "Connection._execute (aiosqlite/core.py:5) 3\n"
-        f"{run};set_secret (unitysvc_server/domain/secrets.py:9) 1\n"
+        f"{main};set_secret (unitysvc_server/domain/secrets.py:9) 1\n"
+        f"{main};epoll_pwait (libc.so.6) 4\n"
+        f"{worker};sqlite3_step (libsqlite3.so.0.8.6);sqlite3InvokeBusyHandler "
+        "(libsqlite3.so.0.8.6);clock_nanosleep (libc.so.6) 2\n"
         "not a stack line\n"
     )
     found = bench.summarize_profile(raw)
-    assert found["samples"] == 4
+    assert found["samples"] == 10
+    assert dict(found["states"]) == {
+        "waiting (lock, queue, epoll, GIL)": 40.0,
+        "running": 40.0,
+        "SQLite busy handler (sleeping for the write lock)": 20.0,
+    }
+    # Shares of the 4 running samples.
     assert found["leaf"][0] == ("Connection._execute (aiosqlite/core.py)", 75.0)
     assert dict(found["packages"]) == {
         "unitysvc_server": 100.0,
