@@ -178,8 +178,8 @@ def parse_args(argv: list[str] | None = None) -> Options:
         )
     if args.baseline is not None and not args.baseline.is_file():
         parser.error(f"--baseline: no such file: {args.baseline}")
-    if args.profile is not None and shutil.which("py-spy") is None:
-        parser.error("--profile: py-spy is not on PATH (pip install py-spy)")
+    if args.profile is not None and py_spy_executable() is None:
+        parser.error("--profile: py-spy is not on PATH nor beside python (pip install py-spy)")
     return Options(
         duration=duration,
         log_rows=rows,
@@ -478,6 +478,11 @@ def first_and_last_pages(http: httpx.Client, rows: int, reps: int) -> dict[str, 
 # -- profile -------------------------------------------------------------------------------
 
 
+def py_spy_executable() -> str | None:
+    """py-spy on ``PATH``, else beside this interpreter (a virtualenv not activated)."""
+    return shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
+
+
 @contextmanager
 def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
     """Sample every thread of ``pid`` with py-spy while the body runs.
@@ -489,8 +494,8 @@ def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
     to pause the process at each sample, which slows it while the profile runs.)
     """
     # fmt: off
-    command = ["py-spy", "record", "-p", str(pid), "-d", str(seconds), "-r", "200",
-               "-f", "raw", "--native", "-o", str(output)]
+    command = [py_spy_executable() or "py-spy", "record", "-p", str(pid), "-d", str(seconds),
+               "-r", "200", "-f", "raw", "--native", "-o", str(output)]
     # fmt: on
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
