@@ -11,9 +11,11 @@ with ``wrk`` as the load generator (``apt-get install -y wrk``):
 * Control-plane CPU per request: the server process's CPU time (``/proc/<pid>/stat``
   utime + stime, its worker processes included) over the requests wrk completed, for
   ``secrets.list`` (``GET /v1/secrets/``, 51 secrets), ``groups.services`` (``GET
-  /v1/groups/all_services/services``) and ``PUT secret``. Target: half the baseline (a
-  JSON file from an earlier ``--json`` run, ``--baseline``; by default
-  ``bench/baselines/control_plane.json``, measured on main before issue 14's changes).
+  /v1/groups/all_services/services``) and ``PUT secret``. Target: half the baseline:
+  with ``--compare-src OTHER/src`` (another checkout, e.g. main before the change) the
+  same servers on that code, measured in the same run, back to back; else the figures of
+  an earlier run (``--save``/``--baseline``; by default ``bench/baselines/
+  control_plane.json``, measured on main before issue 14's changes).
 * Request-log listing with 10k and 100k rows of the customer's (inserted straight into the
   database with SQLAlchemy Core on the reflected table, so no schema is copied here):
   the first page vs the last one (median of sequential requests), with the contract's
@@ -32,7 +34,7 @@ samples the SQLite server with py-spy (``pip install py-spy``) during ``PUT secr
     python bench/bench_control_plane.py --quick          # about a minute: 10k rows, 2 s runs
     python bench/bench_control_plane.py                  # 10k and 100k rows, 10 s runs
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test | --no-postgres]
-        [--baseline FILE] [--profile DIR] [--json] [--save FILE]
+        [--compare-src OTHER/src | --baseline FILE] [--profile DIR] [--json] [--save FILE]
 """
 
 from __future__ import annotations
@@ -119,6 +121,7 @@ class Options:
     postgres: str | None
     baseline: Path | None
     profile: Path | None
+    compare_src: Path | None
     as_json: bool
     save: Path | None
 
@@ -151,6 +154,12 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "bench/baselines/control_plane.json)",
     )
     parser.add_argument(
+        "--compare-src",
+        type=Path,
+        help="another checkout's src/ (e.g. a git worktree of main before a change): its "
+        "servers run beside ours and the CPU rows compare with them, in the same run",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="directory for py-spy samples of the SQLite server"
     )
     parser.add_argument("--json", action="store_true", help="print raw results as JSON")
@@ -178,6 +187,14 @@ def parse_args(argv: list[str] | None = None) -> Options:
         )
     if args.baseline is not None and not args.baseline.is_file():
         parser.error(f"--baseline: no such file: {args.baseline}")
+    if (
+        args.compare_src is not None
+        and not (args.compare_src / "unitysvc_server" / "__init__.py").is_file()
+    ):
+        parser.error(
+            f"--compare-src: {args.compare_src} holds no unitysvc_server package; give the "
+            "src/ directory of another checkout"
+        )
     if args.profile is not None and py_spy_executable() is None:
         parser.error("--profile: py-spy is not on PATH nor beside python (pip install py-spy)")
     return Options(
@@ -187,6 +204,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         postgres=None if args.no_postgres else args.database_url,
         baseline=args.baseline,
         profile=args.profile,
+        compare_src=args.compare_src.resolve() if args.compare_src else None,
         as_json=args.json,
         save=args.save,
     )
@@ -202,8 +220,10 @@ def start_server(
     backend: str,
     postgres: str | None,
     extra_args: tuple[str, ...] = (),
+    src: Path | None = None,
 ) -> Server:
-    """A server on SQLite, or on a fresh PostgreSQL database made on ``postgres``."""
+    """A server on SQLite, or on a fresh PostgreSQL database made on ``postgres``; running
+    the code in ``src`` (another checkout's ``src/``) when given."""
     from unitysvc_server.config import Settings
     from unitysvc_server.testing import fresh_postgres_database
 
@@ -212,8 +232,29 @@ def start_server(
     if backend == "PostgreSQL":
         assert postgres is not None
         database_url = stack.enter_context(fresh_postgres_database(postgres))
+    env = None
+    if src is not None:
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(src), os.environ.get("PYTHONPATH")])),
+        }
+        found = subprocess.run(
+            [sys.executable, "-c", "import unitysvc_server; print(unitysvc_server.__file__)"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if not Path(found).resolve().is_relative_to(src):
+            raise RuntimeError(f"--compare-src: the server would import {found}, not {src}")
     port, pid, key = start_gateway(
-        stack, workdir, upstream_port, name=name, database_url=database_url, extra_args=extra_args
+        stack,
+        workdir,
+        upstream_port,
+        name=name,
+        database_url=database_url,
+        extra_args=extra_args,
+        env=env,
     )
     resolved = Settings(data_dir=workdir / name, database_url=database_url).resolved_database_url
     return Server(backend, port, pid, key, resolved)
@@ -506,6 +547,9 @@ def py_spy(pid: int, seconds: int, output: Path) -> Iterator[None]:
 
 OWN_PACKAGES = ("unitysvc_server", "unitysvc")
 ENTRY_FILES = ("unitysvc_server/__main__.py", "unitysvc_server/cli.py")
+#: Packages left out of the by-package shares: under (nearly) every sample, they say nothing
+#: (the process's entry, thread start-up in libc, C modules' glue, unnamed native frames).
+UNTOLD = frozenset({"stdlib", "typer", "native:libc", "native:c", "native:?"})
 #: Native frames of a thread that waits (a lock or queue, epoll, the GIL, a condition).
 WAITS = ("PyThread_acquire_lock_timed", "epoll_wait", "epoll_pwait", "take_gil", "sem_wait",
          "sem_timedwait", "sem_clockwait", "pthread_cond_wait", "pthread_cond_timedwait",
@@ -568,7 +612,7 @@ def summarize_profile(raw: Path, top: int = 12) -> dict[str, Any]:
         running += count
         name, path, _ = frames[-1]
         leaves[f"{name} ({path})"] += count
-        for package in {package for _, _, package in frames if package != "stdlib"}:
+        for package in {package for _, _, package in frames if package not in UNTOLD}:
             packages[package] += count
         for function in {
             f"{n} ({p})"
@@ -610,25 +654,30 @@ def measure(opts: Options) -> dict[str, Any]:
         up_port = start_upstream(stack, workdir)
         backends = BACKENDS if opts.postgres else BACKENDS[:1]
         servers = {b: start_server(stack, workdir, up_port, b, opts.postgres) for b in backends}
-        for server in servers.values():
-            set_secret(server.port, server.key, BYOK_SECRET, UPSTREAM_KEY)
-            for name in SECRET_NAMES:
-                set_secret(server.port, server.key, name, "bench-value-0123456789")
-            # Warm each path (pools, caches) before measuring.
-            for label in ENDPOINTS:
-                load_with_cpu(server, label, 10, 1, workdir)
-            for service in (SERVICE_ID, BYOK_SERVICE_ID):
-                gateway_rps(server, service, 1, workdir)
+        # The same servers on the code of --compare-src, for the CPU rows.
+        before = {
+            b: start_server(stack, workdir, up_port, b, opts.postgres, src=opts.compare_src)
+            for b in (backends if opts.compare_src else ())
+        }
+        for server in [*servers.values(), *before.values()]:
+            prepare(server, workdir)
 
         def each(run: Callable[[Server], Any]) -> dict[str, Any]:
             return {backend: run(server) for backend, server in servers.items()}
 
-        results["put"] = each(lambda s: load_with_cpu(s, "PUT secret", 10, opts.duration, workdir))
-        results["cpu"] = {
-            label: each(lambda s, label=label: load_with_cpu(s, label, 10, opts.duration, workdir))
-            for label in ("secrets.list", "groups.services")
-        }
-        results["cpu"]["PUT secret"] = results["put"]
+        def cpu(label: str, server: Server) -> dict[str, float]:
+            return load_with_cpu(server, label, 10, opts.duration, workdir)
+
+        results["cpu"], results["cpu_before"] = {}, {}
+        for label in ENDPOINTS:
+            results["cpu"][label], results["cpu_before"][label] = {}, {}
+            for backend, server in servers.items():
+                results["cpu"][label][backend] = cpu(label, server)
+                if backend in before:
+                    results["cpu_before"][label][backend] = cpu(label, before[backend])
+        if not before:
+            del results["cpu_before"]
+        results["put"] = results["cpu"]["PUT secret"]
         results["byok"] = each(
             lambda s: {
                 "plain": gateway_rps(s, SERVICE_ID, opts.duration, workdir),
@@ -648,6 +697,18 @@ def measure(opts: Options) -> dict[str, Any]:
             results["profile"] = profile(servers["SQLite"], opts, workdir)
     results["load_after"] = os.getloadavg()
     return results
+
+
+def prepare(server: Server, workdir: Path) -> None:
+    """The secrets the rows use (the BYOK key, 50 to PUT and list), then a warm-up of each
+    path (pools, caches)."""
+    set_secret(server.port, server.key, BYOK_SECRET, UPSTREAM_KEY)
+    for name in SECRET_NAMES:
+        set_secret(server.port, server.key, name, "bench-value-0123456789")
+    for label in ENDPOINTS:
+        load_with_cpu(server, label, 10, 1, workdir)
+    for service in (SERVICE_ID, BYOK_SERVICE_ID):
+        gateway_rps(server, service, 1, workdir)
 
 
 def workers_row(workdir: Path, up_port: int, backend: str, opts: Options) -> dict[str, Any]:
@@ -728,8 +789,13 @@ def rows_of(
                 _ok(ratio >= SQLITE_VS_POSTGRES),
             ]
         )
+    compared = "cpu_before" in results
     for label, runs in results["cpu"].items():
-        before = (baseline or {}).get("cpu", {}).get(label, {})
+        before = (
+            (results if compared else baseline or {})
+            .get("cpu_before" if compared else "cpu", {})
+            .get(label, {})
+        )
         verdicts = []
         for b in backends:
             if b in before:
@@ -828,10 +894,12 @@ def report(results: dict[str, Any], opts: Options) -> None:
     for r in [header, *table]:
         line = "  ".join(cell.ljust(width) for cell, width in zip(r, widths, strict=True))
         print("  " + line.rstrip())
-    if baseline:
+    if "cpu_before" in results:
+        notes.append(f"CPU baseline: servers on {opts.compare_src}, measured in this run")
+    elif baseline:
         notes.append(
-            f"CPU baseline: {opts.baseline} (load average {baseline['load_before'][0]:.2f} "
-            "before that run)"
+            f"CPU baseline: {opts.baseline} (an earlier run, {baseline.get('commit', '?')}, "
+            f"load average {baseline['load_before'][0]:.2f} before it)"
         )
     notes.append("verdicts per database, SQLite / PostgreSQL")
     for note in notes:

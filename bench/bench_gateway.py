@@ -213,6 +213,7 @@ def start_gateway(
     name: str = "data",
     database_url: str | None = None,
     extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
 ) -> tuple[int, int, str]:
     """Start ``python -m unitysvc_server start`` (= ``usvc server start``) in its own
     process on the ``bench/gwbench`` catalog; returns (port, pid, api key).
@@ -224,6 +225,7 @@ def start_gateway(
         name: The data directory's name (several servers can share ``workdir``).
         database_url: PostgreSQL instead of the data directory's SQLite file.
         extra_args: More ``start`` options (``--workers 2`` ...).
+        env: The server's environment (default this process's).
     """
     data_dir = workdir / name
     port = free_port()
@@ -231,6 +233,7 @@ def start_gateway(
     database = ["--database-url", database_url] if database_url else []
     key_out = subprocess.run(
         [*usvc, "keys", "create", "--name", "bench", "--data-dir", str(data_dir), *database],
+        env=env,
         check=True,
         capture_output=True,
         text=True,
@@ -257,6 +260,7 @@ def start_gateway(
             *database,
             *extra_args,
         ],
+        env=env,
         stdout=subprocess.DEVNULL,
     )
     stack.callback(_stop, proc)
