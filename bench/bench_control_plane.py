@@ -578,7 +578,9 @@ def _frame(frame: str) -> tuple[str, str, str]:
         return name, path, "native:" + path.split(".so", 1)[0]
     if path.endswith((".c", ".h")):
         return name, path, "native:c"
-    if top in sys.stdlib_module_names or path.startswith("<frozen"):
+    if path.startswith("<sqlalchemy generated"):  # SQLAlchemy's generated wrappers
+        return name, path, "sqlalchemy"
+    if top in sys.stdlib_module_names or path.startswith("<"):
         return name, path, "stdlib"
     return name, path, top
 

@@ -59,6 +59,7 @@ def test_database_url_from_the_environment(
         (["--log-rows", "100"], "--log-rows: each at least 200"),
         (["--database-url", "sqlite:///x.db"], "--database-url: a PostgreSQL server"),
         (["--baseline", "/no/such/baseline.json"], "--baseline: no such file"),
+        (["--compare-src", "/"], "--compare-src: / holds no unitysvc_server package"),
     ],
 )
 def test_bad_options_are_refused_by_name(
