@@ -137,7 +137,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         "quick 10000)",
     )
     parser.add_argument(
-        "--page-reps", type=int, help="requests per first/last page figure (default 15; quick 5)"
+        "--page-reps", type=int, help="requests per first/last page figure (default 15; quick 9)"
     )
     parser.add_argument(
         "--database-url",
@@ -170,7 +170,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
     duration = args.duration if args.duration is not None else (2 if args.quick else 10)
     if duration < 1:
         parser.error("--duration: at least 1 (seconds per wrk run)")
-    reps = args.page_reps if args.page_reps is not None else (5 if args.quick else 15)
+    reps = args.page_reps if args.page_reps is not None else (9 if args.quick else 15)
     if reps < 1:
         parser.error("--page-reps: at least 1")
     text = args.log_rows or ("10000" if args.quick else "10000,100000")

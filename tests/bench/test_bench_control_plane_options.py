@@ -35,7 +35,7 @@ def bench() -> ModuleType:
 def test_quick_and_full_defaults(bench: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("UNITYSVC_BENCH_DATABASE_URL", raising=False)
     quick = bench.parse_args(["--quick"])
-    assert (quick.duration, quick.log_rows, quick.page_reps) == (2, [10000], 5)
+    assert (quick.duration, quick.log_rows, quick.page_reps) == (2, [10000], 9)
     assert quick.postgres == "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
     full = bench.parse_args([])
     assert (full.duration, full.log_rows, full.page_reps) == (10, [10000, 100000], 15)
