@@ -6,6 +6,7 @@ Imports nothing of the ``mcp`` extra until the command runs, so ``usvc --help`` 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from importlib.util import find_spec
@@ -13,10 +14,11 @@ from typing import Annotated
 
 import typer
 
+from unitysvc._constants import ENV_MCP_TOKEN
 from unitysvc.cli._context import build_client, current_settings
 from unitysvc.cli._output import examples, fail
 
-__all__ = ["EPILOG", "MISSING_EXTRA", "mcp"]
+__all__ = ["EPILOG", "MISSING_EXTRA", "is_loopback", "mcp"]
 
 #: The one line ``usvc mcp`` prints when the ``mcp`` extra is not installed.
 MISSING_EXTRA = 'usvc mcp needs the MCP SDK: pip install "unitysvc[mcp]"'
@@ -32,6 +34,16 @@ def _installed() -> bool:
     try:
         return find_spec("mcp.server.mcpserver") is not None
     except ImportError:  # the parent package is missing
+        return False
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
         return False
 
 
@@ -68,19 +80,20 @@ def mcp(
     """
     if not _installed():
         fail(MISSING_EXTRA)
-    import anyio
-
-    from unitysvc import AsyncClient
-    from unitysvc.mcp.server import TOKEN_ENV, is_loopback, run_http, run_stdio
-
-    token = os.environ.get(TOKEN_ENV) or None
+    token = os.environ.get(ENV_MCP_TOKEN) or None
     if http and not is_loopback(host) and token is None:
         fail(
             f"--host {host} accepts connections from other machines, which would act "
-            f"with your API key: set {TOKEN_ENV} to a long random token first"
+            f"with your API key: set {ENV_MCP_TOKEN} to a long random token first"
         )
+    from unitysvc import AsyncClient
+
     # Built (and its key checked) before the event loop starts; opened inside it.
     sdk = build_client(current_settings(), AsyncClient)
+
+    import anyio
+
+    from unitysvc.mcp.server import run_http, run_stdio
 
     async def serve() -> None:
         async with sdk as client:

@@ -208,12 +208,11 @@ def register(server: MCPServer[Any], box: Toolbox) -> None:
             "timeout": timeout_seconds,
         }
         if log or cache_ttl:
-            wrapped: Wrappable[Any] = await _target(service_id, group, gateway_path)
-            if log:
-                wrapped = wrapped.logged()
-            if cache_ttl:
+            target = await _target(service_id, group, gateway_path)
+            wrapped = target.logged() if log else target.cached(ttl=cache_ttl)
+            if log and cache_ttl:
                 wrapped = wrapped.cached(ttl=cache_ttl)
-            response = await wrapped.dispatch(path=path, **request)  # type: ignore[attr-defined]
+            response = await wrapped.dispatch(path=path, **request)
         elif service_id is not None:
             response = await client.services.dispatch(service_id, path=path, **request)
         elif group is not None:

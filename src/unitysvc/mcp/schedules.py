@@ -141,7 +141,11 @@ def register(server: MCPServer[Any], box: Toolbox) -> None:
             Field(description="'paused' stops the runs; 'active' resumes them."),
         ],
     ) -> CallToolResult:
-        """Pause or resume a recurrent request."""
+        """Pause or resume a recurrent request.
+
+        'paused' stops its scheduled runs and keeps it (state and history) for later;
+        'active' resumes the schedule from now.
+        """
         updated = await recurrent.update(request_id, {"status": status})
         return out.result({"recurrent_request": jsonable(updated)})
 

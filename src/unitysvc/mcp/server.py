@@ -9,7 +9,6 @@ public SDK (:class:`unitysvc.AsyncClient`).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import socket
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.server.mcpserver import MCPServer
 
+from unitysvc._constants import ENV_MCP_TOKEN
 from unitysvc._version import __version__
 from unitysvc.mcp import account, catalog, gateway, schedules
 from unitysvc.mcp._results import Output
@@ -27,10 +27,7 @@ if TYPE_CHECKING:
 
     from unitysvc import AsyncClient
 
-__all__ = ["INSTRUCTIONS", "TOKEN_ENV", "build_server", "is_loopback", "run_http", "run_stdio"]
-
-#: Bearer token HTTP clients must send (``Authorization: Bearer …``) when set.
-TOKEN_ENV = "UNITYSVC_MCP_TOKEN"
+__all__ = ["HTTP_PATH", "INSTRUCTIONS", "build_server", "run_http", "run_stdio"]
 
 #: The path of the streamable HTTP endpoint.
 HTTP_PATH = "/mcp"
@@ -73,16 +70,6 @@ async def run_stdio(client: AsyncClient) -> None:
     await build_server(client).run_stdio_async()
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` only accepts connections from this machine."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 class _RequireToken:
     """Pure ASGI guard: HTTP requests must carry ``Authorization: Bearer <token>``.
 
@@ -99,7 +86,7 @@ class _RequireToken:
             given = dict(scope["headers"]).get(b"authorization", b"")
             if not hmac.compare_digest(given, self._expected):
                 body = json.dumps(
-                    {"error": f"missing or wrong bearer token (the server's {TOKEN_ENV})"}
+                    {"error": f"missing or wrong bearer token (the server's {ENV_MCP_TOKEN})"}
                 ).encode()
                 await send(
                     {
