@@ -237,3 +237,11 @@ def test_a_malformed_key_is_a_usage_error_naming_its_variable() -> None:
     assert done.returncode == 2
     assert "$UNITYSVC_API_KEY" in done.stderr
     assert "sk-not-ours-1234567890" not in done.stderr
+
+
+def test_a_port_in_use_is_one_error_line(platform: LocalPlatform) -> None:
+    taken = platform.gateway_url.rsplit(":", 1)[1]
+    done = _usvc("mcp", "--http", "--port", taken)
+    assert done.returncode == 1
+    assert done.stderr.startswith(f"error: cannot serve on 127.0.0.1:{taken}: ")
+    assert len(done.stderr.strip().splitlines()) == 1
