@@ -8,13 +8,15 @@
 * The ``usvc`` lines of the README's command-line section run through the CLI.
 * Every other ``examples/*.py`` runs as ``__main__`` and its output is checked.
 
-Shell blocks elsewhere (installing, starting servers) are ``bash`` and not run.
+Shell blocks elsewhere (installing, starting servers) are ``bash`` and not run;
+``json`` blocks (client configurations) are only parsed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import re
 import runpy
@@ -157,9 +159,15 @@ def customer_env(
     yield unitysvc_api_key
 
 
-def test_readme_blocks_are_python_or_bash() -> None:
+def test_readme_blocks_are_python_bash_or_json() -> None:
     blocks = fenced_blocks(README)
-    assert {b.lang for b in blocks} <= {"python", "bash"}, [(b.line, b.lang) for b in blocks]
+    assert {b.lang for b in blocks} <= {"python", "bash", "json"}, [
+        (b.line, b.lang) for b in blocks
+    ]
+    # JSON blocks (client configurations) are not run, but must be valid JSON.
+    for block in blocks:
+        if block.lang == "json":
+            json.loads(block.code)
     assert len(python_blocks()) >= 15
     # The Quick start is exactly the two promised commands.
     quick = [b.code.strip() for b in blocks if b.heading == "## Quick start" and b.lang == "bash"]

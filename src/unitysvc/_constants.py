@@ -12,6 +12,8 @@ ENV_S3_BASE_URL = "UNITYSVC_S3_BASE_URL"
 ENV_SMTP_BASE_URL = "UNITYSVC_SMTP_BASE_URL"
 ENV_LOG = "UNITYSVC_LOG"
 ENV_EXPERIMENTAL = "UNITYSVC_EXPERIMENTAL"
+#: Bearer token clients of ``usvc mcp --http`` must send, when set.
+ENV_MCP_TOKEN = "UNITYSVC_MCP_TOKEN"
 
 #: Every customer key starts with this prefix.
 API_KEY_PREFIX = "svcpass_"

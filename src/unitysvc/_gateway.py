@@ -230,6 +230,28 @@ class Wrappable(Bound[M], ABC):
         return self._wrap(self._spec().with_every(interval))
 
 
+class PathTarget(Wrappable[M], Generic[M]):
+    """A raw gateway path as a target of the fluent wrappers.
+
+    Services and groups are wrappable as records; a bare path such as
+    ``g/llm/chat/completions`` or ``a/<alias>`` needs this adapter to get
+    ``.cached()``, ``.logged()``, ``.with_failover()`` and ``.with_tee()``.
+
+    Args:
+        client: The :class:`~unitysvc.Client` or :class:`~unitysvc.AsyncClient` to send with.
+        path: The gateway-relative path.
+    """
+
+    def __init__(self, client: Bound[M], path: str) -> None:
+        super().__init__(client._ctx)
+        self._path = path
+
+    @property
+    def path(self) -> str:
+        """The gateway-relative path."""
+        return self._path
+
+
 class Dispatchable(Wrappable[M], Generic[M]):
     """A gateway target dispatched at its own path (wrapped targets, chains, broadcasts)."""
 

@@ -32,6 +32,7 @@ from unitysvc.cli import (
     files,
     gateway,
     groups,
+    mcp,
     preferences,
     recurrent_requests,
     request_logs,
@@ -48,6 +49,7 @@ _CATALOG = "Catalog and gateway"
 _ACCOUNT = "Your account"
 _PLATFORM = "Self-hosted platform"
 _SETUP = "Setup"
+_AGENTS = "AI agents"
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +259,7 @@ app.add_typer(request_logs.app, name="request-logs", rich_help_panel=_ACCOUNT)
 app.add_typer(preferences.app, name="preferences", rich_help_panel=_ACCOUNT)
 app.command("usage", epilog=usage.EPILOG, rich_help_panel=_ACCOUNT)(usage.usage)
 app.add_typer(files.app, name="files", rich_help_panel=_ACCOUNT)
+app.command("mcp", epilog=mcp.EPILOG, rich_help_panel=_AGENTS)(mcp.mcp)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

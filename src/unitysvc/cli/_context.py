@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
@@ -26,7 +26,9 @@ from unitysvc._constants import (
 )
 
 if TYPE_CHECKING:
-    from unitysvc import Client
+    from unitysvc import AsyncClient, Client
+
+C = TypeVar("C", "Client", "AsyncClient")
 
 #: Options accepted anywhere on the command line (``usvc secrets list --api-key …``
 #: as well as ``usvc --api-key … secrets list``), mapped to whether they take a value.
@@ -163,9 +165,15 @@ def client() -> Client:
     return _state.client()
 
 
-def _build_client(settings: Settings) -> Client:
-    from unitysvc import Client
+def build_client(settings: Settings, cls: type[C]) -> C:
+    """A :class:`~unitysvc.Client` or :class:`~unitysvc.AsyncClient` for ``settings``.
 
+    Every command's client and ``usvc mcp``'s async one are built here, so both read
+    flags and environment alike and check the key's shape first.
+
+    Raises:
+        typer.BadParameter: The key does not look like a customer key.
+    """
     key = settings.api_key
     if key.value is not None and not key.value.startswith(API_KEY_PREFIX):
         where = "--api-key" if key.source == "flag" else f"${key.origin}"
@@ -173,13 +181,19 @@ def _build_client(settings: Settings) -> Client:
             f"customer keys start with {API_KEY_PREFIX!r}; check the value of {where}",
             param_hint=where,
         )
-    return Client(
+    return cls(
         key.value,
         base_url=settings.base_url.value,
         api_base_url=settings.api_base_url.value,
         s3_base_url=settings.s3_base_url.value,
         smtp_base_url=settings.smtp_base_url.value,
     )
+
+
+def _build_client(settings: Settings) -> Client:
+    from unitysvc import Client
+
+    return build_client(settings, Client)
 
 
 def hoist_global_options(args: list[str], commands: set[str]) -> list[str]:

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unitysvc._gateway import Wrappable
-from unitysvc._ops import Sync
+from unitysvc._gateway import PathTarget
 from unitysvc.cli import _input
 from unitysvc.cli._context import client
 from unitysvc.cli._output import (
@@ -32,7 +31,6 @@ from unitysvc.cli._output import (
 if TYPE_CHECKING:
     import httpx
 
-    from unitysvc import Client
     from unitysvc._streaming import StreamEvent, StreamingResponse
 
 _REQUEST = "Request"
@@ -247,24 +245,6 @@ def _blame(flag: str) -> Iterator[None]:
         yield
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint=flag) from None
-
-
-class PathTarget(Wrappable[Sync]):
-    """A raw gateway path as a target of the SDK's fluent wrappers.
-
-    Services and groups are wrappable as records; a bare path such as
-    ``g/llm/chat/completions`` needs this adapter to get ``.cached()``, ``.logged()``,
-    ``.with_failover()`` and ``.with_tee()``.
-    """
-
-    def __init__(self, sdk: Client, path: str) -> None:
-        super().__init__(sdk._ctx)
-        self._path = path
-
-    @property
-    def path(self) -> str:
-        """The gateway-relative path."""
-        return self._path
 
 
 def build_wrappers(

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from unitysvc._gateway import PathTarget
 from unitysvc.cli import _dispatch, _input
 from unitysvc.cli._context import client
 from unitysvc.cli._output import (
@@ -134,7 +135,7 @@ def dispatch(
     wrappers = _dispatch.build_wrappers(cache, renew, log, complete, failover, tee)
     sdk = client()
     if wrappers:
-        target = wrappers.apply(_dispatch.PathTarget(sdk, path))
+        target = wrappers.apply(PathTarget(sdk, path))
         info(f"→ {target.path}")
         _dispatch.run_wrapped(target, "", request, stream=stream, include=include, as_json=as_json)
         return
