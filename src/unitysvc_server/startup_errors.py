@@ -42,13 +42,20 @@ def _safe_url(url: str) -> str:
         return url
 
 
-def _database_parts(url: str) -> tuple[str, str, str]:
-    """(host:port, database, user) of a database URL, for the advice."""
+def _database_parts(url: str) -> tuple[str, str, str, str]:
+    """(where, ``createdb`` connection options, database, user) of a database URL.
+
+    A Unix-socket URL names its directory in the ``host`` query parameter
+    (``postgresql+asyncpg://user@/db?host=/run/postgresql``): that directory is where.
+    """
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
-    return where, parsed.database or "", parsed.username or ""
+    socket_dir = parsed.query.get("host")
+    host = parsed.host or (socket_dir if isinstance(socket_dir, str) else None) or "localhost"
+    port = parsed.port or 5432
+    where = f"{host}:{port}" if not host.startswith("/") else f"{host} (port {port})"
+    return where, f"-h {host} -p {port}", parsed.database or "", parsed.username or ""
 
 
 def describe_startup_error(exc: BaseException, database_url: str) -> str:
@@ -64,11 +71,11 @@ def describe_startup_error(exc: BaseException, database_url: str) -> str:
     url = _safe_url(database_url)
     postgres = database_url.startswith("postgresql")
     if postgres:
-        where, database, user = _database_parts(database_url)
+        where, options, database, user = _database_parts(database_url)
         if "InvalidCatalogNameError" in names or ("database" in text and "does not exist" in text):
             return (
                 f'database "{database}" does not exist on the PostgreSQL server at {where}: '
-                f"create it (createdb -h {where.split(':')[0]} -p {where.split(':')[1]}"
+                f"create it (createdb {options}"
                 f"{f' -U {user}' if user else ''} {database}) or fix --database-url "
                 f"({url})"
             )

@@ -307,45 +307,27 @@ def cli_server(data_dir: Path, *args: str) -> Iterator[CliServer]:
             proc.wait()
 
 
-#: Where the multi-process tests find PostgreSQL and Redis when the environment does
-#: not say: the local servers every development and CI machine of this project runs.
-DEFAULT_TEST_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/15"
-
-
 def postgres_server_url() -> str:
-    """A reachable PostgreSQL server for tests about several processes on one database.
+    """The run's PostgreSQL server, for tests about several processes on one database.
 
-    ``UNITYSVC_TEST_DATABASE_URL`` when it names PostgreSQL, else the local server; an
-    unreachable one fails the test with what to set (what these tests check only
-    exists with PostgreSQL, so they never skip).
+    ``tests/conftest.py`` picks it once per run (the given URL, the local server, or an
+    embedded one) and exports it; make databases on it with
+    :func:`unitysvc_server.testing.fresh_postgres_database`.
     """
-    import os
-
-    import pytest
-
-    url = os.environ.get("UNITYSVC_TEST_DATABASE_URL") or DEFAULT_TEST_POSTGRES
-    if not url.startswith("postgresql"):
-        url = DEFAULT_TEST_POSTGRES
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    try:
-        socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), 2).close()
-    except OSError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {url} ({exc}); set UNITYSVC_TEST_DATABASE_URL")
-    return url
+    return _session_server("UNITYSVC_TEST_POSTGRES_SERVER")
 
 
 def redis_url() -> str:
-    """A reachable Redis for tests (``UNITYSVC_TEST_REDIS_URL``, else db 15 on loopback)."""
+    """The run's Redis (picked like :func:`postgres_server_url`); tests keep to own keys."""
+    return _session_server("UNITYSVC_TEST_REDIS_SERVER")
+
+
+def _session_server(name: str) -> str:
     import os
 
     import pytest
 
-    url = os.environ.get("UNITYSVC_TEST_REDIS_URL") or DEFAULT_TEST_REDIS
-    try:
-        socket.create_connection(("127.0.0.1", 6379), 2).close()
-    except OSError as exc:
-        pytest.fail(f"Redis is not reachable at {url} ({exc}); set UNITYSVC_TEST_REDIS_URL")
+    url = os.environ.get(name)
+    if not url:
+        pytest.fail(f"{name} is not set: tests/conftest.py sets it at the start of the run")
     return url

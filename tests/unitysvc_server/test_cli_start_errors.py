@@ -1,8 +1,8 @@
 """``usvc server start`` failing to start: one line saying why and what to do, exit 1.
 
-A real subprocess through the ``usvc`` entry point, against the local PostgreSQL
-(``UNITYSVC_TEST_DATABASE_URL``'s server, else ``postgres@127.0.0.1:5432``), a port
-nothing listens on, a port something does, and catalogs that cannot load.
+A real subprocess through the ``usvc`` entry point, against the run's PostgreSQL server
+(``postgres_server_url``: the machine's or an embedded one, over TCP or a Unix socket), a
+port nothing listens on, a port something does, and catalogs that cannot load.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ USVC = Path(sys.executable).with_name("usvc")
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
-def _postgres(database: str, **changes: object) -> str:
-    server = os.environ.get("UNITYSVC_TEST_DATABASE_URL", "")
-    base = make_url(server if server.startswith("postgresql") else LOCAL_POSTGRES)
+def _postgres(server: str, database: str, **changes: object) -> str:
+    base = make_url(server)
     return base.set(database=database, **changes).render_as_string(hide_password=False)  # type: ignore[arg-type]
 
 
@@ -54,9 +53,9 @@ def _one_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-def test_a_database_that_does_not_exist(tmp_path: Path) -> None:
+def test_a_database_that_does_not_exist(tmp_path: Path, postgres_server_url: str) -> None:
     name = f"usvc_missing_{uuid.uuid4().hex[:8]}"
-    result = _start(tmp_path, "--database-url", _postgres(name))
+    result = _start(tmp_path, "--database-url", _postgres(postgres_server_url, name))
     line = _one_line(result)
     assert result.returncode == 1
     assert f'database "{name}" does not exist' in line
@@ -65,15 +64,16 @@ def test_a_database_that_does_not_exist(tmp_path: Path) -> None:
 
 def test_an_unreachable_database_never_shows_the_password(tmp_path: Path) -> None:
     port = _free_port()
-    url = _postgres("x", port=port, password="hunter2-secret")
+    url = _postgres(LOCAL_POSTGRES, "x", port=port, password="hunter2-secret")
     line = _one_line(_start(tmp_path, "--database-url", url))
     assert f"cannot connect to PostgreSQL at 127.0.0.1:{port} (connection refused)" in line
     assert "start PostgreSQL" in line and "UNITYSVC_DATABASE_URL" in line
     assert "hunter2-secret" not in line
 
 
-def test_a_role_that_does_not_exist(tmp_path: Path) -> None:
-    line = _one_line(_start(tmp_path, "--database-url", _postgres("test", username="no_such_role")))
+def test_a_role_that_does_not_exist(tmp_path: Path, postgres_server_url: str) -> None:
+    url = _postgres(postgres_server_url, "postgres", username="no_such_role")
+    line = _one_line(_start(tmp_path, "--database-url", url))
     assert 'has no role "no_such_role"' in line
 
 
