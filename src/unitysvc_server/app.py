@@ -31,9 +31,9 @@ from unitysvc_server.api.middleware import (
 )
 from unitysvc_server.api.routes import ROUTERS
 from unitysvc_server.api.wire_models import build_wire_models
-from unitysvc_server.catalog.component import CatalogComponent
+from unitysvc_server.components.catalog import CatalogComponent
+from unitysvc_server.components.enrollments import EnrollmentWorker
 from unitysvc_server.config import Settings
-from unitysvc_server.domain.enrollment_worker import EnrollmentWorker
 from unitysvc_server.gateway.component import GatewayComponent
 from unitysvc_server.redaction import install_log_redaction
 from unitysvc_server.runtime import Component, Runtime

@@ -27,10 +27,10 @@ from unitysvc.models import (
     ServiceAliasPublic,
     ServiceAliasUpdate,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.aliases import AliasRow
 
 __all__ = [

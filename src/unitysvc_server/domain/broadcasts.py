@@ -17,6 +17,7 @@ from unitysvc.models import (
     BroadcastTargetPublic,
     BroadcastUpdate,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.routing_objects import (
@@ -26,7 +27,6 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.broadcasts import BroadcastRow, BroadcastTargetRow
 
 __all__ = [

@@ -24,6 +24,7 @@ from unitysvc.models import (
     ChainStepUpdate,
     ChainUpdate,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.routing_objects import (
@@ -34,7 +35,6 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.chains import ChainRow, ChainStepRow
 
 __all__ = [

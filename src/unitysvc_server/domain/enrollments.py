@@ -1,7 +1,7 @@
 """Customer enrollments (CONTRACT §1.7 Enrollments).
 
 Lifecycle: ``POST /enrollments/`` stores a ``pending`` row and answers 202; the
-enrollment worker (:mod:`unitysvc_server.domain.enrollment_worker`) then runs
+enrollment worker (:mod:`unitysvc_server.components.enrollments`) then runs
 :func:`activate`, which validates the parameters against the listing's
 ``user_parameters_schema``, dry-renders the offering's channel templates with
 them, and either activates the row (assigning its ``e/<code>`` endpoint) or
@@ -47,10 +47,10 @@ from unitysvc_server.catalog.render import (
     render_template,
     secret_references,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 PENDING, INCOMPLETE, ACTIVE, PAUSED, CANCELLED = (

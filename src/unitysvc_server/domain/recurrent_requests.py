@@ -25,15 +25,14 @@ from unitysvc.models import (
     RecurrentRequestUpdate,
 )
 from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
 __all__ = [
     "ALLOWED_METHODS",
-    "SCHEDULER_WAKE_KEY",
     "claim_due",
     "create_recurrent_request",
     "delete_recurrent_request",
@@ -55,9 +54,6 @@ _FORBIDDEN_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length"}
 )
 _ERROR_TEXT_LIMIT = 500
-#: ``runtime.extras`` key of the running scheduler's ``wake``: the API calls it once a
-#: change to a recurrent request is committed, so the change is acted on at once.
-SCHEDULER_WAKE_KEY = "recurrent_requests.wake"
 
 
 # Which statuses a PATCH may move each status to (itself always included).

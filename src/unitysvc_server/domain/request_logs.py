@@ -24,9 +24,9 @@ from unitysvc.models import (
     RequestLogListItem,
     RequestLogListResponse,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import NotFound
 from unitysvc_server.domain.usage import usage_event_info
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
 

@@ -2,8 +2,8 @@
 
 ``start`` creates the SSRF address policy and the shared upstream client that applies
 it, the memoize store, the request-log writer, the dispatcher and the scheduler, then
-publishes the ASGI app as ``runtime.gateway_app`` (and itself as
-``runtime.extras["gateway"]``). ``stop`` stops the scheduler, waits for the gateway's own
+publishes the ASGI app as ``runtime.gateway_app`` (and its scheduler's hooks in
+``runtime.hooks``). ``stop`` stops the scheduler, waits for the gateway's own
 background work (tee copies, cache stores, scheduled runs) so their log rows are queued,
 drains the log writer — no row is lost on a clean shutdown — and closes the client, the
 cache and the rate limiter.
@@ -26,7 +26,7 @@ from unitysvc_server.domain.caller_context import CallerContext, load_caller_con
 from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.preferences import request_log_mode
-from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
+from unitysvc_server.domain.recurrent_runs import FireResult, load_job
 from unitysvc_server.domain.request_logs import (
     RequestLogRecord,
     body_object_key,
@@ -35,20 +35,19 @@ from unitysvc_server.domain.request_logs import (
 from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
+from unitysvc_server.gateway.catalog_router import CatalogResolver
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
 from unitysvc_server.gateway.metering import Metering
 from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
-from unitysvc_server.gateway.resolve import CatalogResolver
-from unitysvc_server.gateway.scheduler import FireResult, Scheduler, load_job
+from unitysvc_server.gateway.scheduler import Scheduler
 from unitysvc_server.gateway.ssrf import Destinations
 from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
 from unitysvc_server.invalidation import watch_tables
 from unitysvc_server.runtime import Runtime
-from unitysvc_server.storage.objects import ObjectStore
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
@@ -95,7 +94,7 @@ class GatewayComponent:
             runtime.invalidation.subscribe(cache.apply)
             for cache in (self._auth_cache, self._preference_cache, self._caller_cache)
         ]
-        self.objects = ObjectStore.for_data_dir(settings.data_dir)
+        self.objects = runtime.objects
         self.destinations = Destinations(
             settings.allow_private_upstreams, overrides=settings.resolve
         )
@@ -128,8 +127,8 @@ class GatewayComponent:
             self._scheduler_task = runtime.background.spawn(
                 self.scheduler.loop(), name="unitysvc-scheduler"
             )
-            runtime.extras[SCHEDULER_WAKE_KEY] = self.scheduler.wake
-        runtime.extras["gateway"] = self
+            runtime.hooks.wake_scheduler = self.scheduler.wake
+        runtime.hooks.run_recurrent_now = self.fire_now
         runtime.gateway_app = GatewayApp(
             self.dispatcher,
             self._authenticate,
@@ -140,7 +139,8 @@ class GatewayComponent:
 
     async def stop(self, runtime: Runtime) -> None:
         """Stop the scheduler, drain background work and the log writer, close clients."""
-        runtime.extras.pop(SCHEDULER_WAKE_KEY, None)
+        runtime.hooks.wake_scheduler = None
+        runtime.hooks.run_recurrent_now = None
         self.scheduler.stop()
         self._stopping.set()
         if self._scheduler_task is not None:
@@ -154,7 +154,6 @@ class GatewayComponent:
         await self.client.close()
         await self.cache.close()
         await self.limiter.close()
-        runtime.extras.pop("gateway", None)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
 
@@ -265,15 +264,3 @@ def _freeze_startup_heap() -> None:
     if threading.current_thread() is threading.main_thread():
         gc.collect()
         gc.freeze()
-
-
-def gateway_of(runtime: Runtime) -> GatewayComponent:
-    """The running gateway component of ``runtime``.
-
-    Raises:
-        RuntimeError: The gateway component is not running in this platform.
-    """
-    component = runtime.extras.get("gateway")
-    if not isinstance(component, GatewayComponent):
-        raise RuntimeError("the gateway component is not running")
-    return component

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import pytest
 
 from unitysvc_server.gateway.logwriter import LogWriter
-from unitysvc_server.gateway.paths import parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
     Caller,
@@ -24,6 +23,7 @@ from unitysvc_server.gateway.stages.logging import (
     opt_in_mode,
     redact_path,
 )
+from unitysvc_server.routing.paths import parse_gateway_path
 
 CUSTOMER = uuid.UUID(int=5)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from unitysvc_server.clock import utcnow
 from unitysvc_server.gateway.pipeline import (
     GatewayRequest,
     GatewayResponse,
@@ -32,7 +33,6 @@ from unitysvc_server.gateway.pipeline import (
 )
 from unitysvc_server.gateway.upstream import loggable_headers
 from unitysvc_server.redaction import redact_bytes, redact_text, secret_values
-from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
 

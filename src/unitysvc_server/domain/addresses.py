@@ -2,8 +2,8 @@
 
 ``p/<service-id>``, ``g/<group>``, ``e/<code>`` and listing paths are resolved here, once
 for both callers, so a dry run predicts the real choice: the gateway then renders the
-first usable channel of the first candidate (``gateway.resolve``), ``/v1/resolve`` reports
-the candidates (``domain.resolve``). Aliases, chains and broadcasts name other addresses
+first usable channel of the first candidate (``gateway.catalog_router``), ``/v1/resolve`` reports
+the candidates (``domain.route_preview``). Aliases, chains and broadcasts name other addresses
 and are followed by each caller its own way (the gateway dispatches them as child
 requests, the dry run recurses into their targets).
 
@@ -21,7 +21,7 @@ from typing import Any
 
 from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
 from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.gateway.paths import GatewayPath
+from unitysvc_server.routing.paths import GatewayPath
 from unitysvc_server.routing.selection import (
     Candidate,
     LatencyTracker,
