@@ -152,60 +152,89 @@ async def resolve_address(
         Ambiguous: Several services match a listing path and nothing chooses.
         UnknownStrategy: ``override`` or a group's policy names an unknown strategy.
     """
-    kind = path.kind
-    if kind == "service":
-        service = catalog.service(uuid.UUID(path.name))
-        if service is None or not service.is_listed:
-            raise UnknownAddress(
-                f"no active service with id {path.name}; find one with "
-                "GET /v1/groups/all_services/services"
-            )
-        candidate = service_candidate(service)
-        enrollment = await caller.enrollment(service) if needs_enrollment_lookup(service) else None
-        if enrollment is not None:
-            candidate = Candidate(
-                service=service, routing_key=candidate.routing_key, enrollment_id=enrollment.id
-            )
-        return Target(select([candidate], path=f"p/{path.name}"), path.rest, enrollment)
-    if kind == "group":
-        group = catalog.group(path.name)
-        if group is None or not group.is_visible:
-            group = await caller.collection(path.name)
-        if group is None:
-            raise UnknownAddress(f"no group named {path.name!r}; list groups with GET /v1/groups")
-        if not group.is_routable:
-            raise UnknownAddress(
-                f"group {path.name!r} is a {group.group_type} group and does not route "
-                "requests; dispatch one of its services (p/<service-id>) instead"
-            )
-        strategy = group_strategy(group, override)
-        candidates = group_candidates(catalog, group)
-        # Members the caller can use first; reading the caller's secrets and enrollments
-        # only when some member's usability depends on them.
-        if any(needs_caller_context(c.service) for c in candidates):
-            names = await caller.secret_names()
-            enrolled = await caller.enrolled_service_ids()
-            candidates = prefer_usable(candidates, lambda s: caller_can_use(s, names, enrolled))
-        selection = select(
-            candidates,
-            path=f"g/{group.name}",
-            routing_key=routing_key,
-            strategy=strategy,
-            rng=rng,
-            latency=latency,
+    if path.kind == "service":
+        return await _service_target(catalog, path, caller)
+    if path.kind == "group":
+        return await _group_target(catalog, path, routing_key, caller, override, rng, latency)
+    if path.kind == "path":
+        return _path_target(catalog, path, routing_key, override, rng)
+    if path.kind != "enrollment":
+        raise ValueError(f"{path.kind!r} addresses are not resolved against the catalog")
+    return await _enrollment_target(catalog, path, caller)
+
+
+async def _service_target(catalog: Catalog, path: GatewayPath, caller: CallerFacts) -> Target:
+    service = catalog.service(uuid.UUID(path.name))
+    if service is None or not service.is_listed:
+        raise UnknownAddress(
+            f"no active service with id {path.name}; find one with "
+            "GET /v1/groups/all_services/services"
         )
-        return Target(selection, group_remainder(group, path.rest))
-    if kind == "path":
-        target = path_candidates(catalog, path.rest, routing_key)
-        if target is None:
-            raise NoRoute(path.rest, nearby_paths(catalog, path.rest))
-        strategy_override = Strategy(name=override) if override else None
-        selection = select(
-            target.candidates, path=target.match.prefix, strategy=strategy_override, rng=rng
+    candidate = service_candidate(service)
+    enrollment = await caller.enrollment(service) if needs_enrollment_lookup(service) else None
+    if enrollment is not None:
+        candidate = Candidate(
+            service=service, routing_key=candidate.routing_key, enrollment_id=enrollment.id
         )
-        return Target(selection, target.match.remainder)
-    if kind != "enrollment":
-        raise ValueError(f"{kind!r} addresses are not resolved against the catalog")
+    return Target(select([candidate], path=f"p/{path.name}"), path.rest, enrollment)
+
+
+async def _group_target(
+    catalog: Catalog,
+    path: GatewayPath,
+    routing_key: Mapping[str, Any] | None,
+    caller: CallerFacts,
+    override: str | None,
+    rng: RandomSource | None,
+    latency: LatencyTracker | None,
+) -> Target:
+    group = catalog.group(path.name)
+    if group is None or not group.is_visible:
+        group = await caller.collection(path.name)
+    if group is None:
+        raise UnknownAddress(f"no group named {path.name!r}; list groups with GET /v1/groups")
+    if not group.is_routable:
+        raise UnknownAddress(
+            f"group {path.name!r} is a {group.group_type} group and does not route "
+            "requests; dispatch one of its services (p/<service-id>) instead"
+        )
+    strategy = group_strategy(group, override)
+    candidates = group_candidates(catalog, group)
+    # Members the caller can use first; reading the caller's secrets and enrollments
+    # only when some member's usability depends on them.
+    if any(needs_caller_context(c.service) for c in candidates):
+        names = await caller.secret_names()
+        enrolled = await caller.enrolled_service_ids()
+        candidates = prefer_usable(candidates, lambda s: caller_can_use(s, names, enrolled))
+    selection = select(
+        candidates,
+        path=f"g/{group.name}",
+        routing_key=routing_key,
+        strategy=strategy,
+        rng=rng,
+        latency=latency,
+    )
+    return Target(selection, group_remainder(group, path.rest))
+
+
+def _path_target(
+    catalog: Catalog,
+    path: GatewayPath,
+    routing_key: Mapping[str, Any] | None,
+    override: str | None,
+    rng: RandomSource | None,
+) -> Target:
+    target = path_candidates(catalog, path.rest, routing_key)
+    if target is None:
+        raise NoRoute(path.rest, nearby_paths(catalog, path.rest))
+    strategy_override = Strategy(name=override) if override else None
+    selection = select(
+        target.candidates, path=target.match.prefix, strategy=strategy_override, rng=rng
+    )
+    return Target(selection, target.match.remainder)
+
+
+async def _enrollment_target(catalog: Catalog, path: GatewayPath, caller: CallerFacts) -> Target:
     row = await caller.enrollment_by_code(path.name)
     service = catalog.service(row.service_id) if row is not None else None
     if row is None or service is None or not service.is_listed:

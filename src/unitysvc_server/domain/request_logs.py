@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -213,22 +213,24 @@ def _conditions(
         conditions.append(RequestLogRow.event_timestamp >= start)
     if end is not None:
         conditions.append(RequestLogRow.event_timestamp <= end)
-    if filters.service_id is not None:
-        conditions.append(RequestLogRow.service_id == filters.service_id)
-    if filters.service_enrollment_id is not None:
-        conditions.append(RequestLogRow.service_enrollment_id == filters.service_enrollment_id)
-    if filters.recurrent_request_id is not None:
-        conditions.append(RequestLogRow.recurrent_request_id == filters.recurrent_request_id)
-    if filters.status_min is not None:
-        conditions.append(RequestLogRow.status_code >= filters.status_min)
-    if filters.status_max is not None:
-        conditions.append(RequestLogRow.status_code <= filters.status_max)
-    if filters.error_source is not None:
-        conditions.append(RequestLogRow.error_source == filters.error_source)
-    if filters.error_type is not None:
-        conditions.append(RequestLogRow.error_type == filters.error_type)
-    if filters.gateway_source is not None:
-        conditions.append(RequestLogRow.gateway_source == filters.gateway_source)
+    # Filters that each compare one column with the given value, when given.
+    compared: list[tuple[object, Callable[[], ColumnElement[bool]]]] = [
+        (filters.service_id, lambda: RequestLogRow.service_id == filters.service_id),
+        (
+            filters.service_enrollment_id,
+            lambda: RequestLogRow.service_enrollment_id == filters.service_enrollment_id,
+        ),
+        (
+            filters.recurrent_request_id,
+            lambda: RequestLogRow.recurrent_request_id == filters.recurrent_request_id,
+        ),
+        (filters.status_min, lambda: RequestLogRow.status_code >= filters.status_min),
+        (filters.status_max, lambda: RequestLogRow.status_code <= filters.status_max),
+        (filters.error_source, lambda: RequestLogRow.error_source == filters.error_source),
+        (filters.error_type, lambda: RequestLogRow.error_type == filters.error_type),
+        (filters.gateway_source, lambda: RequestLogRow.gateway_source == filters.gateway_source),
+    ]
+    conditions += [condition() for value, condition in compared if value is not None]
     if filters.user_request_path:
         prefix = filters.user_request_path.lstrip("/")
         # Paths are stored as the gateway saw them; match with or without the
