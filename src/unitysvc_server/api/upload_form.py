@@ -1,7 +1,7 @@
 """Receive an S3-style presigned POST: form fields first, then one file, streamed to disk.
 
 The file is never held in memory: each chunk goes straight into an
-:class:`~unitysvc_server.storage.objects.ObjectWriter`, and the upload stops as
+:class:`UploadWriter` (``domain.files.Upload``), and the upload stops as
 soon as it exceeds the byte limit its signed policy allows. The policy is
 checked when the file part begins, i.e. before a single file byte is stored.
 """
@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
-
-from unitysvc_server.storage.objects import ObjectStore, ObjectWriter
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -27,6 +25,23 @@ __all__ = ["FormError", "UploadTooLarge", "receive_upload"]
 # verified.
 _MAX_FIELDS_BYTES = 64 * 1024
 _FILE_FIELD = "file"
+
+
+class UploadWriter(Protocol):
+    """Where the file's bytes go (``domain.files.Upload``)."""
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+
+    def write(self, data: bytes) -> None:
+        """Append bytes."""
+
+    def commit(self) -> None:
+        """Make the file visible."""
+
+    def abort(self) -> None:
+        """Discard what was written."""
 
 
 class FormError(Exception):
@@ -120,17 +135,15 @@ class _State:
 async def receive_upload(
     content_type: str,
     body: AsyncIterator[bytes],
-    store: ObjectStore,
-    authorize: Callable[[dict[str, str]], tuple[str, int]],
+    open_upload: Callable[[dict[str, str]], tuple[UploadWriter, int]],
 ) -> int:
     """Stream a multipart upload into the object store.
 
     Args:
         content_type: The request's ``Content-Type`` (``multipart/form-data; boundary=...``).
         body: The request body chunks.
-        store: Where the file goes.
-        authorize: Called with the form fields seen before the file; returns the
-            object-store key and the byte limit, or raises to refuse the upload.
+        open_upload: Called with the form fields seen before the file; returns where
+            the file goes and its byte limit, or raises to refuse the upload.
 
     Returns:
         The number of bytes stored.
@@ -145,14 +158,13 @@ async def receive_upload(
         raise FormError("send the upload as multipart/form-data with the ticket's fields")
     state = _State()
     parser = MultipartParser(boundary, state.callbacks())
-    writer: ObjectWriter | None = None
+    writer: UploadWriter | None = None
     limit = 0
     try:
         async for chunk in body:
             _feed(parser, chunk)
             if state.file_started and writer is None:
-                key, limit = authorize(dict(state.fields))
-                writer = store.open_writer(key)
+                writer, limit = open_upload(dict(state.fields))
             if writer is not None:
                 _write_pending(writer, state.pending, limit)
             state.pending.clear()
@@ -179,7 +191,7 @@ def _feed(parser: MultipartParser, chunk: bytes) -> None:
         raise FormError(f"malformed multipart body: {exc}") from None
 
 
-def _write_pending(writer: ObjectWriter, pending: list[bytes], limit: int) -> None:
+def _write_pending(writer: UploadWriter, pending: list[bytes], limit: int) -> None:
     for data in pending:
         if writer.size + len(data) > limit:
             raise UploadTooLarge(f"the file exceeds the {limit} bytes of its ticket")

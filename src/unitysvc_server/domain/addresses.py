@@ -21,6 +21,7 @@ from typing import Any
 
 from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
 from unitysvc_server.domain.caller_context import CallerContext
+from unitysvc_server.domain.enrollments import ActiveEnrollment
 from unitysvc_server.routing.paths import GatewayPath
 from unitysvc_server.routing.selection import (
     Candidate,
@@ -41,7 +42,6 @@ from unitysvc_server.routing.targets import (
     prefer_usable,
     service_candidate,
 )
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 #: Address kinds resolved against the catalog (the others name stored gateway paths).
 CATALOG_KINDS = frozenset({"service", "group", "path", "enrollment"})
@@ -92,7 +92,7 @@ class CallerFacts:
         """Services the caller holds an active enrollment in."""
         return (await self.context()).enrolled_service_ids
 
-    async def enrollment(self, service: CatalogService) -> EnrollmentRow | None:
+    async def enrollment(self, service: CatalogService) -> ActiveEnrollment | None:
         """The caller's oldest active enrollment in ``service``, or None."""
         return (await self.context()).enrollment_in(service.id)
 
@@ -100,7 +100,7 @@ class CallerFacts:
         """The caller's enabled collection ``name`` as a routing group, or None."""
         return (await self.context()).collections.get(name)
 
-    async def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
+    async def enrollment_by_code(self, code: str) -> ActiveEnrollment | None:
         """The caller's active enrollment with gateway code ``code``, or None.
 
         Another customer's code answers None, exactly like an unknown one.
@@ -121,7 +121,7 @@ class Target:
 
     selection: Selection
     sub_path: str
-    enrollment: EnrollmentRow | None = None
+    enrollment: ActiveEnrollment | None = None
 
 
 async def resolve_address(

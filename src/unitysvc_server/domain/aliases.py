@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,6 +42,7 @@ __all__ = [
     "get_alias",
     "list_aliases",
     "live_aliases",
+    "AliasRef",
     "pick_routing_alias",
     "pick_switch_target",
     "select_routing_alias",
@@ -102,9 +103,49 @@ def pick_switch_target(rows: Sequence[AliasRow], *, on: bool) -> AliasRow:
     return rows[routing[0]]
 
 
+@dataclass(frozen=True, slots=True)
+class AliasRef:
+    """A live alias as routing reads it: a value, detached from any session."""
+
+    id: uuid.UUID
+    name: str
+    is_routing: bool
+    target_path: str
+    request_routing_key: dict[str, Any] | None = None
+    routing_key_override: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: AliasRow) -> AliasRef:
+        """Snapshot a row."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            is_routing=row.is_routing,
+            target_path=row.target_path,
+            request_routing_key=row.request_routing_key,
+            routing_key_override=row.routing_key_override,
+        )
+
+
+class _Routable(Protocol):
+    """What alias selection reads of an alias (a row or an :class:`AliasRef`)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_routing(self) -> bool: ...
+    @property
+    def request_routing_key(self) -> Mapping[str, Any] | None: ...
+
+
+RoutableT = TypeVar("RoutableT", bound=_Routable)
+
+
 def select_routing_alias(
-    rows: Sequence[AliasRow], routing_key: Mapping[str, Any] | None
-) -> AliasRow | None:
+    rows: Sequence[RoutableT], routing_key: Mapping[str, Any] | None
+) -> RoutableT | None:
     """Pick, among routing rows of one name, the one serving a request's routing key.
 
     A row whose ``request_routing_key`` is non-empty serves requests whose routing
@@ -112,7 +153,7 @@ def select_routing_alias(
     a routing key is the fallback for everything else.
     """
     request_key = routing_key or {}
-    best: AliasRow | None = None
+    best: RoutableT | None = None
     best_size = -1
     for row in rows:
         row_key = row.request_routing_key or {}
@@ -382,8 +423,8 @@ async def live_aliases(session: AsyncSession, customer_id: uuid.UUID) -> list[Al
 
 
 def pick_routing_alias(
-    live: Sequence[AliasRow], name: str, routing_key: Mapping[str, Any] | None
-) -> AliasRow | None:
+    live: Sequence[RoutableT], name: str, routing_key: Mapping[str, Any] | None
+) -> RoutableT | None:
     """Among a customer's live aliases, the row that serves ``a/<name>`` for a request.
 
     When ``name`` is the UUID of one of them, that row, whether routing or not

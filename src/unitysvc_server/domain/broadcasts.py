@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +34,10 @@ from unitysvc_server.storage.tables.broadcasts import BroadcastRow, BroadcastTar
 __all__ = [
     "DEFAULT_TARGET_TIMEOUT_MS",
     "add_target",
+    "BroadcastPlan",
+    "BroadcastTargetPlan",
     "broadcast_by_name",
+    "broadcast_plan",
     "broadcast_public",
     "create_broadcast",
     "delete_broadcast",
@@ -255,3 +260,36 @@ async def remove_target(
             await session.flush()
             return
     raise NotFound(f"target {target_id} not found in broadcast {broadcast_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastTargetPlan:
+    """One target of a broadcast as the gateway fires it."""
+
+    name: str
+    target_path: str
+    override: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastPlan:
+    """A broadcast as the gateway fires it: a value, detached from any session."""
+
+    enabled: bool
+    mode: str
+    target_timeout_ms: int
+    targets: tuple[BroadcastTargetPlan, ...]
+
+
+async def broadcast_plan(
+    session: AsyncSession, customer_id: uuid.UUID, name: str
+) -> BroadcastPlan | None:
+    """The customer's broadcast called ``name`` with its targets in order, or None."""
+    broadcast = await broadcast_by_name(session, customer_id, name)
+    if broadcast is None:
+        return None
+    targets = tuple(
+        BroadcastTargetPlan(t.name, t.target_path, t.routing_key_override or None)
+        for t in ordered_targets(broadcast)
+    )
+    return BroadcastPlan(broadcast.enabled, broadcast.mode, broadcast.target_timeout_ms, targets)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -40,7 +41,10 @@ from unitysvc_server.storage.tables.chains import ChainRow, ChainStepRow
 __all__ = [
     "DEFAULT_CHAIN_TIMEOUT_MS",
     "add_step",
+    "ChainPlan",
+    "ChainStepPlan",
     "chain_by_name",
+    "chain_plan",
     "chain_public",
     "create_chain",
     "delete_chain",
@@ -301,3 +305,35 @@ async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"a chain named {name!r} already exists") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStepPlan:
+    """One step of a chain as the gateway runs it (timeout already defaulted)."""
+
+    name: str
+    target_path: str
+    on_success: str
+    on_failure: str
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPlan:
+    """A chain as the gateway runs it: a value, detached from any session."""
+
+    enabled: bool
+    steps: tuple[ChainStepPlan, ...]
+
+
+async def chain_plan(session: AsyncSession, customer_id: uuid.UUID, name: str) -> ChainPlan | None:
+    """The customer's chain called ``name`` as steps in execution order, or None."""
+    chain = await chain_by_name(session, customer_id, name)
+    if chain is None:
+        return None
+    default_ms = chain.default_timeout_ms
+    steps = tuple(
+        ChainStepPlan(s.name, s.target_path, s.on_success, s.on_failure, s.timeout_ms or default_ms)
+        for s in ordered_steps(chain)
+    )
+    return ChainPlan(chain.enabled, steps)

@@ -22,7 +22,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -117,7 +117,31 @@ def mask_parameters(value: Any, key: str = "") -> Any:
 # -- parameters at rest ------------------------------------------------------------------
 
 
-def decrypt_parameters(row: EnrollmentRow, crypto: SecretBox) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ActiveEnrollment:
+    """An active enrollment as routing reads it: a value, detached from any session.
+
+    Attributes:
+        id: The enrollment.
+        customer_id: Its customer.
+        service_id: The service it enrolls in.
+        code: Its gateway code (``e/<code>``).
+        parameters_encrypted: Its parameters, still encrypted.
+    """
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    service_id: uuid.UUID
+    code: str | None
+    parameters_encrypted: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: EnrollmentRow) -> ActiveEnrollment:
+        """Snapshot a row."""
+        return cls(row.id, row.customer_id, row.service_id, row.code, row.parameters_encrypted)
+
+
+def decrypt_parameters(row: EnrollmentRow | ActiveEnrollment, crypto: SecretBox) -> dict[str, Any]:
     """The enrollment's parameters in clear (empty dict when none)."""
     if not row.parameters_encrypted:
         return {}
@@ -131,7 +155,9 @@ def _encrypt_parameters(params: Mapping[str, Any] | None, crypto: SecretBox) -> 
     return crypto.encrypt(json.dumps(dict(params), sort_keys=True, separators=(",", ":")))
 
 
-def render_context(row: EnrollmentRow, service: CatalogService, crypto: SecretBox) -> RenderContext:
+def render_context(
+    row: EnrollmentRow | ActiveEnrollment, service: CatalogService, crypto: SecretBox
+) -> RenderContext:
     """Template variables for rendering ``service``'s channels for this enrollment."""
     params = decrypt_parameters(row, crypto)
     return RenderContext(

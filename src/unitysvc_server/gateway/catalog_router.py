@@ -50,9 +50,8 @@ from unitysvc_server.domain.addresses import (
     resolve_address,
 )
 from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.domain.enrollments import render_context
+from unitysvc_server.domain.enrollments import ActiveEnrollment, render_context
 from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
-from unitysvc_server.gateway.dispatcher import apply_override
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
 from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
@@ -65,12 +64,12 @@ from unitysvc_server.routing.selection import (
     NoRoute,
     UnknownStrategy,
     Unusable,
+    apply_override,
     channel_check,
     select_channel,
 )
 from unitysvc_server.routing.targets import group_candidates, group_remainder, group_strategy
 from unitysvc_server.runtime import Runtime
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 #: Where operator-held seller secrets come from: ``UNITYSVC_SELLER_SECRET_<NAME>``.
 SELLER_SECRET_ENV_PREFIX = "UNITYSVC_SELLER_SECRET_"
@@ -254,8 +253,8 @@ class CatalogResolver:
         raise GatewayError(403, blocked.detail, error_type="channel_unavailable")
 
     async def _channel(
-        self, candidate: Candidate, enrollment: EnrollmentRow | None, caller: CallerFacts
-    ) -> tuple[UpstreamChannel, EnrollmentRow | None]:
+        self, candidate: Candidate, enrollment: ActiveEnrollment | None, caller: CallerFacts
+    ) -> tuple[UpstreamChannel, ActiveEnrollment | None]:
         service = candidate.service
         if enrollment is None and needs_enrollment_lookup(service):
             enrollment = await caller.enrollment(service)
@@ -274,7 +273,7 @@ class CatalogResolver:
         candidate: Candidate,
         channel: UpstreamChannel,
         sub_path: str,
-        enrollment: EnrollmentRow | None,
+        enrollment: ActiveEnrollment | None,
         timeout: float | None,
         session: _Session,
         caller: CallerFacts,

@@ -55,7 +55,12 @@ from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
 from unitysvc_server.redaction import secret_scope
 from unitysvc_server.routing.paths import MAX_NESTING, PathError, parse_gateway_path
-from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate, extract_routing_key
+from unitysvc_server.routing.selection import (
+    ROUTING_FIELD,
+    Candidate,
+    apply_override,
+    extract_routing_key,
+)
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
@@ -122,18 +127,6 @@ def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
     ):
         return None
     return extract_routing_key(request.body, content_type.decode("latin-1"))
-
-
-def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
-    """Replace routing fields (``model``) in a JSON object body; other bodies unchanged."""
-    try:
-        data = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return body
-    if not isinstance(data, dict):
-        return body
-    data.update(override)
-    return json.dumps(data).encode()
 
 
 def guard_stage(inner: Handler) -> Handler:

@@ -262,6 +262,18 @@ class NoChannel(RoutingError):
 # -- routing keys ---------------------------------------------------------------
 
 
+def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
+    """Replace routing fields (``model``) in a JSON object body; other bodies unchanged."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    data.update(override)
+    return json.dumps(data).encode()
+
+
 def extract_routing_key(
     body: bytes | None, content_type: str | None = None
 ) -> dict[str, Any] | None:
