@@ -30,6 +30,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
 from unitysvc_server.storage.tables.aliases import AliasRow
 
@@ -242,6 +243,24 @@ async def get_alias(session: AsyncSession, customer_id: uuid.UUID, alias_id: uui
     return await get_owned(session, AliasRow, alias_id, customer_id, what="alias")
 
 
+def _store_routing_key(row: AliasRow, value: dict[str, Any] | None) -> None:
+    row.request_routing_key = value or None
+    row.routing_key_canonical = canonical_routing_key(value)
+
+
+def _store_override(row: AliasRow, value: dict[str, Any] | None) -> None:
+    row.routing_key_override = value or None
+
+
+#: How ``PATCH /aliases/{id}`` applies each field (the name is immutable).
+_PATCH = {
+    "description": PatchField(nullable=True),
+    "request_routing_key": PatchField(nullable=True, store=_store_routing_key),
+    "target_path": PatchField(validate_target_path),
+    "routing_key_override": PatchField(nullable=True, store=_store_override),
+}
+
+
 async def update_alias(
     session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID, body: ServiceAliasUpdate
 ) -> AliasRow:
@@ -256,18 +275,7 @@ async def update_alias(
     row = await get_alias(session, customer_id, alias_id)
     if row.deactivated_at is not None:
         raise Conflict(f"alias {alias_id} is deactivated and cannot be changed")
-    fields = body.model_fields_set
-    if "description" in fields:
-        row.description = body.description
-    if "request_routing_key" in fields:
-        row.request_routing_key = body.request_routing_key or None
-        row.routing_key_canonical = canonical_routing_key(body.request_routing_key)
-    if "target_path" in fields:
-        if body.target_path is None:
-            raise Unprocessable(("body", "target_path"), "cannot be null; omit it to keep it")
-        row.target_path = validate_target_path(body.target_path)
-    if "routing_key_override" in fields:
-        row.routing_key_override = body.routing_key_override or None
+    apply_patch(row, body, _PATCH)
     await _flush_or_conflict(session, _conflict_message(row.name))
     return row
 

@@ -22,6 +22,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
@@ -166,6 +167,15 @@ async def broadcast_by_name(
     )
 
 
+#: How ``PATCH /broadcasts/{id}`` applies each field.
+_PATCH = {
+    "description": PatchField(nullable=True),
+    "mode": PatchField(),
+    "target_timeout_ms": PatchField(validate_timeout_ms),
+    "enabled": PatchField(),
+}
+
+
 async def update_broadcast(
     session: AsyncSession, customer_id: uuid.UUID, broadcast_id: uuid.UUID, body: BroadcastUpdate
 ) -> BroadcastRow:
@@ -176,20 +186,7 @@ async def update_broadcast(
         Unprocessable: A field is invalid or a required one is set to null.
     """
     broadcast = await get_broadcast(session, customer_id, broadcast_id)
-    fields = body.model_fields_set
-    if "description" in fields:
-        broadcast.description = body.description
-    for field in ("mode", "target_timeout_ms", "enabled"):
-        if field in fields and getattr(body, field) is None:
-            raise Unprocessable(("body", field), "cannot be null; omit it to keep it")
-    if body.mode is not None:
-        broadcast.mode = body.mode
-    if body.target_timeout_ms is not None:
-        broadcast.target_timeout_ms = validate_timeout_ms(
-            body.target_timeout_ms, ("body", "target_timeout_ms")
-        )
-    if body.enabled is not None:
-        broadcast.enabled = body.enabled
+    apply_patch(broadcast, body, _PATCH)
     await session.flush()
     return broadcast
 

@@ -28,6 +28,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
@@ -169,6 +170,31 @@ async def chain_by_name(
     )
 
 
+#: How ``PATCH /chains/{id}`` applies each field.
+_PATCH = {
+    "description": PatchField(nullable=True),
+    "default_timeout_ms": PatchField(validate_timeout_ms),
+    "enabled": PatchField(),
+}
+
+
+def _step_name(value: str, loc: tuple[str, ...]) -> str:
+    if not value.strip():
+        raise Unprocessable(loc, "must not be empty")
+    return value
+
+
+#: How ``PATCH /chains/{id}/steps/{step_id}`` applies each field.
+_STEP_PATCH = {
+    "name": PatchField(_step_name),
+    "target_path": PatchField(validate_target_path),
+    "on_success": PatchField(validate_outcome),
+    "on_failure": PatchField(validate_outcome),
+    "timeout_ms": PatchField(validate_timeout_ms, nullable=True),
+    "sort_order": PatchField(validate_sort_order),
+}
+
+
 async def update_chain(
     session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainUpdate
 ) -> ChainRow:
@@ -179,19 +205,7 @@ async def update_chain(
         Unprocessable: A field is invalid.
     """
     chain = await get_chain(session, customer_id, chain_id)
-    fields = body.model_fields_set
-    if "description" in fields:
-        chain.description = body.description
-    if "default_timeout_ms" in fields:
-        if body.default_timeout_ms is None:
-            raise Unprocessable(("body", "default_timeout_ms"), "cannot be null")
-        chain.default_timeout_ms = validate_timeout_ms(
-            body.default_timeout_ms, ("body", "default_timeout_ms")
-        )
-    if "enabled" in fields:
-        if body.enabled is None:
-            raise Unprocessable(("body", "enabled"), "cannot be null")
-        chain.enabled = body.enabled
+    apply_patch(chain, body, _PATCH)
     await session.flush()
     return chain
 
@@ -266,23 +280,7 @@ async def update_step(
         Unprocessable: A field is invalid or a required one is set to null.
     """
     _, step = await _get_step(session, customer_id, chain_id, step_id)
-    for field in body.model_fields_set:
-        value = getattr(body, field)
-        loc: Loc = ("body", field)
-        if value is None and field != "timeout_ms":
-            raise Unprocessable(loc, "cannot be null; omit it to keep the current value")
-        if field == "name":
-            if not value.strip():
-                raise Unprocessable(loc, "must not be empty")
-            step.name = value
-        elif field == "target_path":
-            step.target_path = validate_target_path(value, loc)
-        elif field in ("on_success", "on_failure"):
-            setattr(step, field, validate_outcome(value, loc))
-        elif field == "timeout_ms":
-            step.timeout_ms = None if value is None else validate_timeout_ms(value, loc)
-        elif field == "sort_order":
-            step.sort_order = validate_sort_order(value, loc)
+    apply_patch(step, body, _STEP_PATCH)
     await session.flush()
     return step
 

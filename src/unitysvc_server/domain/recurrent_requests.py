@@ -28,6 +28,7 @@ from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
@@ -281,22 +282,29 @@ async def get_recurrent_request(
     )
 
 
-def _patch_request_fields(row: RecurrentRequestRow, body: RecurrentRequestUpdate) -> None:
-    """Apply the PATCH's request fields (path, body template, headers, name)."""
-    fields = body.model_fields_set
-    if "request_path" in fields:
-        if body.request_path is None:
-            raise Unprocessable(("body", "request_path"), "cannot be null; omit it to keep it")
-        row.gateway_path = gateway_relative_path(body.request_path)
-        row.request_path = body.request_path.strip()
-    if "body_template" in fields:
-        row.body_template = body.body_template
-    if "request_headers" in fields:
-        row.request_headers = _headers(body.request_headers)
-    if "name" in fields:
-        if body.name is not None and len(body.name) > 200:
-            raise Unprocessable(("body", "name"), "must be at most 200 characters")
-        row.name = body.name
+def _store_request_path(row: RecurrentRequestRow, value: str) -> None:
+    row.gateway_path = gateway_relative_path(value)
+    row.request_path = value.strip()
+
+
+def _store_headers(row: RecurrentRequestRow, value: Mapping[str, str] | None) -> None:
+    row.request_headers = _headers(value)
+
+
+def _name(value: str, loc: tuple[str, ...]) -> str:
+    if len(value) > 200:
+        raise Unprocessable(loc, "must be at most 200 characters")
+    return value
+
+
+#: How ``PATCH /recurrent-requests/{id}`` applies its request fields (the schedule and
+#: status follow their own rules: see :func:`update_recurrent_request`).
+_PATCH = {
+    "request_path": PatchField(store=_store_request_path),
+    "body_template": PatchField(nullable=True),
+    "request_headers": PatchField(nullable=True, store=_store_headers),
+    "name": PatchField(_name, nullable=True),
+}
 
 
 def _patch_schedule(row: RecurrentRequestRow, body: RecurrentRequestUpdate) -> bool:
@@ -346,7 +354,7 @@ async def update_recurrent_request(
     row = await get_recurrent_request(session, customer_id, request_id)
     if row.status == "cancelled":
         raise Conflict(f"recurrent request {request_id} is cancelled; create a new one")
-    _patch_request_fields(row, body)
+    apply_patch(row, body, _PATCH)
     schedule_changed = _patch_schedule(row, body)
     target = body.status
     if target is None and schedule_changed and row.status == "draft":

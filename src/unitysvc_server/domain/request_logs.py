@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +31,7 @@ from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectSt
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
 
 __all__ = [
+    "LogMode",
     "DEFAULT_WINDOW",
     "PREVIEW_LIMIT",
     "LogFilters",
@@ -48,14 +49,20 @@ PREVIEW_LIMIT = 8 * 1024
 DEFAULT_WINDOW = timedelta(hours=24)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+#: How much of the bodies a log keeps: previews only, or the full bodies too.
+LogMode = Literal["truncated", "complete"]
+
+
+@dataclass(slots=True, kw_only=True)
 class RequestLogRecord:
-    """One gateway dispatch to log, as the gateway hands it over.
+    """One gateway dispatch to log: what the gateway's logging stage assembles while the
+    response streams past, and what the log writer stores (the one record of a dispatch).
 
     Headers must already be redacted (no customer key, no upstream credential,
     no upstream identity). Body previews longer than :data:`PREVIEW_LIMIT` are cut
-    on write. In ``complete`` mode store the full bodies with
-    :meth:`ObjectStore.put` under :func:`body_object_key` first and pass the keys.
+    on write. In ``complete`` mode the writer stores the full bodies
+    (``*_body_full``) with :meth:`ObjectStore.put` under :func:`body_object_key` first
+    and sets the keys.
 
     Attributes:
         customer_id: The caller.
@@ -83,6 +90,11 @@ class RequestLogRecord:
         error_source: ``gateway`` or ``upstream`` for failed dispatches.
         error_type: A short machine-readable kind (``timeout``, ``connect_error`` ...).
         usage_event_id: The call's usage event (``domain.usage``), if it was metered.
+        mode: The logging mode the dispatch was logged in.
+        user_id: The caller's user, if the key names one (not stored).
+        request_body_full: The whole request body, in complete mode (not stored in the
+            row: the writer puts it in the object store).
+        response_body_full: The whole response body, in complete mode (likewise).
     """
 
     customer_id: uuid.UUID
@@ -110,6 +122,10 @@ class RequestLogRecord:
     error_source: str | None = None
     error_type: str | None = None
     usage_event_id: uuid.UUID | None = None
+    mode: LogMode = "truncated"
+    user_id: uuid.UUID | None = None
+    request_body_full: bytes | None = field(default=None, repr=False)
+    response_body_full: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,7 +167,7 @@ def _credential(api_key: Any, url: str, request: GatewayRequest) -> list[tuple[b
     return [(b"authorization", f"Bearer {api_key}".encode("latin-1"))]
 
 
-class CatalogResolver:
+class CatalogRouter:
     """Resolves ``p/``, ``g/``, ``e/`` and listing-path addresses against the catalog.
 
     Args:

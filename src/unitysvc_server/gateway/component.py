@@ -28,6 +28,7 @@ from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.preferences import request_log_mode
 from unitysvc_server.domain.recurrent_runs import FireResult, load_job
 from unitysvc_server.domain.request_logs import (
+    LogMode,
     RequestLogRecord,
     body_object_key,
     write_log_rows,
@@ -35,7 +36,7 @@ from unitysvc_server.domain.request_logs import (
 from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
-from unitysvc_server.gateway.catalog_router import CatalogResolver
+from unitysvc_server.gateway.catalog_router import CatalogRouter
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
 from unitysvc_server.gateway.logwriter import LogWriter
@@ -44,7 +45,6 @@ from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
 from unitysvc_server.gateway.scheduler import Scheduler
 from unitysvc_server.gateway.ssrf import Destinations
-from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
 from unitysvc_server.invalidation import watch_tables
 from unitysvc_server.runtime import Runtime
@@ -102,9 +102,9 @@ class GatewayComponent:
         self.cache: ResponseCache = make_cache(settings.redis_url)
         # Usage events and log rows share one writer: a call's event is queued before its
         # log row (the metering stage is inside the logging one), so it is never later.
-        self.writer: LogWriter[DispatchLog | UsageEvent] = LogWriter(self._write_logs)
+        self.writer: LogWriter[RequestLogRecord | UsageEvent] = LogWriter(self._write_logs)
         self.writer.start()
-        self.resolver = CatalogResolver(runtime, self._caller_context)
+        self.resolver = CatalogRouter(runtime, self._caller_context)
         self.dispatcher = Dispatcher(
             resolver=self.resolver,
             sessionmaker=runtime.sessionmaker,
@@ -197,47 +197,27 @@ class GatewayComponent:
             raise RuntimeError("caller context loader returned nothing")
         return context
 
-    async def _write_logs(self, batch: Sequence[DispatchLog | UsageEvent]) -> None:
+    async def _write_logs(self, batch: Sequence[RequestLogRecord | UsageEvent]) -> None:
         events = [item for item in batch if isinstance(item, UsageEvent)]
-        records = [await self._to_record(item) for item in batch if isinstance(item, DispatchLog)]
+        records = [
+            await self._store_bodies(item) for item in batch if isinstance(item, RequestLogRecord)
+        ]
         async with self._runtime.transaction() as session:
             await write_usage_events(session, events)
             await write_log_rows(session, records)
 
-    async def _to_record(self, item: DispatchLog) -> RequestLogRecord:
-        request_key = response_key = None
-        if item.request_full is not None and item.request_truncated:
-            request_key = body_object_key(item.customer_id, item.log_id, "request")
-            await self.objects.put(request_key, item.request_full)
-        if item.response_full is not None and len(item.response_full) > len(item.response_preview):
-            response_key = body_object_key(item.customer_id, item.log_id, "response")
-            await self.objects.put(response_key, item.response_full)
-        return RequestLogRecord(
-            customer_id=item.customer_id,
-            method=item.method,
-            path=item.path,
-            event_timestamp=item.event_timestamp,
-            log_id=item.log_id,
-            event_id=item.event_id,
-            service_id=item.service_id,
-            service_enrollment_id=item.enrollment_id,
-            recurrent_request_id=item.recurrent_request_id,
-            request_headers=item.request_headers,
-            request_content_type=item.request_content_type,
-            request_body_preview=item.request_preview,
-            request_body_truncated=item.request_truncated,
-            request_body_key=request_key,
-            status_code=item.status_code,
-            response_time_ms=item.response_time_ms,
-            response_headers=item.response_headers,
-            response_content_type=item.response_content_type,
-            response_body_preview=item.response_preview,
-            response_body_truncated=item.response_truncated,
-            response_body_key=response_key,
-            error_source=item.error_source,
-            error_type=item.error_type,
-            usage_event_id=item.usage_event_id,
-        )
+    async def _store_bodies(self, record: RequestLogRecord) -> RequestLogRecord:
+        """Put a complete-mode record's full bodies in the object store; set their keys."""
+        full = record.request_body_full
+        if full is not None and record.request_body_truncated:
+            record.request_body_key = body_object_key(record.customer_id, record.log_id, "request")
+            await self.objects.put(record.request_body_key, full)
+        full = record.response_body_full
+        if full is not None and len(full) > len(record.response_body_preview):
+            key = body_object_key(record.customer_id, record.log_id, "response")
+            record.response_body_key = key
+            await self.objects.put(key, full)
+        return record
 
     # -- scheduler entry point ----------------------------------------------------
 
