@@ -127,7 +127,9 @@ class GatewayComponent:
         self.limiter: RateLimiter = make_limiter(
             settings.rate_limit_rps or 0, settings.rate_limit_burst, settings.redis_url
         )
-        self.scheduler = Scheduler(runtime.sessionmaker, self.dispatcher.fire, self.spawn)
+        self.scheduler = Scheduler(
+            runtime.sessionmaker, observe.scheduled_runs(self.dispatcher.fire), self.spawn
+        )
         if settings.scheduler_enabled:
             self._scheduler_task = runtime.background.spawn(
                 self.scheduler.loop(), name="unitysvc-scheduler"

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from unitysvc_server.gateway.asgi import Authenticate, DoorObserver
     from unitysvc_server.gateway.dispatcher import Resolver
     from unitysvc_server.gateway.h1client import UpstreamPool
+    from unitysvc_server.gateway.scheduler import Fire
     from unitysvc_server.gateway.ssrf import Destinations
     from unitysvc_server.observability.metrics import PlatformMetrics
     from unitysvc_server.observability.tracing import Tracing
@@ -141,6 +142,13 @@ class Observability:
                 observe(event)
 
         return observed
+
+    def scheduled_runs(self, fire: Fire) -> Fire:
+        """The scheduler's ``fire`` (one recurrent-request run), traced when tracing is on:
+        a run does not come through the door, so this span is its trace's root."""
+        if self.tracing is None:
+            return fire
+        return self.tracing.span_around("gateway.scheduled_run", fire)
 
     def log_writes(
         self, write: Callable[[Sequence[T]], Awaitable[None]]

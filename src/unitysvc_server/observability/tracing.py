@@ -9,8 +9,9 @@ A caller request is one ``gateway <route>`` server span, continuing the caller's
 ``traceparent`` when it sends one, with children for the stages:
 ``gateway.authenticate``, ``gateway.resolve``, ``gateway.upstream`` (a client span to the
 upstream's response headers; the upstream receives its ``traceparent``, replacing any
-the caller sent) and ``gateway.meter`` (when the body ended: tokens, charge). Request-log
-batches are written in the background, each in a ``gateway.log_write`` span. Attributes
+the caller sent) and ``gateway.meter`` (when the body ended: tokens, charge). A
+scheduled run is a ``gateway.scheduled_run`` trace of its own, and request-log batches
+are written in the background, each in a ``gateway.log_write`` span. Attributes
 name route kinds, services and statuses, never a key, a customer or an upstream URL's
 path and query (they may carry a credential).
 """

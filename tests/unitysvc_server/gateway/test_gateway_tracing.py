@@ -202,3 +202,21 @@ def test_refused_requests_are_traced_too(gateway: httpx.Client, receiver: OtlpRe
     assert response.status_code == 404
     spans = spans_of(receiver, trace_id, {"gateway g"})
     assert spans["gateway g"]["attributes"]["http.response.status_code"] == 404
+
+
+def test_a_scheduled_run_is_a_trace_of_its_own(
+    gateway: httpx.Client, fake: FakeUpstream, receiver: OtlpReceiver, fake_id: str
+) -> None:
+    marker = f"m{uuid.uuid4().hex[:12]}"
+    registered = gateway.post(f"/d/p/{fake_id}/{marker}?_in=0s", json={"run": 1})
+    assert registered.status_code == 202, registered.text
+    wait_for(
+        lambda: any(marker in hit["path"] for hit in fake.hits),
+        what="the scheduled run's upstream call",
+    )
+    _, trace_id, parent, _ = upstream_traceparent(fake, marker).split("-")
+    spans = spans_of(receiver, trace_id, {"gateway.scheduled_run", "gateway.upstream"})
+    run = spans["gateway.scheduled_run"]
+    assert run["parent_span_id"] == ""
+    assert spans["gateway.upstream"]["span_id"] == parent
+    assert spans["gateway.resolve"]["parent_span_id"] == run["span_id"]
