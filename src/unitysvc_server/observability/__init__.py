@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from unitysvc_server.observability.tracing import Tracing
     from unitysvc_server.runtime import Runtime
 
-__all__ = ["OBSERVABILITY_KEY", "Observability", "observability_of"]
+__all__ = ["OBSERVABILITY_KEY", "Observability", "TracingUnavailable", "observability_of"]
 
 #: Where a running platform publishes its :class:`Observability` (``runtime.extras``).
 OBSERVABILITY_KEY = "observability"
