@@ -47,6 +47,7 @@ from unitysvc_server.gateway.ssrf import Destinations
 from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
 from unitysvc_server.invalidation import watch_tables
+from unitysvc_server.observability import observability_of
 from unitysvc_server.runtime import Runtime
 from unitysvc_server.storage.objects import ObjectStore
 
@@ -99,15 +100,18 @@ class GatewayComponent:
         self.destinations = Destinations(
             settings.allow_private_upstreams, overrides=settings.resolve
         )
-        self.client = make_client(self.destinations)
+        observe = observability_of(runtime)
+        self.client = observe.upstream_pool(make_client, self.destinations)
         self.cache: ResponseCache = make_cache(settings.redis_url)
         # Usage events and log rows share one writer: a call's event is queued before its
         # log row (the metering stage is inside the logging one), so it is never later.
-        self.writer: LogWriter[DispatchLog | UsageEvent] = LogWriter(self._write_logs)
+        self.writer: LogWriter[DispatchLog | UsageEvent] = LogWriter(
+            observe.log_writes(self._write_logs)
+        )
         self.writer.start()
         self.resolver = CatalogResolver(runtime, self._caller_context)
         self.dispatcher = Dispatcher(
-            resolver=self.resolver,
+            resolver=observe.resolver(self.resolver),
             sessionmaker=runtime.sessionmaker,
             client=self.client,
             cache=self.cache,
@@ -115,7 +119,7 @@ class GatewayComponent:
             preference=self._preference,
             spawn=self.spawn,
             caller_context=self._caller_context,
-            metering=Metering(self.writer.submit),
+            metering=Metering(observe.usage(self.writer.submit)),
             # The scheduler is built just below; a d/ or r/ call only wakes it later.
             wake=lambda: self.scheduler.wake(),
         )
@@ -123,18 +127,23 @@ class GatewayComponent:
         self.limiter: RateLimiter = make_limiter(
             settings.rate_limit_rps or 0, settings.rate_limit_burst, settings.redis_url
         )
-        self.scheduler = Scheduler(runtime.sessionmaker, self.dispatcher.fire, self.spawn)
+        self.scheduler = Scheduler(
+            runtime.sessionmaker, observe.scheduled_runs(self.dispatcher.fire), self.spawn
+        )
         if settings.scheduler_enabled:
             self._scheduler_task = runtime.background.spawn(
                 self.scheduler.loop(), name="unitysvc-scheduler"
             )
             runtime.extras[SCHEDULER_WAKE_KEY] = self.scheduler.wake
         runtime.extras["gateway"] = self
-        runtime.gateway_app = GatewayApp(
-            self.dispatcher,
-            self._authenticate,
-            self.limiter,
-            check_invalidations=runtime.invalidation.check,
+        runtime.gateway_app = observe.gateway_app(
+            GatewayApp(
+                self.dispatcher,
+                observe.authenticate(self._authenticate),
+                self.limiter,
+                check_invalidations=runtime.invalidation.check,
+                observe=observe.door_observer(),
+            )
         )
         _freeze_startup_heap()
 

@@ -193,11 +193,15 @@ class Scheduler:
         self._wakeup = asyncio.Event()
         #: When the earliest active request is next due, as of the last tick.
         self.next_due: datetime | None = None
+        #: Ticks, runs fired and runs that failed since start (read by ``/metrics``).
+        self.ticks = 0
         self.fired = 0
+        self.failed = 0
 
     async def tick(self) -> int:
         """Lease what is due now and start each run; returns how many were started."""
         now = self._clock()
+        self.ticks += 1
         jobs, self.next_due = await lease_due(self._sessionmaker, now)
         for job in jobs:
             self._spawn(self._run_quietly(job))
@@ -226,6 +230,8 @@ class Scheduler:
             logger.exception("recurrent request %s failed to run", job.id)
             result = FireResult(500, [], b"", error=f"{type(exc).__name__}: {exc}")
         self.fired += 1
+        if not result.ok:
+            self.failed += 1
         try:
             await store_run(self._sessionmaker, job.id, result, started)
         except Exception:
