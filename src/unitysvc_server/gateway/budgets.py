@@ -21,6 +21,7 @@ customer and dropped through the invalidation bus when a budget changes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -159,6 +160,7 @@ class BudgetGate:
     def __init__(self, sessionmaker: Any, ttl: float) -> None:
         self._sessionmaker = sessionmaker
         self._rules: TTLCache[uuid.UUID, tuple[BudgetRule, ...]] = TTLCache(ttl)
+        self._pending: set[asyncio.Task[None]] = set()
         self.recorded = 0
 
     def apply(self, invalidation: Invalidation) -> None:
@@ -212,7 +214,23 @@ class BudgetGate:
         return Admission(self, matched, cycle_start, warnings)
 
     async def record(self, rules: Sequence[BudgetRule], cycle_start: date, units: int) -> None:
-        """Count ``units`` against ``rules`` in the cycle (one atomic statement)."""
+        """Count ``units`` against ``rules`` in the cycle (one atomic statement).
+
+        The write runs in a task of its own and is awaited through a shield: a caller
+        hanging up cancels the response, and a transaction cut off between its statement
+        and its commit would keep SQLite's write lock until the connection is collected.
+        """
+        task = asyncio.get_running_loop().create_task(self._record(rules, cycle_start, units))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        await asyncio.shield(task)
+
+    async def drain(self) -> None:
+        """Wait for the counting writes in flight (at shutdown)."""
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def _record(self, rules: Sequence[BudgetRule], cycle_start: date, units: int) -> None:
         try:
             async with self._sessionmaker() as session, session.begin():
                 await add_spend(session, {rule.id: units for rule in rules}, cycle_start)

@@ -156,6 +156,8 @@ class GatewayComponent:
             _, late = await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
             for task in late:
                 task.cancel()
+        if self.budgets is not None:
+            await self.budgets.drain()
         await self.writer.close()
         await self.client.close()
         await self.cache.close()
