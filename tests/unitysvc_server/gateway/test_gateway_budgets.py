@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from unitysvc_server.testing import LocalPlatform
 
@@ -163,3 +164,39 @@ def test_a_key_budget_caps_that_key_only(platform: LocalPlatform, CHAT: str) -> 
     with gateway(platform, second) as gw:  # the same customer's other key
         assert gw.post(CHAT, json=chat(False)).status_code == 200
         assert gw.post(CHAT, json=chat(False)).status_code == 200
+
+
+def test_budget_tables_are_read_once_per_customer_not_per_call(
+    platform: LocalPlatform, key: str, CHAT: str
+) -> None:
+    """Without budgets the gate costs no database round trip; the list is cached."""
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "budget" in statement:
+            statements.append(statement.split()[0])
+
+    engine = platform.app.runtime.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with gateway(platform, key) as gw:
+            for _ in range(5):
+                assert gw.post(CHAT, json=chat(False)).status_code == 200
+        # The customer's (empty) budget list, once (twice if its 5 s TTL ran out).
+        assert statements in (["SELECT"], ["SELECT", "SELECT"]), statements
+        statements.clear()
+        budget = create(platform, key, name="later", cap="100")  # drops the cached list
+        statements.clear()
+        with gateway(platform, key) as gw:
+            for _ in range(3):
+                assert gw.post(CHAT, json=chat(False)).status_code == 200
+        # The list once more, then per call: the counters' read and the atomic upsert.
+        assert statements.count("INSERT") == 3, statements
+        assert statements.count("SELECT") in (4, 5), statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    # It started from the cycle's usage already recorded (the calls above, as far as the
+    # log writer had stored them); each call since added exactly its own cost.
+    started = Decimal(budget["status"]["spent"])
+    assert started <= 5 * CALL_COST
+    assert Decimal(status(platform, key, budget["id"])["spent"]) == started + 3 * CALL_COST
