@@ -176,8 +176,10 @@ class BudgetGate:
 
         return await self._rules.get_or_load(customer_id, load) or ()
 
-    async def admit(self, request: GatewayRequest, service: CatalogService) -> Admission | None:
-        """Admit an upstream call to ``service`` or refuse it.
+    async def admit(
+        self, request: GatewayRequest, service: CatalogService, group: str | None = None
+    ) -> Admission | None:
+        """Admit an upstream call to ``service`` (addressed through ``group``) or refuse it.
 
         Returns:
             ``None`` when no budget applies, else the admission to settle.
@@ -188,7 +190,6 @@ class BudgetGate:
         rules = await self.rules(request.caller.customer_id)
         if not rules:
             return None
-        group = request.path.name if request.path.kind == "group" else None
         currency = service.currency or DEFAULT_CURRENCY
         matched = [
             rule

@@ -136,6 +136,14 @@ def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
     return json.dumps(data).encode()
 
 
+def _group_name(request: GatewayRequest, catalog: Catalog) -> str | None:
+    """The group a ``g/`` address names, by name (a platform group may be given by id)."""
+    if request.path.kind != "group":
+        return None
+    group = catalog.group(request.path.name)
+    return group.name if group is not None else request.path.name
+
+
 def guard_stage(inner: Handler) -> Handler:
     """Outermost: no exception escapes as a stack trace; opens the dispatch's secret scope."""
 
@@ -300,13 +308,12 @@ class Dispatcher:
             members = await self._resolver.group_members(request)
             return await list_group_models(request, members, self._client)
         routed = await self._resolver.resolve(request, routing_key)
-        service = self._resolver.catalog().service(routed.service_id)
-        # Budgets are checked before anything is sent upstream (402 past a cap).
-        admission = (
-            await self._budgets.admit(request, service)
-            if self._budgets is not None and service is not None
-            else None
-        )
+        catalog = self._resolver.catalog()
+        service = catalog.service(routed.service_id)
+        admission = None
+        if self._budgets is not None and service is not None:
+            # Checked before anything is sent upstream (402 past a cap).
+            admission = await self._budgets.admit(request, service, _group_name(request, catalog))
         call = routed.call
         body, usage_requested = ask_for_usage(request, call.url)
         started = time.perf_counter()
