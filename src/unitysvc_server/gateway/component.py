@@ -34,6 +34,7 @@ from unitysvc_server.domain.request_logs import (
 )
 from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
+from unitysvc_server.gateway.budgets import BudgetGate
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
@@ -68,6 +69,7 @@ CACHED_TABLES = (
     "collections",
     "collection_members",
     "aliases",
+    "budgets",
 )
 #: How long stop() waits for tee copies, cache stores and scheduled runs.
 DRAIN_SECONDS = 10.0
@@ -85,6 +87,7 @@ class GatewayComponent:
         self._auth_cache: TTLCache[str, Caller] = TTLCache(CONTEXT_TTL_SECONDS, serve_stale=False)
         self._preference_cache: TTLCache[uuid.UUID, LogMode | None] = TTLCache(CONTEXT_TTL_SECONDS)
         self._caller_cache: TTLCache[uuid.UUID, CallerContext] = TTLCache(CONTEXT_TTL_SECONDS)
+        self.budgets: BudgetGate | None = None
 
     async def start(self, runtime: Runtime) -> None:
         """Build the gateway and publish it as ``runtime.gateway_app``."""
@@ -96,6 +99,8 @@ class GatewayComponent:
             runtime.invalidation.subscribe(cache.apply)
             for cache in (self._auth_cache, self._preference_cache, self._caller_cache)
         ]
+        self.budgets = BudgetGate(runtime.sessionmaker, CONTEXT_TTL_SECONDS)
+        self._unsubscribe.append(runtime.invalidation.subscribe(self.budgets.apply))
         self.objects = ObjectStore.for_data_dir(settings.data_dir)
         self.destinations = Destinations(
             settings.allow_private_upstreams, overrides=settings.resolve
@@ -120,6 +125,7 @@ class GatewayComponent:
             spawn=self.spawn,
             caller_context=self._caller_context,
             metering=Metering(observe.usage(self.writer.submit)),
+            budgets=self.budgets,
             # The scheduler is built just below; a d/ or r/ call only wakes it later.
             wake=lambda: self.scheduler.wake(),
         )
@@ -159,6 +165,8 @@ class GatewayComponent:
             _, late = await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
             for task in late:
                 task.cancel()
+        if self.budgets is not None:
+            await self.budgets.drain()
         await self.writer.close()
         await self.client.close()
         await self.cache.close()
@@ -180,7 +188,9 @@ class GatewayComponent:
         async def load() -> tuple[Caller, uuid.UUID] | None:
             async with self._runtime.sessionmaker() as session:
                 customer = await customers.authenticate(session, token)
-            return None if customer is None else (Caller(customer.id), customer.id)
+            if customer is None:
+                return None
+            return Caller(customer.id, key_id=customer.key_id), customer.id
 
         if not looks_like_key(token):
             return None
