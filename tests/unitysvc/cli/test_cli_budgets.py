@@ -6,7 +6,7 @@ import uuid
 
 import httpx
 import pytest
-from conftest import Usvc
+from usvc_runner import Usvc
 
 from unitysvc_server.testing import LocalPlatform
 
