@@ -485,6 +485,8 @@ def cli_arguments(settings: Settings) -> list[str]:
         # Explicit both ways: the CLI's default depends on --demo.
         (not settings.allow_private_upstreams, "--deny-private-upstreams"),
         (not settings.scheduler_enabled, "--no-scheduler"),
+        (settings.metrics, "--metrics"),
+        (settings.metrics_public, "--metrics-public"),
     ]
     args += [flag for enabled, flag in flags if enabled]
     for catalog in settings.catalogs:
@@ -499,6 +501,7 @@ def cli_arguments(settings: Settings) -> list[str]:
         (settings.redis_url, "--redis-url"),
         (settings.public_url, "--public-url"),
         (settings.rate_limit_rps, "--rate-limit-rps"),
+        (settings.otel_endpoint, "--otel-endpoint"),
     ]
     for value, option in optional:
         if value is not None:
