@@ -149,6 +149,13 @@ async def _migrate(url: str) -> None:
         await engine.dispose()  # a template must have nobody connected
 
 
+def _drop_template(server_url: str, name: str) -> None:
+    # At exit, best effort: a throwaway server (the embedded one of a test run) may
+    # already be gone, and the template with it.
+    with contextlib.suppress(Exception):
+        run_sync(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 _templates: dict[str, str] = {}
 _templates_lock = threading.Lock()
 
@@ -182,8 +189,7 @@ def migrated_template(server_url: str | None = None) -> str:
 
             name = f"usvc_template_{uuid.uuid4().hex[:12]}"
             run_sync(_admin(server_url, f'CREATE DATABASE "{name}"'))
-            drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            atexit.register(lambda: run_sync(_admin(server_url, drop)))
+            atexit.register(_drop_template, server_url, name)
             url = make_url(server_url).set(database=name)
             run_sync(_migrate(url.render_as_string(hide_password=False)))
             _templates[key] = name
