@@ -22,7 +22,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +37,16 @@ from unitysvc_server.invalidation import (
     PostgresTransport,
     RedisTransport,
 )
-from unitysvc_server.storage import db
-from unitysvc_server.testing import LocalPlatform, fresh_postgres_database, run_sync
+from unitysvc_server.testing import LocalPlatform, fresh_postgres_database
 
 ADMIN_TOKEN = "admin-" + uuid.uuid4().hex
 #: A service id nobody has: an accepted key gets 404, a refused one 401, no upstream needed.
 NOWHERE = f"/p/{uuid.UUID(int=0)}"
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def two_servers(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[LocalPlatform]]:
-    """Two server processes on one database, sharing data dir and secret key.
-
-    Shared by the module's tests (a pair of server processes takes seconds to start):
-    each test revokes or deletes a customer of its own, so none sees another's.
-    """
-    tmp_path = tmp_path_factory.mktemp(f"two-servers-{request.param}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[LocalPlatform]]:
+    """Two server processes on one database, sharing data dir and secret key."""
     with contextlib.ExitStack() as stack:
         database_url = None
         if request.param == "postgresql":
@@ -72,17 +63,7 @@ def two_servers(
             "scheduler_enabled": False,
             "process": True,
         }
-        # Migrated here once, so the two servers start side by side (each finds the schema
-        # at head) rather than one after the other.
-        engine = db.create_engine(database_url)
-        run_sync(db.migrate(engine))
-        run_sync(engine.dispose())
-        servers = [LocalPlatform(**options) for _ in range(2)]
-        for server in servers:
-            stack.callback(server.close)
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(LocalPlatform.start, servers))
-        yield servers
+        yield [stack.enter_context(LocalPlatform(**options)) for _ in range(2)]
 
 
 def _status(http: httpx.Client, server: LocalPlatform, key: str) -> int:
