@@ -91,7 +91,9 @@ class FakeUpstream:
             await self._usage_chat(path, body, start, send)
             return
         if path.startswith("/pricey/") and path.endswith("/slowish"):
-            await asyncio.sleep(0.05)
+            # Slower than any stall a loaded test machine gives the fast member, so the
+            # lowest-latency order is decided by this and not by the machine's load.
+            await asyncio.sleep(0.25)
         if "/hold/" in path:
             await self._wait(path.rsplit("/", 1)[1])
             await start(200, b"application/json")
