@@ -21,9 +21,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from unitysvc_server.domain.usage import Usage, UsageEvent
-from unitysvc_server.gateway.paths import parse_gateway_path
 from unitysvc_server.gateway.pipeline import BytesBody, Caller, GatewayRequest, GatewayResponse
 from unitysvc_server.observability.metrics import PlatformMetrics
+from unitysvc_server.routing.paths import parse_gateway_path
 
 
 def main() -> None:
@@ -33,7 +33,7 @@ def main() -> None:
     service_id = uuid.uuid4()
     service = SimpleNamespace(name="demo-small")
     catalog = SimpleNamespace(service=lambda _id: service)
-    runtime: Any = SimpleNamespace(catalog=catalog, extras={})
+    runtime: Any = SimpleNamespace(catalog=catalog, hooks=SimpleNamespace(scheduler_stats=None))
     metrics = PlatformMetrics(runtime)
     request = GatewayRequest(
         "POST", parse_gateway_path(f"p/{service_id}/chat"), "", [], b"", Caller(uuid.uuid4())

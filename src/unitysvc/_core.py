@@ -251,22 +251,7 @@ class Core:
             The ``httpx.Request``.
         """
         config = self.config
-        # The client's headers first, the call's next, the caller's extras last; the
-        # caller's own httpx client keeps its headers and is never written to.
-        merged = {**config.headers, **headers} if headers else dict(config.headers)
-        extra_headers = options.get("extra_headers")
-        if extra_headers:
-            merged.update(extra_headers)
-        lower = {k.lower() for k in merged}
-        key = config.api_key
-        if key and "authorization" not in lower:
-            merged["Authorization"] = f"Bearer {key}"
-        if method == "POST" and "idempotency-key" not in lower:
-            given = options.get("idempotency_key")
-            if given is not None:
-                merged["Idempotency-Key"] = given
-            elif idempotent_post:
-                merged["Idempotency-Key"] = str(uuid.uuid4())
+        merged = self._headers(method, headers, options, idempotent_post)
         extra_query = options.get("extra_query")
         if extra_query:
             params = {**params, **extra_query} if params else extra_query
@@ -295,6 +280,33 @@ class Core:
         if not isinstance(timeout, NotGiven):
             extra["extensions"] = {"timeout": self._timeout_dict(timeout)}
         return http.build_request(method, target, params=clean_params, headers=merged, **extra)
+
+    def _headers(
+        self,
+        method: str,
+        headers: Mapping[str, str] | None,
+        options: RequestOptions,
+        idempotent_post: bool,
+    ) -> dict[str, str]:
+        """A request's headers: key, idempotency key and the caller's extras merged."""
+        config = self.config
+        # The client's headers first, the call's next, the caller's extras last; the
+        # caller's own httpx client keeps its headers and is never written to.
+        merged = {**config.headers, **headers} if headers else dict(config.headers)
+        extra_headers = options.get("extra_headers")
+        if extra_headers:
+            merged.update(extra_headers)
+        lower = {k.lower() for k in merged}
+        key = config.api_key
+        if key and "authorization" not in lower:
+            merged["Authorization"] = f"Bearer {key}"
+        if method == "POST" and "idempotency-key" not in lower:
+            given = options.get("idempotency_key")
+            if given is not None:
+                merged["Idempotency-Key"] = given
+            elif idempotent_post:
+                merged["Idempotency-Key"] = str(uuid.uuid4())
+        return merged
 
     def _merge_url(self, url: str) -> httpx.URL:
         """``url`` against the control-plane URL, by httpx's rule for a client's base_url."""

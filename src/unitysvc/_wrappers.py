@@ -205,6 +205,22 @@ class WrapSpec:
         return replace(self, tee=(*self.tee, Secondary(target, follows_sub_path)))
 
 
+def _schedule_wrappers(spec: WrapSpec) -> tuple[list[str], list[tuple[str, str]]]:
+    """The ``d/`` and ``r/`` prefixes of ``spec`` and their query parameters."""
+    prefixes: list[str] = []
+    query: list[tuple[str, str]] = []
+    if spec.delay_at is not None or spec.delay_in is not None:
+        prefixes.append("d")
+        if spec.delay_at is not None:
+            query.append(("_at", spec.delay_at))
+        if spec.delay_in is not None:
+            query.append(("_in", spec.delay_in))
+    if spec.every is not None:
+        prefixes.append("r")
+        query.append(("_every", spec.every))
+    return prefixes, query
+
+
 def render(base: str, spec: WrapSpec, sub_path: str = "") -> str:
     """Render ``base`` (+ ``sub_path``) wrapped by ``spec`` as one gateway path.
 
@@ -219,17 +235,7 @@ def render(base: str, spec: WrapSpec, sub_path: str = "") -> str:
     path, _, existing_query = base.strip("/").partition("?")
     if sub_path:
         path = f"{path.rstrip('/')}/{sub_path.lstrip('/')}"
-    prefixes: list[str] = []
-    query: list[tuple[str, str]] = []
-    if spec.delay_at is not None or spec.delay_in is not None:
-        prefixes.append("d")
-        if spec.delay_at is not None:
-            query.append(("_at", spec.delay_at))
-        if spec.delay_in is not None:
-            query.append(("_in", spec.delay_in))
-    if spec.every is not None:
-        prefixes.append("r")
-        query.append(("_every", spec.every))
+    prefixes, query = _schedule_wrappers(spec)
     if spec.log:
         prefixes.append("l")
         if spec.log == "complete":

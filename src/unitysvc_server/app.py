@@ -31,9 +31,9 @@ from unitysvc_server.api.middleware import (
 )
 from unitysvc_server.api.routes import ROUTERS
 from unitysvc_server.api.wire_models import build_wire_models
-from unitysvc_server.catalog.component import CatalogComponent
+from unitysvc_server.components.catalog import CatalogComponent
+from unitysvc_server.components.enrollments import EnrollmentWorker
 from unitysvc_server.config import Settings
-from unitysvc_server.domain.enrollment_worker import EnrollmentWorker
 from unitysvc_server.gateway.component import GatewayComponent
 from unitysvc_server.observability import Observability
 from unitysvc_server.observability.endpoint import METRICS_PATH, MetricsEndpoint
@@ -129,6 +129,10 @@ class PlatformApp:
         # Metrics and traces (off unless asked for): started first, so stopped last.
         observability = Observability(settings)
         chosen = default_components() if components is None else components
+        for component in chosen:
+            if isinstance(component, GatewayComponent):
+                # The gateway builds the parts metrics and traces observe through it.
+                component.instruments = observability
         self.runtime = Runtime(
             settings, [observability, *chosen] if observability.active else chosen
         )

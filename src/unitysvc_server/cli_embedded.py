@@ -149,7 +149,7 @@ def dev_cluster(
 
     from unitysvc_server.config import Settings
     from unitysvc_server.keys import create_key
-    from unitysvc_server.testing import run_sync
+    from unitysvc_server.local_platform import run_sync
 
     stop = threading.Event()
 

@@ -178,6 +178,11 @@ class Settings:
         self._validate()
 
     def _validate(self) -> None:
+        # In field order, so the first offending field is the one reported.
+        self._validate_addresses()
+        self._validate_limits()
+
+    def _validate_addresses(self) -> None:
         if not self.host:
             raise SettingsError("host: must not be empty; use e.g. 127.0.0.1")
         if not 0 <= self.port <= 65535:
@@ -199,6 +204,8 @@ class Settings:
                 raise SettingsError(
                     f"public_url: {self.public_url!r} is not an absolute http(s) URL"
                 )
+
+    def _validate_limits(self) -> None:
         if self.rate_limit_rps is not None and self.rate_limit_rps <= 0:
             raise SettingsError("rate_limit_rps: must be positive, or None to disable")
         if self.rate_limit_burst < 1:

@@ -108,7 +108,7 @@ def embedded_postgres() -> Iterator[str]:
 
 def _throwaway_settings(url: str) -> None:
     """Turn durability off: the data is deleted on exit, and tests create many databases."""
-    from unitysvc_server.testing import run_sync
+    from unitysvc_server.local_platform import run_sync
 
     async def apply() -> None:
         from sqlalchemy.ext.asyncio import create_async_engine

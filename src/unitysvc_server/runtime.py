@@ -5,6 +5,11 @@ reachable from request handlers as ``request.app.state.runtime``. Long-lived
 parts of the platform (catalog loader, enrollment worker, gateway, scheduler)
 are *components*: objects with ``async start(runtime)`` / ``async stop(runtime)``,
 started in list order and stopped in reverse.
+
+Every part is an explicit, typed attribute: what the runtime builds itself (database,
+crypto, object store, latency tracker) is constructed once here; what a component
+offers the others once started (the catalog, the demo upstreams' URL, the gateway app,
+:class:`Hooks`) is a typed field the component sets on start and clears on stop.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Coroutine, Sequence
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -21,10 +28,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from unitysvc_server.config import Settings
 from unitysvc_server.crypto import SecretBox, load_secret_key
 from unitysvc_server.invalidation import make_bus
+from unitysvc_server.routing.selection import LatencyTracker
 from unitysvc_server.storage import db
+from unitysvc_server.storage.objects import ObjectStore
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
+
+    from unitysvc_server.catalog.model import Catalog
+    from unitysvc_server.domain.recurrent_runs import FireResult, SchedulerStats
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +104,24 @@ class BackgroundTasks:
             await asyncio.gather(*still_running, return_exceptions=True)
 
 
+@dataclass(slots=True)
+class Hooks:
+    """What running components offer each other; ``None`` while the offering one is down.
+
+    Attributes:
+        wake_enrollments: Process pending enrollments now (the enrollment worker).
+        wake_scheduler: Look at the recurrent requests now (the gateway's scheduler).
+        run_recurrent_now: Fire one of a customer's recurrent requests now and record
+            the run (the gateway): ``(request_id, customer_id) -> FireResult``.
+        scheduler_stats: What the gateway's scheduler has done since start (metrics).
+    """
+
+    wake_enrollments: Callable[[], None] | None = None
+    wake_scheduler: Callable[[], None] | None = None
+    run_recurrent_now: Callable[[uuid.UUID, uuid.UUID], Awaitable[FireResult]] | None = None
+    scheduler_stats: Callable[[], SchedulerStats] | None = None
+
+
 class Runtime:
     """Everything a running platform shares: settings, database, crypto, catalog.
 
@@ -102,13 +132,18 @@ class Runtime:
             database shares; sessions publish their commits' invalidations to it.
         sessionmaker: Factory of :class:`AsyncSession` (``expire_on_commit=False``).
         crypto: Encrypts/decrypts values at rest (customer secrets).
+        objects: The object store under the data directory (uploaded files, full
+            request-log bodies).
+        latency: The shared latency tracker: the gateway feeds it, ``lowest_latency``
+            selection and ``/v1/resolve`` read it.
         catalog: The loaded catalog, set by the catalog component.
+        demo_upstreams: The demo's mock upstream base URL (``--demo`` only), set by the
+            catalog component.
         gateway_app: ASGI app serving every non-``/v1`` path, set by the
             gateway component; ``None`` answers those paths 404.
+        hooks: What running components offer each other.
         background: Tracked background tasks (cancelled on shutdown).
         components: The components, in start order.
-        extras: Named objects components publish for each other (e.g. a
-            cache-invalidation hook), keyed by a dotted name.
     """
 
     def __init__(self, settings: Settings, components: Sequence[Component] = ()) -> None:
@@ -121,11 +156,14 @@ class Runtime:
             self.engine, self.invalidation
         )
         self.crypto = SecretBox(self.settings.secret_key or "")
-        self.catalog: Any = None
+        self.objects = ObjectStore.for_data_dir(self.settings.data_dir)
+        self.latency = LatencyTracker()
+        self.catalog: Catalog | None = None
+        self.demo_upstreams: str | None = None
         self.gateway_app: ASGIApp | None = None
+        self.hooks = Hooks()
         self.background = BackgroundTasks()
         self.components: list[Component] = list(components)
-        self.extras: dict[str, Any] = {}
         self.startup_error: BaseException | None = None
         self._started: list[Component] = []
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from unitysvc_server.catalog.demo.upstreams import DEMO_BYOK_KEY
+from unitysvc_server.demo.upstreams import DEMO_BYOK_KEY
 from unitysvc_server.testing import LocalPlatform
 
 

@@ -24,8 +24,8 @@ import pytest
 from security_helpers import CountingUpstream, cli_server
 
 import unitysvc
-from unitysvc_server.catalog.demo.upstreams import DEMO_BYOK_KEY
 from unitysvc_server.config import Settings
+from unitysvc_server.demo.upstreams import DEMO_BYOK_KEY
 from unitysvc_server.keys import create_key
 from unitysvc_server.redaction import KEY_SHAPE, install_log_redaction
 from unitysvc_server.testing import LocalPlatform, run_sync

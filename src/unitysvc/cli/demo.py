@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     import unitysvc
     from unitysvc.services import Service
-    from unitysvc_server.testing import LocalPlatform
+    from unitysvc_server.local_platform import LocalPlatform
 
 __all__ = ["app", "demo"]
 
@@ -127,7 +127,7 @@ def _platform(data_dir: Path, console: Console) -> Iterator[LocalPlatform]:
     """
     with ExitStack() as stack:
         with console.status("[dim]Importing the platform (FastAPI, SQLAlchemy, …)[/dim]") as busy:
-            from unitysvc_server.testing import LocalPlatform
+            from unitysvc_server.local_platform import LocalPlatform
 
             busy.update("[dim]Starting: SQLite schema, demo catalog and mock upstreams…[/dim]")
             # An explicit SQLite URL: the demo never touches a database named by the

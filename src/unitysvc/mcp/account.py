@@ -47,16 +47,111 @@ def _unique(names: list[str]) -> list[str]:
     return sorted(set(names))
 
 
+async def _existing(client: Any, service_id: str) -> list[Any]:
+    return [
+        e
+        async for e in client.enrollments.iter()
+        if str(e.service_id) == service_id and e.status != "cancelled"
+    ]
+
+
+async def _enroll_preview(box: Toolbox, service: Any, given: dict[str, Any]) -> dict[str, Any]:
+    client = box.client
+    sid = str(service.id)
+    plan = await client.services.access_plan(sid)
+    specs = plan.parameters or []
+    known = {p.name for p in specs}
+    needed_secrets = _unique(
+        [s.name for c in plan.channels or [] for s in c.required_secrets or []]
+    )
+    warnings = _parameter_warnings(specs, known, given)
+    if plan.enrollment_mode == "disallowed":
+        warnings.append(
+            "this service needs no enrollment: dispatch(service_id=...) calls it directly"
+        )
+    existing: list[dict[str, Any]] = []
+    missing_secrets: list[str] | None = None
+    if box.has_key:
+        existing, missing_secrets = await _account_state(client, sid, needed_secrets, warnings)
+    else:
+        warnings.append("no API key configured: enrolling needs UNITYSVC_API_KEY")
+    return drop_none(
+        {
+            "confirmed": False,
+            "would": f"enroll in {service.name} ({sid}) with "
+            + (f"parameters {sorted(given)}" if given else "no parameters")
+            + "; the platform activates it in the background",
+            "service": {"id": sid, "name": service.name},
+            "enrollment_mode": plan.enrollment_mode,
+            "parameters": [{**jsonable(p), "provided": p.name in given} for p in specs],
+            "channels": [
+                drop_none(
+                    {
+                        "name": c.name,
+                        "type": c.channel_type,
+                        "price": "free" if c.free else c.price,
+                        "price_description": c.price_description,
+                        "currency": c.currency,
+                        "requires_enrollment": c.requires_enrollment,
+                    }
+                )
+                for c in plan.channels or []
+            ],
+            "required_secrets": needed_secrets,
+            "missing_secrets": missing_secrets,
+            "existing_enrollments": existing,
+            "warnings": warnings,
+            "to_proceed": "call enroll again with the same arguments and confirm=true",
+        }
+    )
+
+
+async def _account_state(
+    client: Any, sid: str, needed_secrets: list[str], warnings: list[str]
+) -> tuple[list[dict[str, Any]], list[str] | None]:
+    """The caller's enrollments in ``sid`` and the needed secrets they lack (warned of)."""
+    existing = [_enrollment(e) for e in await _existing(client, sid)]
+    if existing:
+        warnings.append(
+            "you already have an enrollment in this service; enrolling again with "
+            "the same parameters is refused"
+        )
+    missing_secrets: list[str] | None = None
+    if needed_secrets:
+        have = {s.name async for s in client.secrets.iter()}
+        missing_secrets = [name for name in needed_secrets if name not in have]
+        if missing_secrets:
+            warnings.append(
+                "secrets to set first (usvc secrets set NAME, outside this "
+                "conversation): " + ", ".join(missing_secrets)
+            )
+    return existing, missing_secrets
+
+
+def _parameter_warnings(specs: list[Any], known: set[str], given: dict[str, Any]) -> list[str]:
+    """What is wrong with the parameters ``given`` for a service declaring ``specs``."""
+    warnings: list[str] = []
+    missing = [p.name for p in specs if p.required and p.name not in given]
+    if missing:
+        warnings.append("required parameters missing: " + ", ".join(missing))
+    unknown = sorted(set(given) - known)
+    if unknown:
+        warnings.append(
+            "parameters the service does not declare: "
+            + ", ".join(unknown)
+            + (" (it declares: " + ", ".join(sorted(known)) + ")" if known else "")
+        )
+    return warnings
+
+
 def register(server: MCPServer[Any], box: Toolbox) -> None:
     """Add the enrollment, request-log and usage tools to ``server``."""
-    client, out = box.client, box.out
+    _register_enrollments(server, box)
+    _register_logs_and_usage(server, box)
 
-    async def _existing(service_id: str) -> list[Any]:
-        return [
-            e
-            async for e in client.enrollments.iter()
-            if str(e.service_id) == service_id and e.status != "cancelled"
-        ]
+
+def _register_enrollments(server: MCPServer[Any], box: Toolbox) -> None:
+    client, out = box.client, box.out
 
     @server.tool(annotations=_READ)
     @out.guard
@@ -137,79 +232,7 @@ def register(server: MCPServer[Any], box: Toolbox) -> None:
                     }
                 )
             )
-        return out.result(await _enroll_preview(service, parameters or {}))
-
-    async def _enroll_preview(service: Any, given: dict[str, Any]) -> dict[str, Any]:
-        sid = str(service.id)
-        plan = await client.services.access_plan(sid)
-        specs = plan.parameters or []
-        known = {p.name for p in specs}
-        needed_secrets = _unique(
-            [s.name for c in plan.channels or [] for s in c.required_secrets or []]
-        )
-        warnings: list[str] = []
-        missing = [p.name for p in specs if p.required and p.name not in given]
-        if missing:
-            warnings.append("required parameters missing: " + ", ".join(missing))
-        unknown = sorted(set(given) - known)
-        if unknown:
-            warnings.append(
-                "parameters the service does not declare: "
-                + ", ".join(unknown)
-                + (" (it declares: " + ", ".join(sorted(known)) + ")" if known else "")
-            )
-        if plan.enrollment_mode == "disallowed":
-            warnings.append(
-                "this service needs no enrollment: dispatch(service_id=...) calls it directly"
-            )
-        existing: list[dict[str, Any]] = []
-        missing_secrets: list[str] | None = None
-        if box.has_key:
-            existing = [_enrollment(e) for e in await _existing(sid)]
-            if existing:
-                warnings.append(
-                    "you already have an enrollment in this service; enrolling again with "
-                    "the same parameters is refused"
-                )
-            if needed_secrets:
-                have = {s.name async for s in client.secrets.iter()}
-                missing_secrets = [name for name in needed_secrets if name not in have]
-                if missing_secrets:
-                    warnings.append(
-                        "secrets to set first (usvc secrets set NAME, outside this "
-                        "conversation): " + ", ".join(missing_secrets)
-                    )
-        else:
-            warnings.append("no API key configured: enrolling needs UNITYSVC_API_KEY")
-        return drop_none(
-            {
-                "confirmed": False,
-                "would": f"enroll in {service.name} ({sid}) with "
-                + (f"parameters {sorted(given)}" if given else "no parameters")
-                + "; the platform activates it in the background",
-                "service": {"id": sid, "name": service.name},
-                "enrollment_mode": plan.enrollment_mode,
-                "parameters": [{**jsonable(p), "provided": p.name in given} for p in specs],
-                "channels": [
-                    drop_none(
-                        {
-                            "name": c.name,
-                            "type": c.channel_type,
-                            "price": "free" if c.free else c.price,
-                            "price_description": c.price_description,
-                            "currency": c.currency,
-                            "requires_enrollment": c.requires_enrollment,
-                        }
-                    )
-                    for c in plan.channels or []
-                ],
-                "required_secrets": needed_secrets,
-                "missing_secrets": missing_secrets,
-                "existing_enrollments": existing,
-                "warnings": warnings,
-                "to_proceed": "call enroll again with the same arguments and confirm=true",
-            }
-        )
+        return out.result(await _enroll_preview(box, service, parameters or {}))
 
     @server.tool(annotations=ToolAnnotations(destructiveHint=True, openWorldHint=False))
     @out.guard
@@ -237,6 +260,10 @@ def register(server: MCPServer[Any], box: Toolbox) -> None:
             )
         result = await client.enrollments.cancel(enrollment.id)
         return out.result({"confirmed": True, "result": jsonable(result)})
+
+
+def _register_logs_and_usage(server: MCPServer[Any], box: Toolbox) -> None:
+    client, out = box.client, box.out
 
     @server.tool(annotations=_READ)
     @out.guard

@@ -106,6 +106,12 @@ def _next_steps(plan: Any) -> list[str]:
 
 def register(server: MCPServer[Any], box: Toolbox) -> None:
     """Add the catalog tools and the document resources to ``server``."""
+    _register_browsing(server, box)
+    _register_service_details(server, box)
+    _register_document_resource(server, box)
+
+
+def _register_browsing(server: MCPServer[Any], box: Toolbox) -> None:
     client, out = box.client, box.out
 
     @server.tool(annotations=_READ)
@@ -168,6 +174,10 @@ def register(server: MCPServer[Any], box: Toolbox) -> None:
         page = await client.groups.list(owner=owner, name=name)
         groups = [{**jsonable(g.record), "gateway_path": g.path} for g in page.data]
         return out.result({"groups": groups, "count": page.count})
+
+
+def _register_service_details(server: MCPServer[Any], box: Toolbox) -> None:
+    client, out = box.client, box.out
 
     @server.tool(annotations=_READ)
     @out.guard
@@ -234,6 +244,10 @@ def register(server: MCPServer[Any], box: Toolbox) -> None:
             drop_none({"interface": docs.interface, "documents": entries}),
             links=[_link(service_id, d) for d in docs.documents or []],
         )
+
+
+def _register_document_resource(server: MCPServer[Any], box: Toolbox) -> None:
+    client, out = box.client, box.out
 
     @server.resource(
         "unitysvc://services/{service_id}/documents/{document_id}",

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends
 
 from unitysvc_server.api.deps import RuntimeDep
-from unitysvc_server.catalog.component import LATENCY_KEY
 from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.routing.selection import LatencyTracker
 
@@ -17,7 +16,7 @@ __all__ = ["CatalogDep", "LatencyDep"]
 def get_catalog(runtime: RuntimeDep) -> Catalog:
     """The loaded catalog (set by the catalog component before the API serves)."""
     catalog = runtime.catalog
-    if not isinstance(catalog, Catalog):
+    if catalog is None:
         # Only reachable when an app is built without the catalog component.
         return Catalog((), (), runtime.settings.gateway_url)
     return catalog
@@ -27,9 +26,8 @@ CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
 def get_latency(runtime: RuntimeDep) -> LatencyTracker | None:
-    """The gateway's latency tracker (feeds ``lowest_latency``), if published."""
-    tracker = runtime.extras.get(LATENCY_KEY)
-    return tracker if isinstance(tracker, LatencyTracker) else None
+    """The platform's latency tracker (the gateway feeds it; ``lowest_latency`` reads it)."""
+    return runtime.latency
 
 
 LatencyDep = Annotated[LatencyTracker | None, Depends(get_latency)]

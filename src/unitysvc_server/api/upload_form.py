@@ -1,7 +1,7 @@
 """Receive an S3-style presigned POST: form fields first, then one file, streamed to disk.
 
 The file is never held in memory: each chunk goes straight into an
-:class:`~unitysvc_server.storage.objects.ObjectWriter`, and the upload stops as
+:class:`UploadWriter` (``domain.files.Upload``), and the upload stops as
 soon as it exceeds the byte limit its signed policy allows. The policy is
 checked when the file part begins, i.e. before a single file byte is stored.
 """
@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
-
-from unitysvc_server.storage.objects import ObjectStore, ObjectWriter
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
@@ -27,6 +25,23 @@ __all__ = ["FormError", "UploadTooLarge", "receive_upload"]
 # verified.
 _MAX_FIELDS_BYTES = 64 * 1024
 _FILE_FIELD = "file"
+
+
+class UploadWriter(Protocol):
+    """Where the file's bytes go (``domain.files.Upload``)."""
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+
+    def write(self, data: bytes) -> None:
+        """Append bytes."""
+
+    def commit(self) -> None:
+        """Make the file visible."""
+
+    def abort(self) -> None:
+        """Discard what was written."""
 
 
 class FormError(Exception):
@@ -58,21 +73,77 @@ class _State:
     pending: list[bytes] = field(default_factory=list)
     file_started: bool = False
 
+    # -- python-multipart callbacks ------------------------------------------------
+
+    def on_part_begin(self) -> None:
+        self.part = _Part()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_name += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self.header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self.part.headers[self.header_name.lower()] = self.header_value
+        self.header_name = b""
+        self.header_value = b""
+
+    def on_headers_finished(self) -> None:
+        _, options = parse_options_header(self.part.headers.get(b"content-disposition", b""))
+        name = options.get(b"name")
+        if name is None:
+            raise FormError("every form part needs a Content-Disposition name")
+        self.part.name = name.decode("utf-8", errors="replace")
+        if self.part.name == _FILE_FIELD:
+            if self.file_seen:
+                raise FormError("send exactly one file part")
+            self.part.is_file = True
+            self.file_seen = True
+            self.file_started = True
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.part.is_file:
+            self.pending.append(bytes(data[start:end]))
+            return
+        if self.file_seen:
+            return  # as in S3, fields after the file are ignored
+        self.fields_bytes += end - start
+        if self.fields_bytes > _MAX_FIELDS_BYTES:
+            raise FormError("the form fields are too large")
+        self.part.data += data[start:end]
+
+    def on_part_end(self) -> None:
+        if self.part.is_file:
+            self.file_done = True
+        elif not self.file_seen:
+            self.fields[self.part.name] = self.part.data.decode("utf-8", errors="replace")
+
+    def callbacks(self) -> MultipartCallbacks:
+        """The parser callbacks, bound to this state."""
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+        }
+
 
 async def receive_upload(
     content_type: str,
     body: AsyncIterator[bytes],
-    store: ObjectStore,
-    authorize: Callable[[dict[str, str]], tuple[str, int]],
+    open_upload: Callable[[dict[str, str]], tuple[UploadWriter, int]],
 ) -> int:
     """Stream a multipart upload into the object store.
 
     Args:
         content_type: The request's ``Content-Type`` (``multipart/form-data; boundary=...``).
         body: The request body chunks.
-        store: Where the file goes.
-        authorize: Called with the form fields seen before the file; returns the
-            object-store key and the byte limit, or raises to refuse the upload.
+        open_upload: Called with the form fields seen before the file; returns where
+            the file goes and its byte limit, or raises to refuse the upload.
 
     Returns:
         The number of bytes stored.
@@ -86,25 +157,16 @@ async def receive_upload(
     if kind != b"multipart/form-data" or not boundary:
         raise FormError("send the upload as multipart/form-data with the ticket's fields")
     state = _State()
-    parser = MultipartParser(boundary, _callbacks(state))
-    writer: ObjectWriter | None = None
+    parser = MultipartParser(boundary, state.callbacks())
+    writer: UploadWriter | None = None
     limit = 0
     try:
         async for chunk in body:
-            try:
-                parser.write(chunk)
-            except FormError:
-                raise
-            except Exception as exc:  # python-multipart raises several error types
-                raise FormError(f"malformed multipart body: {exc}") from None
+            _feed(parser, chunk)
             if state.file_started and writer is None:
-                key, limit = authorize(dict(state.fields))
-                writer = store.open_writer(key)
+                writer, limit = open_upload(dict(state.fields))
             if writer is not None:
-                for data in state.pending:
-                    if writer.size + len(data) > limit:
-                        raise UploadTooLarge(f"the file exceeds the {limit} bytes of its ticket")
-                    writer.write(data)
+                _write_pending(writer, state.pending, limit)
             state.pending.clear()
         try:
             parser.finalize()
@@ -120,57 +182,17 @@ async def receive_upload(
         raise
 
 
-def _callbacks(state: _State) -> MultipartCallbacks:
-    def on_part_begin() -> None:
-        state.part = _Part()
+def _feed(parser: MultipartParser, chunk: bytes) -> None:
+    try:
+        parser.write(chunk)
+    except FormError:
+        raise
+    except Exception as exc:  # python-multipart raises several error types
+        raise FormError(f"malformed multipart body: {exc}") from None
 
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state.header_name += data[start:end]
 
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        state.header_value += data[start:end]
-
-    def on_header_end() -> None:
-        state.part.headers[state.header_name.lower()] = state.header_value
-        state.header_name = b""
-        state.header_value = b""
-
-    def on_headers_finished() -> None:
-        _, options = parse_options_header(state.part.headers.get(b"content-disposition", b""))
-        name = options.get(b"name")
-        if name is None:
-            raise FormError("every form part needs a Content-Disposition name")
-        state.part.name = name.decode("utf-8", errors="replace")
-        if state.part.name == _FILE_FIELD:
-            if state.file_seen:
-                raise FormError("send exactly one file part")
-            state.part.is_file = True
-            state.file_seen = True
-            state.file_started = True
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        if state.part.is_file:
-            state.pending.append(bytes(data[start:end]))
-            return
-        if state.file_seen:
-            return  # as in S3, fields after the file are ignored
-        state.fields_bytes += end - start
-        if state.fields_bytes > _MAX_FIELDS_BYTES:
-            raise FormError("the form fields are too large")
-        state.part.data += data[start:end]
-
-    def on_part_end() -> None:
-        if state.part.is_file:
-            state.file_done = True
-        elif not state.file_seen:
-            state.fields[state.part.name] = state.part.data.decode("utf-8", errors="replace")
-
-    return {
-        "on_part_begin": on_part_begin,
-        "on_part_data": on_part_data,
-        "on_part_end": on_part_end,
-        "on_header_field": on_header_field,
-        "on_header_value": on_header_value,
-        "on_header_end": on_header_end,
-        "on_headers_finished": on_headers_finished,
-    }
+def _write_pending(writer: UploadWriter, pending: list[bytes], limit: int) -> None:
+    for data in pending:
+        if writer.size + len(data) > limit:
+            raise UploadTooLarge(f"the file exceeds the {limit} bytes of its ticket")
+        writer.write(data)

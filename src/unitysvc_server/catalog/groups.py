@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from unitysvc_server.catalog.model import (
+    STRATEGIES,
     CatalogGroup,
     CatalogService,
     GroupMember,
@@ -58,7 +59,6 @@ from unitysvc_server.catalog.model import (
     freeze,
     stable_id,
 )
-from unitysvc_server.routing.selection import STRATEGIES
 
 ALL_SERVICES = "all_services"
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]*$")

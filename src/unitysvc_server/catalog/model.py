@@ -26,6 +26,12 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 #: Placeholder of the HTTP gateway root in interface base URLs.
+#: Routing strategy names a group's ``routing_policy`` may declare (``routing.selection``
+#: implements them; the catalog only validates the name).
+WEIGHTED_RANDOM = "weighted_random"
+BY_PRICE = "by_price"
+LOWEST_LATENCY = "lowest_latency"
+STRATEGIES = (WEIGHTED_RANDOM, BY_PRICE, LOWEST_LATENCY)
 API_GATEWAY_PLACEHOLDER = "${API_GATEWAY_BASE_URL}"
 
 #: Namespace of every name-derived UUID of the catalog (services without an id,

@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,10 +27,11 @@ from unitysvc.models import (
     ServiceAliasPublic,
     ServiceAliasUpdate,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.aliases import AliasRow
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "get_alias",
     "list_aliases",
     "live_aliases",
+    "AliasRef",
     "pick_routing_alias",
     "pick_switch_target",
     "select_routing_alias",
@@ -102,9 +104,49 @@ def pick_switch_target(rows: Sequence[AliasRow], *, on: bool) -> AliasRow:
     return rows[routing[0]]
 
 
+@dataclass(frozen=True, slots=True)
+class AliasRef:
+    """A live alias as routing reads it: a value, detached from any session."""
+
+    id: uuid.UUID
+    name: str
+    is_routing: bool
+    target_path: str
+    request_routing_key: dict[str, Any] | None = None
+    routing_key_override: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: AliasRow) -> AliasRef:
+        """Snapshot a row."""
+        return cls(
+            id=row.id,
+            name=row.name,
+            is_routing=row.is_routing,
+            target_path=row.target_path,
+            request_routing_key=row.request_routing_key,
+            routing_key_override=row.routing_key_override,
+        )
+
+
+class _Routable(Protocol):
+    """What alias selection reads of an alias (a row or an :class:`AliasRef`)."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_routing(self) -> bool: ...
+    @property
+    def request_routing_key(self) -> Mapping[str, Any] | None: ...
+
+
+RoutableT = TypeVar("RoutableT", bound=_Routable)
+
+
 def select_routing_alias(
-    rows: Sequence[AliasRow], routing_key: Mapping[str, Any] | None
-) -> AliasRow | None:
+    rows: Sequence[RoutableT], routing_key: Mapping[str, Any] | None
+) -> RoutableT | None:
     """Pick, among routing rows of one name, the one serving a request's routing key.
 
     A row whose ``request_routing_key`` is non-empty serves requests whose routing
@@ -112,7 +154,7 @@ def select_routing_alias(
     a routing key is the fallback for everything else.
     """
     request_key = routing_key or {}
-    best: AliasRow | None = None
+    best: RoutableT | None = None
     best_size = -1
     for row in rows:
         row_key = row.request_routing_key or {}
@@ -201,6 +243,24 @@ async def get_alias(session: AsyncSession, customer_id: uuid.UUID, alias_id: uui
     return await get_owned(session, AliasRow, alias_id, customer_id, what="alias")
 
 
+def _store_routing_key(row: AliasRow, value: dict[str, Any] | None) -> None:
+    row.request_routing_key = value or None
+    row.routing_key_canonical = canonical_routing_key(value)
+
+
+def _store_override(row: AliasRow, value: dict[str, Any] | None) -> None:
+    row.routing_key_override = value or None
+
+
+#: How ``PATCH /aliases/{id}`` applies each field (the name is immutable).
+_PATCH = {
+    "description": PatchField(nullable=True),
+    "request_routing_key": PatchField(nullable=True, store=_store_routing_key),
+    "target_path": PatchField(validate_target_path),
+    "routing_key_override": PatchField(nullable=True, store=_store_override),
+}
+
+
 async def update_alias(
     session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID, body: ServiceAliasUpdate
 ) -> AliasRow:
@@ -215,18 +275,7 @@ async def update_alias(
     row = await get_alias(session, customer_id, alias_id)
     if row.deactivated_at is not None:
         raise Conflict(f"alias {alias_id} is deactivated and cannot be changed")
-    fields = body.model_fields_set
-    if "description" in fields:
-        row.description = body.description
-    if "request_routing_key" in fields:
-        row.request_routing_key = body.request_routing_key or None
-        row.routing_key_canonical = canonical_routing_key(body.request_routing_key)
-    if "target_path" in fields:
-        if body.target_path is None:
-            raise Unprocessable(("body", "target_path"), "cannot be null; omit it to keep it")
-        row.target_path = validate_target_path(body.target_path)
-    if "routing_key_override" in fields:
-        row.routing_key_override = body.routing_key_override or None
+    apply_patch(row, body, _PATCH)
     await _flush_or_conflict(session, _conflict_message(row.name))
     return row
 
@@ -382,8 +431,8 @@ async def live_aliases(session: AsyncSession, customer_id: uuid.UUID) -> list[Al
 
 
 def pick_routing_alias(
-    live: Sequence[AliasRow], name: str, routing_key: Mapping[str, Any] | None
-) -> AliasRow | None:
+    live: Sequence[RoutableT], name: str, routing_key: Mapping[str, Any] | None
+) -> RoutableT | None:
     """Among a customer's live aliases, the row that serves ``a/<name>`` for a request.
 
     When ``name`` is the UUID of one of them, that row, whether routing or not

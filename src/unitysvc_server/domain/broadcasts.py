@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -17,8 +19,10 @@ from unitysvc.models import (
     BroadcastTargetPublic,
     BroadcastUpdate,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
@@ -26,13 +30,15 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.broadcasts import BroadcastRow, BroadcastTargetRow
 
 __all__ = [
     "DEFAULT_TARGET_TIMEOUT_MS",
     "add_target",
+    "BroadcastPlan",
+    "BroadcastTargetPlan",
     "broadcast_by_name",
+    "broadcast_plan",
     "broadcast_public",
     "create_broadcast",
     "delete_broadcast",
@@ -161,6 +167,15 @@ async def broadcast_by_name(
     )
 
 
+#: How ``PATCH /broadcasts/{id}`` applies each field.
+_PATCH = {
+    "description": PatchField(nullable=True),
+    "mode": PatchField(),
+    "target_timeout_ms": PatchField(validate_timeout_ms),
+    "enabled": PatchField(),
+}
+
+
 async def update_broadcast(
     session: AsyncSession, customer_id: uuid.UUID, broadcast_id: uuid.UUID, body: BroadcastUpdate
 ) -> BroadcastRow:
@@ -171,20 +186,7 @@ async def update_broadcast(
         Unprocessable: A field is invalid or a required one is set to null.
     """
     broadcast = await get_broadcast(session, customer_id, broadcast_id)
-    fields = body.model_fields_set
-    if "description" in fields:
-        broadcast.description = body.description
-    for field in ("mode", "target_timeout_ms", "enabled"):
-        if field in fields and getattr(body, field) is None:
-            raise Unprocessable(("body", field), "cannot be null; omit it to keep it")
-    if body.mode is not None:
-        broadcast.mode = body.mode
-    if body.target_timeout_ms is not None:
-        broadcast.target_timeout_ms = validate_timeout_ms(
-            body.target_timeout_ms, ("body", "target_timeout_ms")
-        )
-    if body.enabled is not None:
-        broadcast.enabled = body.enabled
+    apply_patch(broadcast, body, _PATCH)
     await session.flush()
     return broadcast
 
@@ -255,3 +257,36 @@ async def remove_target(
             await session.flush()
             return
     raise NotFound(f"target {target_id} not found in broadcast {broadcast_id}")
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastTargetPlan:
+    """One target of a broadcast as the gateway fires it."""
+
+    name: str
+    target_path: str
+    override: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastPlan:
+    """A broadcast as the gateway fires it: a value, detached from any session."""
+
+    enabled: bool
+    mode: str
+    target_timeout_ms: int
+    targets: tuple[BroadcastTargetPlan, ...]
+
+
+async def broadcast_plan(
+    session: AsyncSession, customer_id: uuid.UUID, name: str
+) -> BroadcastPlan | None:
+    """The customer's broadcast called ``name`` with its targets in order, or None."""
+    broadcast = await broadcast_by_name(session, customer_id, name)
+    if broadcast is None:
+        return None
+    targets = tuple(
+        BroadcastTargetPlan(t.name, t.target_path, t.routing_key_override or None)
+        for t in ordered_targets(broadcast)
+    )
+    return BroadcastPlan(broadcast.enabled, broadcast.mode, broadcast.target_timeout_ms, targets)

@@ -310,6 +310,24 @@ async def get_status(
 # -- writing ------------------------------------------------------------------------
 
 
+_Target = tuple[uuid.UUID | None, str | None, uuid.UUID | None, str]
+
+
+def _service_target(catalog: Catalog, text: str) -> _Target:
+    """The target of a ``service`` budget: a listed service, by name or id."""
+    service = catalog.service_by_name(text)
+    if service is None:
+        try:
+            service = catalog.service(uuid.UUID(text))
+        except ValueError:
+            service = None
+    if service is None or not service.is_readable:
+        raise Unprocessable(
+            ("body", "target"), f"unknown service {text!r}: give a listed service's id or name"
+        )
+    return service.id, None, None, service.currency or DEFAULT_CURRENCY
+
+
 async def _resolve_target(
     session: AsyncSession,
     catalog: Catalog,
@@ -334,17 +352,7 @@ async def _resolve_target(
         }
         raise Unprocessable(where, f"a '{scope}' budget needs a target: {examples[scope]}")
     if scope == "service":
-        service = catalog.service_by_name(text)
-        if service is None:
-            try:
-                service = catalog.service(uuid.UUID(text))
-            except ValueError:
-                service = None
-        if service is None or not service.is_readable:
-            raise Unprocessable(
-                where, f"unknown service {text!r}: give a listed service's id or name"
-            )
-        return service.id, None, None, service.currency or DEFAULT_CURRENCY
+        return _service_target(catalog, text)
     if scope == "group":
         if catalog.group(text) is None:
             own = await session.scalar(

@@ -7,8 +7,8 @@ machine), a collection two more, an alias one; one :class:`CallerContext` holds 
 and the gateway caches it per customer for a few seconds (``gateway.contextcache``:
 dropped at once when this process commits a change to one of those tables).
 
-Enrollment and alias rows are kept as detached ORM instances whose columns are all loaded:
-they are read (ids, codes, targets, encrypted parameters), never written through.
+Enrollments and aliases are held as values (:class:`ActiveEnrollment`, :class:`AliasRef`)
+snapshotted from their rows: a cached context never holds an ORM instance.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc_server.catalog.model import Catalog, CatalogGroup
-from unitysvc_server.domain.aliases import live_aliases, pick_routing_alias
+from unitysvc_server.domain.aliases import AliasRef, live_aliases, pick_routing_alias
 from unitysvc_server.domain.collections import as_group
-from unitysvc_server.domain.enrollments import ACTIVE, normalize_code
-from unitysvc_server.storage.tables.aliases import AliasRow
+from unitysvc_server.domain.enrollments import ACTIVE, ActiveEnrollment, normalize_code
 from unitysvc_server.storage.tables.collections import CollectionRow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 from unitysvc_server.storage.tables.secrets import SecretRow
@@ -58,9 +57,9 @@ class CallerContext:
     """
 
     secrets: tuple[SecretRef, ...]
-    enrollments: tuple[EnrollmentRow, ...]
+    enrollments: tuple[ActiveEnrollment, ...]
     collections: Mapping[str, CatalogGroup] = field(default_factory=dict)
-    aliases: tuple[AliasRow, ...] = ()
+    aliases: tuple[AliasRef, ...] = ()
     _effective: dict[str, SecretRef] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,15 +84,15 @@ class CallerContext:
         """Services the customer holds an active enrollment in."""
         return frozenset(row.service_id for row in self.enrollments)
 
-    def enrollment_in(self, service_id: uuid.UUID) -> EnrollmentRow | None:
+    def enrollment_in(self, service_id: uuid.UUID) -> ActiveEnrollment | None:
         """The oldest active enrollment in ``service_id``, or None."""
         return next((row for row in self.enrollments if row.service_id == service_id), None)
 
-    def routing_alias(self, name: str, routing_key: Mapping[str, Any] | None) -> AliasRow | None:
-        """The alias row serving ``a/<name>`` for a request (``domain.aliases`` rules)."""
+    def routing_alias(self, name: str, routing_key: Mapping[str, Any] | None) -> AliasRef | None:
+        """The alias serving ``a/<name>`` for a request (``domain.aliases`` rules)."""
         return pick_routing_alias(self.aliases, name, routing_key)
 
-    def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
+    def enrollment_by_code(self, code: str) -> ActiveEnrollment | None:
         """The active enrollment with gateway code ``code`` (any spelling), or None."""
         canonical = normalize_code(code)
         if canonical is None:
@@ -115,18 +114,12 @@ async def load_caller_context(
         ).where(SecretRow.customer_id == customer_id)
     )
     secrets = tuple(SecretRef(*row) for row in secret_rows.all())
-    enrollments = tuple(
-        (
-            await session.scalars(
-                select(EnrollmentRow)
-                .where(EnrollmentRow.customer_id == customer_id, EnrollmentRow.status == ACTIVE)
-                .order_by(EnrollmentRow.activated_at, EnrollmentRow.id)
-            )
-        ).all()
+    enrollment_rows = await session.scalars(
+        select(EnrollmentRow)
+        .where(EnrollmentRow.customer_id == customer_id, EnrollmentRow.status == ACTIVE)
+        .order_by(EnrollmentRow.activated_at, EnrollmentRow.id)
     )
-    for row in enrollments:
-        # Detached, so a later commit of this session cannot expire what a cache holds.
-        session.expunge(row)
+    enrollments = tuple(ActiveEnrollment.from_row(row) for row in enrollment_rows.all())
     collections: dict[str, CatalogGroup] = {}
     rows = await session.scalars(
         select(CollectionRow)
@@ -135,9 +128,7 @@ async def load_caller_context(
     )
     for collection in rows.all():
         collections.setdefault(collection.name, as_group(collection, catalog))
-    aliases = tuple(await live_aliases(session, customer_id))
-    for alias in aliases:
-        session.expunge(alias)
+    aliases = tuple(AliasRef.from_row(row) for row in await live_aliases(session, customer_id))
     return CallerContext(
         secrets=secrets, enrollments=enrollments, collections=collections, aliases=aliases
     )

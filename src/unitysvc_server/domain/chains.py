@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -24,8 +25,10 @@ from unitysvc.models import (
     ChainStepUpdate,
     ChainUpdate,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
     validate_object_name,
@@ -34,13 +37,15 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.chains import ChainRow, ChainStepRow
 
 __all__ = [
     "DEFAULT_CHAIN_TIMEOUT_MS",
     "add_step",
+    "ChainPlan",
+    "ChainStepPlan",
     "chain_by_name",
+    "chain_plan",
     "chain_public",
     "create_chain",
     "delete_chain",
@@ -165,6 +170,31 @@ async def chain_by_name(
     )
 
 
+#: How ``PATCH /chains/{id}`` applies each field.
+_PATCH = {
+    "description": PatchField(nullable=True),
+    "default_timeout_ms": PatchField(validate_timeout_ms),
+    "enabled": PatchField(),
+}
+
+
+def _step_name(value: str, loc: tuple[str, ...]) -> str:
+    if not value.strip():
+        raise Unprocessable(loc, "must not be empty")
+    return value
+
+
+#: How ``PATCH /chains/{id}/steps/{step_id}`` applies each field.
+_STEP_PATCH = {
+    "name": PatchField(_step_name),
+    "target_path": PatchField(validate_target_path),
+    "on_success": PatchField(validate_outcome),
+    "on_failure": PatchField(validate_outcome),
+    "timeout_ms": PatchField(validate_timeout_ms, nullable=True),
+    "sort_order": PatchField(validate_sort_order),
+}
+
+
 async def update_chain(
     session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainUpdate
 ) -> ChainRow:
@@ -175,19 +205,7 @@ async def update_chain(
         Unprocessable: A field is invalid.
     """
     chain = await get_chain(session, customer_id, chain_id)
-    fields = body.model_fields_set
-    if "description" in fields:
-        chain.description = body.description
-    if "default_timeout_ms" in fields:
-        if body.default_timeout_ms is None:
-            raise Unprocessable(("body", "default_timeout_ms"), "cannot be null")
-        chain.default_timeout_ms = validate_timeout_ms(
-            body.default_timeout_ms, ("body", "default_timeout_ms")
-        )
-    if "enabled" in fields:
-        if body.enabled is None:
-            raise Unprocessable(("body", "enabled"), "cannot be null")
-        chain.enabled = body.enabled
+    apply_patch(chain, body, _PATCH)
     await session.flush()
     return chain
 
@@ -262,23 +280,7 @@ async def update_step(
         Unprocessable: A field is invalid or a required one is set to null.
     """
     _, step = await _get_step(session, customer_id, chain_id, step_id)
-    for field in body.model_fields_set:
-        value = getattr(body, field)
-        loc: Loc = ("body", field)
-        if value is None and field != "timeout_ms":
-            raise Unprocessable(loc, "cannot be null; omit it to keep the current value")
-        if field == "name":
-            if not value.strip():
-                raise Unprocessable(loc, "must not be empty")
-            step.name = value
-        elif field == "target_path":
-            step.target_path = validate_target_path(value, loc)
-        elif field in ("on_success", "on_failure"):
-            setattr(step, field, validate_outcome(value, loc))
-        elif field == "timeout_ms":
-            step.timeout_ms = None if value is None else validate_timeout_ms(value, loc)
-        elif field == "sort_order":
-            step.sort_order = validate_sort_order(value, loc)
+    apply_patch(step, body, _STEP_PATCH)
     await session.flush()
     return step
 
@@ -301,3 +303,35 @@ async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
         await session.flush()
     except IntegrityError as exc:
         raise Conflict(f"a chain named {name!r} already exists") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStepPlan:
+    """One step of a chain as the gateway runs it (timeout already defaulted)."""
+
+    name: str
+    target_path: str
+    on_success: str
+    on_failure: str
+    timeout_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPlan:
+    """A chain as the gateway runs it: a value, detached from any session."""
+
+    enabled: bool
+    steps: tuple[ChainStepPlan, ...]
+
+
+async def chain_plan(session: AsyncSession, customer_id: uuid.UUID, name: str) -> ChainPlan | None:
+    """The customer's chain called ``name`` as steps in execution order, or None."""
+    chain = await chain_by_name(session, customer_id, name)
+    if chain is None:
+        return None
+    default_ms = chain.default_timeout_ms
+    steps = tuple(
+        ChainStepPlan(s.name, s.target_path, s.on_success, s.on_failure, s.timeout_ms or default_ms)
+        for s in ordered_steps(chain)
+    )
+    return ChainPlan(chain.enabled, steps)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
@@ -42,6 +42,7 @@ from unitysvc_server.catalog.model import (
 )
 from unitysvc_server.domain.enrollments import dispatchability
 from unitysvc_server.domain.errors import Conflict, Forbidden, NotFound, Unprocessable
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_sort_order
 from unitysvc_server.storage.tables.collections import CollectionMemberRow, CollectionRow
 
@@ -227,6 +228,23 @@ async def create_collection(
     return row
 
 
+def _limited(limit: int) -> Callable[[str, tuple[str, ...]], str]:
+    def check(value: str, loc: tuple[str, ...]) -> str:
+        if len(value) > limit:
+            raise Unprocessable(loc, f"must be at most {limit} characters")
+        return value
+
+    return check
+
+
+#: How ``PATCH /groups/{id}`` (a collection) applies each field.
+_PATCH = {
+    "display_name": PatchField(_limited(MAX_DISPLAY_NAME), nullable=True),
+    "description": PatchField(_limited(MAX_DESCRIPTION), nullable=True),
+    "enabled": PatchField(),
+}
+
+
 async def update_collection(
     session: AsyncSession,
     catalog: Catalog,
@@ -236,15 +254,7 @@ async def update_collection(
 ) -> CollectionRow:
     """Change a collection's display name, description or enabled flag (fields sent only)."""
     row = await get_collection(session, catalog, customer_id, group_id)
-    sent = body.model_fields_set
-    if "display_name" in sent:
-        row.display_name = _text(body.display_name, "display_name", MAX_DISPLAY_NAME)
-    if "description" in sent:
-        row.description = _text(body.description, "description", MAX_DESCRIPTION)
-    if "enabled" in sent:
-        if body.enabled is None:
-            raise Unprocessable(("body", "enabled"), "must be true or false")
-        row.enabled = body.enabled
+    apply_patch(row, body, _PATCH)
     await session.flush()
     return row
 

@@ -10,12 +10,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import API_KEY_PREFIX, api_key_hint, hash_api_key, new_api_key
 from unitysvc_server.domain.errors import NotFound, Unprocessable
 from unitysvc_server.domain.files import customer_root
 from unitysvc_server.domain.request_logs import log_body_root
 from unitysvc_server.invalidation import Invalidation
-from unitysvc_server.storage.base import Base, utcnow
+from unitysvc_server.storage.base import Base
 from unitysvc_server.storage.objects import ObjectStore
 from unitysvc_server.storage.tables.customers import ApiKeyRow, CustomerRow
 

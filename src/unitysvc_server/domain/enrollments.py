@@ -1,7 +1,7 @@
 """Customer enrollments (CONTRACT §1.7 Enrollments).
 
 Lifecycle: ``POST /enrollments/`` stores a ``pending`` row and answers 202; the
-enrollment worker (:mod:`unitysvc_server.domain.enrollment_worker`) then runs
+enrollment worker (:mod:`unitysvc_server.components.enrollments`) then runs
 :func:`activate`, which validates the parameters against the listing's
 ``user_parameters_schema``, dry-renders the offering's channel templates with
 them, and either activates the row (assigning its ``e/<code>`` endpoint) or
@@ -22,7 +22,7 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -47,10 +47,10 @@ from unitysvc_server.catalog.render import (
     render_template,
     secret_references,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 PENDING, INCOMPLETE, ACTIVE, PAUSED, CANCELLED = (
@@ -117,7 +117,31 @@ def mask_parameters(value: Any, key: str = "") -> Any:
 # -- parameters at rest ------------------------------------------------------------------
 
 
-def decrypt_parameters(row: EnrollmentRow, crypto: SecretBox) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class ActiveEnrollment:
+    """An active enrollment as routing reads it: a value, detached from any session.
+
+    Attributes:
+        id: The enrollment.
+        customer_id: Its customer.
+        service_id: The service it enrolls in.
+        code: Its gateway code (``e/<code>``).
+        parameters_encrypted: Its parameters, still encrypted.
+    """
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    service_id: uuid.UUID
+    code: str | None
+    parameters_encrypted: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_row(cls, row: EnrollmentRow) -> ActiveEnrollment:
+        """Snapshot a row."""
+        return cls(row.id, row.customer_id, row.service_id, row.code, row.parameters_encrypted)
+
+
+def decrypt_parameters(row: EnrollmentRow | ActiveEnrollment, crypto: SecretBox) -> dict[str, Any]:
     """The enrollment's parameters in clear (empty dict when none)."""
     if not row.parameters_encrypted:
         return {}
@@ -131,7 +155,9 @@ def _encrypt_parameters(params: Mapping[str, Any] | None, crypto: SecretBox) -> 
     return crypto.encrypt(json.dumps(dict(params), sort_keys=True, separators=(",", ":")))
 
 
-def render_context(row: EnrollmentRow, service: CatalogService, crypto: SecretBox) -> RenderContext:
+def render_context(
+    row: EnrollmentRow | ActiveEnrollment, service: CatalogService, crypto: SecretBox
+) -> RenderContext:
     """Template variables for rendering ``service``'s channels for this enrollment."""
     params = decrypt_parameters(row, crypto)
     return RenderContext(
@@ -501,6 +527,17 @@ async def pending_ids(session: AsyncSession, limit: int = 100) -> list[uuid.UUID
         .limit(limit)
     )
     return list(rows.scalars().all())
+
+
+async def lock_pending(session: AsyncSession, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
+    """The enrollment, locked for this transaction, if it is still pending and no other
+    process holds it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL); else None."""
+    row = await session.scalar(
+        select(EnrollmentRow)
+        .where(EnrollmentRow.id == enrollment_id)
+        .with_for_update(skip_locked=True)
+    )
+    return row if row is not None and row.status == PENDING else None
 
 
 @dataclass(frozen=True)

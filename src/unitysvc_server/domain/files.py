@@ -22,6 +22,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
@@ -32,16 +33,28 @@ from unitysvc.models import (
     AccountFileUploadRequest,
 )
 from unitysvc_server.domain.errors import Forbidden, NotFound, Unprocessable
-from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore, validate_key
+from unitysvc_server.storage.objects import (
+    InvalidKey,
+    KeyConflict,
+    ObjectNotFound,
+    ObjectStore,
+    ObjectWriter,
+    validate_key,
+)
 
 __all__ = [
     "DEFAULT_EXPIRES_IN",
     "MAX_UPLOAD_BYTES",
+    "FileConflict",
+    "FileMissing",
     "Scope",
     "Ticket",
     "TicketError",
+    "Upload",
+    "download_path",
     "download_ticket",
     "list_files",
+    "open_upload",
     "signing_key",
     "storage_key",
     "upload_ticket",
@@ -317,3 +330,73 @@ def upload_ticket(
     )
     policy, signature = _mint(ticket, signing)
     return ticket, policy, signature
+
+
+# -- the signed object endpoint ----------------------------------------------------------
+
+
+class FileMissing(LookupError):
+    """A download ticket names a file that is gone (answered with 404)."""
+
+
+class FileConflict(ValueError):
+    """An upload's key is a folder, or under a file (answered with 409)."""
+
+
+def download_path(store: ObjectStore, ticket: Ticket) -> Path:
+    """The file a verified download ticket names.
+
+    Raises:
+        FileMissing: The file is gone.
+    """
+    try:
+        store.stat(ticket.storage_key)
+    except ObjectNotFound:
+        raise FileMissing(f"file {ticket.key!r} not found") from None
+    return store.path_for(ticket.storage_key)
+
+
+class Upload:
+    """One file being received for a verified upload ticket: invisible until committed."""
+
+    def __init__(self, writer: ObjectWriter) -> None:
+        self._writer = writer
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._writer.size
+
+    def write(self, data: bytes) -> None:
+        """Append bytes."""
+        self._writer.write(data)
+
+    def commit(self) -> None:
+        """Make the file visible under its key.
+
+        Raises:
+            FileConflict: A folder exists at the key, or a file at a parent folder.
+        """
+        try:
+            self._writer.commit()
+        except KeyConflict as exc:
+            raise FileConflict(str(exc)) from None
+
+    def abort(self) -> None:
+        """Discard what was written."""
+        self._writer.abort()
+
+
+def open_upload(store: ObjectStore, fields: dict[str, str], signing: bytes) -> tuple[Upload, int]:
+    """Start the upload the form ``fields`` (seen before the file) authorise.
+
+    Returns:
+        The upload and its byte limit.
+
+    Raises:
+        TicketError: The ticket is missing, forged, expired, or for another key.
+    """
+    ticket = verify_ticket(fields.get("policy", ""), fields.get("signature", ""), signing, "put")
+    if fields.get("key") != ticket.key:
+        raise TicketError("the key field does not match the ticket")
+    return Upload(store.open_writer(ticket.storage_key)), ticket.max_bytes or 0

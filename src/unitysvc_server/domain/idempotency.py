@@ -25,7 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from unitysvc_server.storage.base import utcnow
+from unitysvc_server.clock import utcnow
 from unitysvc_server.storage.tables.idempotency import IdempotencyRow
 
 #: ASGI scope key under which the middleware hands the claim to the session.

@@ -40,7 +40,7 @@ from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.enrollments import normalize_code
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
-from unitysvc_server.gateway.paths import is_uuid
+from unitysvc_server.routing.paths import is_uuid
 from unitysvc_server.storage.tables.aliases import AliasRow
 from unitysvc_server.storage.tables.broadcasts import BroadcastRow
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow

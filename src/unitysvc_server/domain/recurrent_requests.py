@@ -25,15 +25,15 @@ from unitysvc.models import (
     RecurrentRequestUpdate,
 )
 from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
 __all__ = [
     "ALLOWED_METHODS",
-    "SCHEDULER_WAKE_KEY",
     "claim_due",
     "create_recurrent_request",
     "delete_recurrent_request",
@@ -55,9 +55,6 @@ _FORBIDDEN_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length"}
 )
 _ERROR_TEXT_LIMIT = 500
-#: ``runtime.extras`` key of the running scheduler's ``wake``: the API calls it once a
-#: change to a recurrent request is committed, so the change is acted on at once.
-SCHEDULER_WAKE_KEY = "recurrent_requests.wake"
 
 
 # Which statuses a PATCH may move each status to (itself always included).
@@ -285,6 +282,56 @@ async def get_recurrent_request(
     )
 
 
+def _store_request_path(row: RecurrentRequestRow, value: str) -> None:
+    row.gateway_path = gateway_relative_path(value)
+    row.request_path = value.strip()
+
+
+def _store_headers(row: RecurrentRequestRow, value: Mapping[str, str] | None) -> None:
+    row.request_headers = _headers(value)
+
+
+def _name(value: str, loc: tuple[str, ...]) -> str:
+    if len(value) > 200:
+        raise Unprocessable(loc, "must be at most 200 characters")
+    return value
+
+
+#: How ``PATCH /recurrent-requests/{id}`` applies its request fields (the schedule and
+#: status follow their own rules: see :func:`update_recurrent_request`).
+_PATCH = {
+    "request_path": PatchField(store=_store_request_path),
+    "body_template": PatchField(nullable=True),
+    "request_headers": PatchField(nullable=True, store=_store_headers),
+    "name": PatchField(_name, nullable=True),
+}
+
+
+def _patch_schedule(row: RecurrentRequestRow, body: RecurrentRequestUpdate) -> bool:
+    """Apply the PATCH's ``schedule``; whether a (new) schedule was set."""
+    if "schedule" not in body.model_fields_set:
+        return False
+    if body.schedule is None:
+        if row.status != "draft":
+            raise Unprocessable(
+                ("body", "schedule"), "cannot be removed; pause or cancel the request instead"
+            )
+        row.schedule = None
+        return False
+    row.schedule = _schedule(body.schedule)
+    return True
+
+
+def _change_status(row: RecurrentRequestRow, target: str) -> None:
+    """Move ``row`` to status ``target``, if that transition is allowed."""
+    previous = row.status
+    if target not in _TRANSITIONS[previous]:
+        raise Conflict(f"a {previous} recurrent request cannot become {target}")
+    if target in ("active", "paused") and row.schedule is None:
+        raise Unprocessable(("body", "schedule"), f"a schedule is required to make it {target}")
+    row.status = target
+
+
 async def update_recurrent_request(
     session: AsyncSession,
     customer_id: uuid.UUID,
@@ -305,43 +352,16 @@ async def update_recurrent_request(
         Unprocessable: A field is invalid, or activation lacks a schedule.
     """
     row = await get_recurrent_request(session, customer_id, request_id)
-    fields = body.model_fields_set
     if row.status == "cancelled":
         raise Conflict(f"recurrent request {request_id} is cancelled; create a new one")
-    if "request_path" in fields:
-        if body.request_path is None:
-            raise Unprocessable(("body", "request_path"), "cannot be null; omit it to keep it")
-        row.gateway_path = gateway_relative_path(body.request_path)
-        row.request_path = body.request_path.strip()
-    if "body_template" in fields:
-        row.body_template = body.body_template
-    if "request_headers" in fields:
-        row.request_headers = _headers(body.request_headers)
-    if "name" in fields:
-        if body.name is not None and len(body.name) > 200:
-            raise Unprocessable(("body", "name"), "must be at most 200 characters")
-        row.name = body.name
-    schedule_changed = False
-    if "schedule" in fields:
-        if body.schedule is None:
-            if row.status != "draft":
-                raise Unprocessable(
-                    ("body", "schedule"), "cannot be removed; pause or cancel the request instead"
-                )
-            row.schedule = None
-        else:
-            row.schedule = _schedule(body.schedule)
-            schedule_changed = True
+    apply_patch(row, body, _PATCH)
+    schedule_changed = _patch_schedule(row, body)
     target = body.status
     if target is None and schedule_changed and row.status == "draft":
         target = "active"
     previous = row.status
     if target is not None and target != previous:
-        if target not in _TRANSITIONS[previous]:
-            raise Conflict(f"a {previous} recurrent request cannot become {target}")
-        if target in ("active", "paused") and row.schedule is None:
-            raise Unprocessable(("body", "schedule"), f"a schedule is required to make it {target}")
-        row.status = target
+        _change_status(row, target)
     if row.status == "active" and row.schedule is not None:
         if schedule_changed or previous != "active" or row.next_run_at is None:
             row.next_run_at = next_run(row.schedule, now or utcnow())

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,13 +24,14 @@ from unitysvc.models import (
     RequestLogListItem,
     RequestLogListResponse,
 )
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import NotFound
 from unitysvc_server.domain.usage import usage_event_info
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
 
 __all__ = [
+    "LogMode",
     "DEFAULT_WINDOW",
     "PREVIEW_LIMIT",
     "LogFilters",
@@ -48,14 +49,20 @@ PREVIEW_LIMIT = 8 * 1024
 DEFAULT_WINDOW = timedelta(hours=24)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+#: How much of the bodies a log keeps: previews only, or the full bodies too.
+LogMode = Literal["truncated", "complete"]
+
+
+@dataclass(slots=True, kw_only=True)
 class RequestLogRecord:
-    """One gateway dispatch to log, as the gateway hands it over.
+    """One gateway dispatch to log: what the gateway's logging stage assembles while the
+    response streams past, and what the log writer stores (the one record of a dispatch).
 
     Headers must already be redacted (no customer key, no upstream credential,
     no upstream identity). Body previews longer than :data:`PREVIEW_LIMIT` are cut
-    on write. In ``complete`` mode store the full bodies with
-    :meth:`ObjectStore.put` under :func:`body_object_key` first and pass the keys.
+    on write. In ``complete`` mode the writer stores the full bodies
+    (``*_body_full``) with :meth:`ObjectStore.put` under :func:`body_object_key` first
+    and sets the keys.
 
     Attributes:
         customer_id: The caller.
@@ -83,6 +90,11 @@ class RequestLogRecord:
         error_source: ``gateway`` or ``upstream`` for failed dispatches.
         error_type: A short machine-readable kind (``timeout``, ``connect_error`` ...).
         usage_event_id: The call's usage event (``domain.usage``), if it was metered.
+        mode: The logging mode the dispatch was logged in.
+        user_id: The caller's user, if the key names one (not stored).
+        request_body_full: The whole request body, in complete mode (not stored in the
+            row: the writer puts it in the object store).
+        response_body_full: The whole response body, in complete mode (likewise).
     """
 
     customer_id: uuid.UUID
@@ -110,6 +122,10 @@ class RequestLogRecord:
     error_source: str | None = None
     error_type: str | None = None
     usage_event_id: uuid.UUID | None = None
+    mode: LogMode = "truncated"
+    user_id: uuid.UUID | None = None
+    request_body_full: bytes | None = field(default=None, repr=False)
+    response_body_full: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,22 +229,24 @@ def _conditions(
         conditions.append(RequestLogRow.event_timestamp >= start)
     if end is not None:
         conditions.append(RequestLogRow.event_timestamp <= end)
-    if filters.service_id is not None:
-        conditions.append(RequestLogRow.service_id == filters.service_id)
-    if filters.service_enrollment_id is not None:
-        conditions.append(RequestLogRow.service_enrollment_id == filters.service_enrollment_id)
-    if filters.recurrent_request_id is not None:
-        conditions.append(RequestLogRow.recurrent_request_id == filters.recurrent_request_id)
-    if filters.status_min is not None:
-        conditions.append(RequestLogRow.status_code >= filters.status_min)
-    if filters.status_max is not None:
-        conditions.append(RequestLogRow.status_code <= filters.status_max)
-    if filters.error_source is not None:
-        conditions.append(RequestLogRow.error_source == filters.error_source)
-    if filters.error_type is not None:
-        conditions.append(RequestLogRow.error_type == filters.error_type)
-    if filters.gateway_source is not None:
-        conditions.append(RequestLogRow.gateway_source == filters.gateway_source)
+    # Filters that each compare one column with the given value, when given.
+    compared: list[tuple[object, Callable[[], ColumnElement[bool]]]] = [
+        (filters.service_id, lambda: RequestLogRow.service_id == filters.service_id),
+        (
+            filters.service_enrollment_id,
+            lambda: RequestLogRow.service_enrollment_id == filters.service_enrollment_id,
+        ),
+        (
+            filters.recurrent_request_id,
+            lambda: RequestLogRow.recurrent_request_id == filters.recurrent_request_id,
+        ),
+        (filters.status_min, lambda: RequestLogRow.status_code >= filters.status_min),
+        (filters.status_max, lambda: RequestLogRow.status_code <= filters.status_max),
+        (filters.error_source, lambda: RequestLogRow.error_source == filters.error_source),
+        (filters.error_type, lambda: RequestLogRow.error_type == filters.error_type),
+        (filters.gateway_source, lambda: RequestLogRow.gateway_source == filters.gateway_source),
+    ]
+    conditions += [condition() for value, condition in compared if value is not None]
     if filters.user_request_path:
         prefix = filters.user_request_path.lstrip("/")
         # Paths are stored as the gateway saw them; match with or without the

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
 from unitysvc.secrets import SECRET_NAME_PATTERN
+from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
-from unitysvc_server.storage.base import utcnow
 from unitysvc_server.storage.tables.secrets import SecretRow
 
 # The SDK checks names before sending; both sides share its one rule.

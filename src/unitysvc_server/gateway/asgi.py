@@ -32,7 +32,6 @@ from unitysvc_server.asgi_io import (
     read_body,
 )
 from unitysvc_server.gateway.errors import error_response
-from unitysvc_server.gateway.paths import PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
     GatewayRequest,
@@ -41,6 +40,7 @@ from unitysvc_server.gateway.pipeline import (
 )
 from unitysvc_server.gateway.ratelimit import RateLimiter, retry_after_header
 from unitysvc_server.gateway.upstream import UpstreamInterrupted
+from unitysvc_server.routing.paths import PathError, parse_gateway_path
 
 access_log = logging.getLogger("unitysvc_server.gateway.access")
 logger = logging.getLogger("unitysvc_server.gateway")

@@ -31,6 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from unitysvc_server.catalog.model import CatalogService
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.budget_spend import add_spend, read_spend
 from unitysvc_server.domain.budgets import BudgetRule, budget_rules, current_cycle, from_units
 from unitysvc_server.domain.usage import DEFAULT_CURRENCY, UsageEvent, format_charge
@@ -38,7 +39,6 @@ from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest, GatewayResponse, ResponseBody
 from unitysvc_server.invalidation import Invalidation
-from unitysvc_server.storage.base import utcnow
 
 __all__ = ["WARNING_HEADER", "Admission", "BudgetGate"]
 

@@ -2,8 +2,8 @@
 
 ``start`` creates the SSRF address policy and the shared upstream client that applies
 it, the memoize store, the request-log writer, the dispatcher and the scheduler, then
-publishes the ASGI app as ``runtime.gateway_app`` (and itself as
-``runtime.extras["gateway"]``). ``stop`` stops the scheduler, waits for the gateway's own
+publishes the ASGI app as ``runtime.gateway_app`` (and its scheduler's hooks in
+``runtime.hooks``). ``stop`` stops the scheduler, waits for the gateway's own
 background work (tee copies, cache stores, scheduled runs) so their log rows are queued,
 drains the log writer — no row is lost on a clean shutdown — and closes the client, the
 cache and the rate limiter.
@@ -26,8 +26,9 @@ from unitysvc_server.domain.caller_context import CallerContext, load_caller_con
 from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.preferences import request_log_mode
-from unitysvc_server.domain.recurrent_requests import SCHEDULER_WAKE_KEY
+from unitysvc_server.domain.recurrent_runs import FireResult, load_job
 from unitysvc_server.domain.request_logs import (
+    LogMode,
     RequestLogRecord,
     body_object_key,
     write_log_rows,
@@ -36,21 +37,19 @@ from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
 from unitysvc_server.gateway.budgets import BudgetGate
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
+from unitysvc_server.gateway.catalog_router import CatalogRouter
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
+from unitysvc_server.gateway.instruments import GatewayInstruments, NoInstruments
 from unitysvc_server.gateway.logwriter import LogWriter
 from unitysvc_server.gateway.metering import Metering
 from unitysvc_server.gateway.pipeline import Caller
 from unitysvc_server.gateway.ratelimit import RateLimiter, make_limiter
-from unitysvc_server.gateway.resolve import CatalogResolver
-from unitysvc_server.gateway.scheduler import FireResult, Scheduler, load_job
+from unitysvc_server.gateway.scheduler import Scheduler
 from unitysvc_server.gateway.ssrf import Destinations
-from unitysvc_server.gateway.stages.logging import DispatchLog, LogMode
 from unitysvc_server.gateway.upstream import make_client
 from unitysvc_server.invalidation import watch_tables
-from unitysvc_server.observability import observability_of
 from unitysvc_server.runtime import Runtime
-from unitysvc_server.storage.objects import ObjectStore
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
@@ -76,9 +75,15 @@ DRAIN_SECONDS = 10.0
 
 
 class GatewayComponent:
-    """The gateway's start/stop lifecycle (see the module docstring)."""
+    """The gateway's start/stop lifecycle (see the module docstring).
 
-    def __init__(self) -> None:
+    Attributes:
+        instruments: What builds the parts an observer wraps (metrics, traces); set by
+            the app before start, :class:`NoInstruments` by default.
+    """
+
+    def __init__(self, instruments: GatewayInstruments | None = None) -> None:
+        self.instruments: GatewayInstruments = instruments or NoInstruments()
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
@@ -101,20 +106,20 @@ class GatewayComponent:
         ]
         self.budgets = BudgetGate(runtime.sessionmaker, CONTEXT_TTL_SECONDS)
         self._unsubscribe.append(runtime.invalidation.subscribe(self.budgets.apply))
-        self.objects = ObjectStore.for_data_dir(settings.data_dir)
+        self.objects = runtime.objects
         self.destinations = Destinations(
             settings.allow_private_upstreams, overrides=settings.resolve
         )
-        observe = observability_of(runtime)
+        observe = self.instruments
         self.client = observe.upstream_pool(make_client, self.destinations)
         self.cache: ResponseCache = make_cache(settings.redis_url)
         # Usage events and log rows share one writer: a call's event is queued before its
         # log row (the metering stage is inside the logging one), so it is never later.
-        self.writer: LogWriter[DispatchLog | UsageEvent] = LogWriter(
+        self.writer: LogWriter[RequestLogRecord | UsageEvent] = LogWriter(
             observe.log_writes(self._write_logs)
         )
         self.writer.start()
-        self.resolver = CatalogResolver(runtime, self._caller_context)
+        self.resolver = CatalogRouter(runtime, self._caller_context)
         self.dispatcher = Dispatcher(
             resolver=observe.resolver(self.resolver),
             sessionmaker=runtime.sessionmaker,
@@ -140,8 +145,9 @@ class GatewayComponent:
             self._scheduler_task = runtime.background.spawn(
                 self.scheduler.loop(), name="unitysvc-scheduler"
             )
-            runtime.extras[SCHEDULER_WAKE_KEY] = self.scheduler.wake
-        runtime.extras["gateway"] = self
+            runtime.hooks.wake_scheduler = self.scheduler.wake
+        runtime.hooks.run_recurrent_now = self.fire_now
+        runtime.hooks.scheduler_stats = self.scheduler.stats
         runtime.gateway_app = observe.gateway_app(
             GatewayApp(
                 self.dispatcher,
@@ -155,7 +161,9 @@ class GatewayComponent:
 
     async def stop(self, runtime: Runtime) -> None:
         """Stop the scheduler, drain background work and the log writer, close clients."""
-        runtime.extras.pop(SCHEDULER_WAKE_KEY, None)
+        runtime.hooks.wake_scheduler = None
+        runtime.hooks.run_recurrent_now = None
+        runtime.hooks.scheduler_stats = None
         self.scheduler.stop()
         self._stopping.set()
         if self._scheduler_task is not None:
@@ -171,7 +179,6 @@ class GatewayComponent:
         await self.client.close()
         await self.cache.close()
         await self.limiter.close()
-        runtime.extras.pop("gateway", None)
         for unsubscribe in self._unsubscribe:
             unsubscribe()
 
@@ -217,47 +224,27 @@ class GatewayComponent:
             raise RuntimeError("caller context loader returned nothing")
         return context
 
-    async def _write_logs(self, batch: Sequence[DispatchLog | UsageEvent]) -> None:
+    async def _write_logs(self, batch: Sequence[RequestLogRecord | UsageEvent]) -> None:
         events = [item for item in batch if isinstance(item, UsageEvent)]
-        records = [await self._to_record(item) for item in batch if isinstance(item, DispatchLog)]
+        records = [
+            await self._store_bodies(item) for item in batch if isinstance(item, RequestLogRecord)
+        ]
         async with self._runtime.transaction() as session:
             await write_usage_events(session, events)
             await write_log_rows(session, records)
 
-    async def _to_record(self, item: DispatchLog) -> RequestLogRecord:
-        request_key = response_key = None
-        if item.request_full is not None and item.request_truncated:
-            request_key = body_object_key(item.customer_id, item.log_id, "request")
-            await self.objects.put(request_key, item.request_full)
-        if item.response_full is not None and len(item.response_full) > len(item.response_preview):
-            response_key = body_object_key(item.customer_id, item.log_id, "response")
-            await self.objects.put(response_key, item.response_full)
-        return RequestLogRecord(
-            customer_id=item.customer_id,
-            method=item.method,
-            path=item.path,
-            event_timestamp=item.event_timestamp,
-            log_id=item.log_id,
-            event_id=item.event_id,
-            service_id=item.service_id,
-            service_enrollment_id=item.enrollment_id,
-            recurrent_request_id=item.recurrent_request_id,
-            request_headers=item.request_headers,
-            request_content_type=item.request_content_type,
-            request_body_preview=item.request_preview,
-            request_body_truncated=item.request_truncated,
-            request_body_key=request_key,
-            status_code=item.status_code,
-            response_time_ms=item.response_time_ms,
-            response_headers=item.response_headers,
-            response_content_type=item.response_content_type,
-            response_body_preview=item.response_preview,
-            response_body_truncated=item.response_truncated,
-            response_body_key=response_key,
-            error_source=item.error_source,
-            error_type=item.error_type,
-            usage_event_id=item.usage_event_id,
-        )
+    async def _store_bodies(self, record: RequestLogRecord) -> RequestLogRecord:
+        """Put a complete-mode record's full bodies in the object store; set their keys."""
+        full = record.request_body_full
+        if full is not None and record.request_body_truncated:
+            record.request_body_key = body_object_key(record.customer_id, record.log_id, "request")
+            await self.objects.put(record.request_body_key, full)
+        full = record.response_body_full
+        if full is not None and len(full) > len(record.response_body_preview):
+            key = body_object_key(record.customer_id, record.log_id, "response")
+            record.response_body_key = key
+            await self.objects.put(key, full)
+        return record
 
     # -- scheduler entry point ----------------------------------------------------
 
@@ -284,15 +271,3 @@ def _freeze_startup_heap() -> None:
     if threading.current_thread() is threading.main_thread():
         gc.collect()
         gc.freeze()
-
-
-def gateway_of(runtime: Runtime) -> GatewayComponent:
-    """The running gateway component of ``runtime``.
-
-    Raises:
-        RuntimeError: The gateway component is not running in this platform.
-    """
-    component = runtime.extras.get("gateway")
-    if not isinstance(component, GatewayComponent):
-        raise RuntimeError("the gateway component is not running")
-    return component

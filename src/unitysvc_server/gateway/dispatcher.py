@@ -29,14 +29,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from unitysvc_server.catalog.model import Catalog
+from unitysvc_server.clock import utcnow
+from unitysvc_server.domain.recurrent_runs import MAX_RESULT_BYTES, FireResult, Job
 from unitysvc_server.gateway.budgets import BudgetGate
 from unitysvc_server.gateway.cache import ResponseCache
-from unitysvc_server.gateway.composite import CallerContextLookup, RoutingObjects, read_all
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.group_models import MemberCall, is_models_listing, list_group_models
 from unitysvc_server.gateway.h1client import UpstreamPool
 from unitysvc_server.gateway.metering import Metering, ask_for_usage
-from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
     GatewayRequest,
@@ -46,7 +46,8 @@ from unitysvc_server.gateway.pipeline import (
     Spawn,
     StageSpec,
 )
-from unitysvc_server.gateway.scheduler import MAX_RESULT_BYTES, FireResult, Job, render_body
+from unitysvc_server.gateway.routing_objects import CallerContextLookup, RoutingObjects, read_all
+from unitysvc_server.gateway.scheduler import render_body
 from unitysvc_server.gateway.stages.failover import failover_stage
 from unitysvc_server.gateway.stages.logging import PreferenceLookup, logging_stage
 from unitysvc_server.gateway.stages.memoize import memoize_stage
@@ -54,8 +55,13 @@ from unitysvc_server.gateway.stages.schedule import schedule_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
 from unitysvc_server.redaction import secret_scope
-from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate, extract_routing_key
-from unitysvc_server.storage.base import utcnow
+from unitysvc_server.routing.paths import MAX_NESTING, PathError, parse_gateway_path
+from unitysvc_server.routing.selection import (
+    ROUTING_FIELD,
+    Candidate,
+    apply_override,
+    extract_routing_key,
+)
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
@@ -122,18 +128,6 @@ def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
     ):
         return None
     return extract_routing_key(request.body, content_type.decode("latin-1"))
-
-
-def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
-    """Replace routing fields (``model``) in a JSON object body; other bodies unchanged."""
-    try:
-        data = json.loads(body) if body.strip() else {}
-    except ValueError:
-        return body
-    if not isinstance(data, dict):
-        return body
-    data.update(override)
-    return json.dumps(data).encode()
 
 
 def _group_name(request: GatewayRequest, catalog: Catalog) -> str | None:

@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from unitysvc_server.asgi_io import json_depth_exceeds
-from unitysvc_server.gateway.composite import read_all
 from unitysvc_server.gateway.h1client import UpstreamPool
-from unitysvc_server.gateway.paths import GatewayPath
 from unitysvc_server.gateway.pipeline import BytesBody, GatewayRequest, GatewayResponse, Trace
+from unitysvc_server.gateway.routing_objects import read_all
 from unitysvc_server.gateway.upstream import UpstreamCall, proxy
+from unitysvc_server.routing.paths import GatewayPath
 from unitysvc_server.routing.selection import ROUTING_FIELD, Candidate
 
 #: Largest models listing read from one member.
@@ -37,7 +37,7 @@ _LISTING_PATHS = frozenset({"models", "v1/models"})
 
 
 class MemberCall(Protocol):
-    """A member's rendered upstream call (``gateway.resolve.Routed``)."""
+    """A member's rendered upstream call (``gateway.catalog_router.Routed``)."""
 
     @property
     def call(self) -> UpstreamCall: ...

@@ -86,29 +86,12 @@ def _split_url(url: str) -> tuple[bool, str, int, bytes, bytes]:
     scheme = scheme.lower()
     if not sep or scheme not in ("http", "https"):
         raise BadUpstreamURL(url)
-    slash = len(rest)
-    for mark in "/?#":
-        index = rest.find(mark)
-        if index != -1 and index < slash:
-            slash = index
+    slash = min((i for i in map(rest.find, "/?#") if i != -1), default=len(rest))
     authority, target = rest[:slash], rest[slash:].partition("#")[0]
     if not authority or "@" in authority or any(c in authority for c in " \r\n\t"):
         raise BadUpstreamURL(url)
     tls = scheme == "https"
-    port = 443 if tls else 80
-    if authority.startswith("["):
-        close = authority.find("]")
-        if close == -1:
-            raise BadUpstreamURL(url)
-        host, port_text = authority[1:close], authority[close + 1 :].removeprefix(":")
-    else:
-        host, _, port_text = authority.partition(":")
-    if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise BadUpstreamURL(url)
-        port = int(port_text)
-    if not host:
-        raise BadUpstreamURL(url)
+    host, port = _host_port(url, authority, 443 if tls else 80)
     if not target.startswith("/"):
         target = "/" + target
     if any(c in target for c in " \r\n\t\0"):
@@ -120,6 +103,25 @@ def _split_url(url: str) -> tuple[bool, str, int, bytes, bytes]:
     except UnicodeError:
         raise BadUpstreamURL(url) from None
     return tls, host, port, raw_target, host_header
+
+
+def _host_port(url: str, authority: str, default_port: int) -> tuple[str, int]:
+    """The host (IPv6 without brackets) and port of a URL's ``authority``."""
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close == -1:
+            raise BadUpstreamURL(url)
+        host, port_text = authority[1:close], authority[close + 1 :].removeprefix(":")
+    else:
+        host, _, port_text = authority.partition(":")
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise BadUpstreamURL(url)
+        port = int(port_text)
+    if not host:
+        raise BadUpstreamURL(url)
+    return host, port
 
 
 class _Connection(asyncio.Protocol):

@@ -32,9 +32,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from unitysvc_server.catalog.model import CatalogService
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.usage import DEFAULT_CURRENCY, Pricer, Usage, UsageEvent
 from unitysvc_server.gateway.pipeline import GatewayRequest, GatewayResponse, ResponseBody
-from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
 

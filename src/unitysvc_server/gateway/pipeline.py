@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from dataclasses import dataclass, field, fields
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol
 
-from unitysvc_server.gateway.paths import GatewayPath
+from unitysvc_server.routing.paths import GatewayPath
 
 Headers = list[tuple[bytes, bytes]]
 

@@ -2,7 +2,7 @@
 
 The loop is a thin shell with an injected clock and sleep around two transactions per
 run. Each tick *leases* the due rows in one short transaction
-(``domain.recurrent_requests.claim_due``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+(``domain.recurrent_runs.lease_due``: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
 concurrent servers never pick the same row, and ``next_run_at`` moved forward before the
 commit). Only after the lease commits does the request run, so a tick fires exactly once
 however many servers share the database. The run's outcome (last run, counters, last
@@ -15,7 +15,7 @@ Between ticks the loop sleeps until the earliest ``next_run_at`` (read in the le
 transaction), at most :data:`IDLE_SECONDS`, so an idle server does not poll the database
 several times a second. A change made through this server's API (a request created,
 rescheduled or resumed) wakes it at once
-(``domain.recurrent_requests.SCHEDULER_WAKE_KEY``); one made through another
+(``runtime.hooks.wake_scheduler``); one made through another
 server sharing the database is seen within :data:`IDLE_SECONDS`.
 """
 
@@ -25,27 +25,25 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from unitysvc_server.domain.recurrent_requests import claim_due, next_due_at, record_run
-from unitysvc_server.storage.base import utcnow
-from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
-
-if TYPE_CHECKING:
-    from unitysvc_server.runtime import Runtime
+from unitysvc_server.clock import utcnow
+from unitysvc_server.domain.recurrent_runs import (
+    Fire,
+    FireResult,
+    Job,
+    SchedulerStats,
+    lease_due,
+    store_run,
+)
 
 logger = logging.getLogger("unitysvc_server.gateway.scheduler")
 
-#: Response bodies kept by a run (the trigger endpoint returns them).
-MAX_RESULT_BYTES = 10 * 1024 * 1024
 #: Longest sleep between ticks: how late a schedule changed by another server is seen.
 IDLE_SECONDS = 2.0
 #: Shortest sleep between ticks: rows due but locked by another server are retried
@@ -53,68 +51,6 @@ IDLE_SECONDS = 2.0
 MIN_PAUSE_SECONDS = 0.05
 
 _TEMPLATES = SandboxedEnvironment(autoescape=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """What one run needs from a recurrent-request row (detached from the session)."""
-
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    owner_id: uuid.UUID | None
-    method: str
-    gateway_path: str
-    body_template: dict[str, Any] | None
-    headers: dict[str, str]
-    run_number: int
-
-    @classmethod
-    def from_row(cls, row: RecurrentRequestRow) -> Job:
-        """Snapshot a row."""
-        return cls(
-            id=row.id,
-            customer_id=row.customer_id,
-            owner_id=row.owner_id,
-            method=(row.http_method or "POST").upper(),
-            gateway_path=row.gateway_path,
-            body_template=row.body_template,
-            headers={str(k): str(v) for k, v in (row.request_headers or {}).items()},
-            run_number=row.run_count + 1,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class FireResult:
-    """The outcome of one run.
-
-    Attributes:
-        status_code: The gateway's answer (upstream status, or the gateway's own error).
-        headers: Response headers.
-        body: Response body (at most :data:`MAX_RESULT_BYTES`).
-        error: Short reason when the run failed.
-    """
-
-    status_code: int
-    headers: list[tuple[bytes, bytes]]
-    body: bytes
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """Whether the run succeeded (2xx, as ``record_run`` counts it)."""
-        return 200 <= self.status_code < 300 and not self.error
-
-    @property
-    def content_type(self) -> str:
-        """The response's content type (``application/octet-stream`` if none)."""
-        for key, value in self.headers:
-            if key == b"content-type":
-                return value.decode("latin-1")
-        return "application/octet-stream"
-
-
-#: Runs a job through the gateway.
-Fire = Callable[[Job], Awaitable[FireResult]]
 
 
 def render_body(template: dict[str, Any] | None, context: dict[str, Any]) -> bytes | None:
@@ -136,32 +72,6 @@ def render_body(template: dict[str, Any] | None, context: dict[str, Any]) -> byt
         return value
 
     return json.dumps(walk(template)).encode()
-
-
-async def lease_due(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, limit: int = 100
-) -> tuple[list[Job], datetime | None]:
-    """Claim the rows due at ``now`` (advancing their next run) in one committed transaction.
-
-    Returns:
-        The claimed jobs, and when the earliest active request is next due afterwards.
-    """
-    async with sessionmaker() as session, session.begin():
-        rows = await claim_due(session, now, limit=limit)
-        return [Job.from_row(row) for row in rows], await next_due_at(session)
-
-
-async def store_run(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    job_id: uuid.UUID,
-    result: FireResult,
-    at: datetime,
-) -> None:
-    """Record a run's outcome: last run, counters, last status."""
-    async with sessionmaker() as session, session.begin():
-        await record_run(
-            session, job_id, fired_at=at, status_code=result.status_code, error=result.error
-        )
 
 
 class Scheduler:
@@ -197,6 +107,10 @@ class Scheduler:
         self.ticks = 0
         self.fired = 0
         self.failed = 0
+
+    def stats(self) -> SchedulerStats:
+        """Ticks, runs fired and runs failed since start."""
+        return SchedulerStats(self.ticks, self.fired, self.failed)
 
     async def tick(self) -> int:
         """Lease what is due now and start each run; returns how many were started."""
@@ -254,36 +168,3 @@ class Scheduler:
         """End the loop now (a run in progress is drained by the caller)."""
         self._stopping = True
         self._wakeup.set()
-
-
-async def load_job(
-    sessionmaker: async_sessionmaker[AsyncSession], request_id: uuid.UUID, customer_id: uuid.UUID
-) -> Job | None:
-    """The job of one of ``customer_id``'s recurrent requests, or ``None`` (not theirs,
-    unknown, or cancelled)."""
-    async with sessionmaker() as session:
-        row = await session.scalar(
-            select(RecurrentRequestRow).where(
-                RecurrentRequestRow.id == request_id,
-                RecurrentRequestRow.customer_id == customer_id,
-            )
-        )
-        if row is None or row.status == "cancelled":
-            return None
-        return Job.from_row(row)
-
-
-async def fire_now(runtime: Runtime, request_id: uuid.UUID, customer_id: uuid.UUID) -> FireResult:
-    """Fire one of ``customer_id``'s recurrent requests now (``POST .../trigger``).
-
-    The run goes through the gateway as the owner and is recorded like a scheduled one
-    (last run, counters, last status); the schedule itself is not moved.
-
-    Raises:
-        Conflict: The request is cancelled (or not the customer's).
-        RuntimeError: The gateway is not running in this platform.
-    """
-    # The component imports this module; resolving it at call time avoids the cycle.
-    from unitysvc_server.gateway.component import gateway_of
-
-    return await gateway_of(runtime).fire_now(request_id, customer_id)

@@ -5,7 +5,7 @@ lean HTTP/1.1 client: see that module for why) serves every call. What is forwar
 method, sub-path, query, body and end-to-end headers. What is not: hop-by-hop headers, the
 ``Host``, any header holding a ``svcpass_`` platform key (``Authorization`` included), and
 the gateway's own ``x-unitysvc-*`` control headers. A platform key in the path or query
-(``gateway.paths``) or the authenticating key in the body (``gateway.asgi``) is refused
+(``routing.paths``) or the authenticating key in the body (``gateway.asgi``) is refused
 with 400 before anything is sent. The upstream credential is added as
 ``Authorization: Bearer <key>`` — the scheme every OpenAI-compatible API (and the demo and
 groq catalogs) expects; docs/decisions.md records this choice.

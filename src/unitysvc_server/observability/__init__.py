@@ -20,20 +20,17 @@ from unitysvc_server.config import Settings
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
+    from unitysvc_server.domain.recurrent_runs import Fire
     from unitysvc_server.domain.usage import UsageEvent
     from unitysvc_server.gateway.asgi import Authenticate, DoorObserver
     from unitysvc_server.gateway.dispatcher import Resolver
     from unitysvc_server.gateway.h1client import UpstreamPool
-    from unitysvc_server.gateway.scheduler import Fire
     from unitysvc_server.gateway.ssrf import Destinations
     from unitysvc_server.observability.metrics import PlatformMetrics
     from unitysvc_server.observability.tracing import Tracing
     from unitysvc_server.runtime import Runtime
 
-__all__ = ["OBSERVABILITY_KEY", "Observability", "TracingUnavailable", "observability_of"]
-
-#: Where a running platform publishes its :class:`Observability` (``runtime.extras``).
-OBSERVABILITY_KEY = "observability"
+__all__ = ["Observability", "TracingUnavailable"]
 
 T = TypeVar("T")
 
@@ -75,12 +72,11 @@ class Observability:
 
     def attach(self, runtime: Runtime) -> None:
         """Create the metrics of ``runtime`` (they read its catalog and scheduler when
-        used) and publish this object there for the other components."""
+        used)."""
         if self.settings.metrics and self.metrics is None:
             from unitysvc_server.observability.metrics import PlatformMetrics
 
             self.metrics = PlatformMetrics(runtime)
-        runtime.extras[OBSERVABILITY_KEY] = self
 
     async def start(self, runtime: Runtime) -> None:
         """Nothing to start: everything is made by :meth:`attach`."""
@@ -155,11 +151,3 @@ class Observability:
     ) -> Callable[[Sequence[T]], Awaitable[None]]:
         """The request-log writer's batch write, traced when tracing is on."""
         return write if self.tracing is None else self.tracing.log_writes(write)
-
-
-def observability_of(runtime: Runtime) -> Observability:
-    """The running platform's :class:`Observability` (an inactive one when none runs)."""
-    found = runtime.extras.get(OBSERVABILITY_KEY)
-    if isinstance(found, Observability):
-        return found
-    return Observability(Settings())

@@ -7,7 +7,7 @@ the number of series stays bounded by the catalog's size.
 
 from __future__ import annotations
 
-from unitysvc_server.gateway.paths import ADDRESS_PREFIXES, WRAPPER_PREFIXES, AddressKind
+from unitysvc_server.routing.paths import ADDRESS_PREFIXES, WRAPPER_PREFIXES, AddressKind
 
 #: The route label of each parsed address kind (the grammar's own letters).
 ROUTE_OF_KIND: dict[AddressKind, str] = {

@@ -52,9 +52,9 @@ from unitysvc_server.observability.labels import (
 if TYPE_CHECKING:
     from prometheus_client.metrics import MetricWrapperBase
 
+    from unitysvc_server.domain.recurrent_runs import SchedulerStats
     from unitysvc_server.domain.usage import UsageEvent
     from unitysvc_server.gateway.pipeline import GatewayRequest, GatewayResponse
-    from unitysvc_server.gateway.scheduler import Scheduler
     from unitysvc_server.runtime import Runtime
 
 __all__ = ["CONTENT_TYPE", "ApiMetrics", "PlatformMetrics"]
@@ -92,7 +92,7 @@ class _Children(Generic[M]):
 class _SchedulerCollector(Collector):
     """Scheduler ticks and runs, read from the running scheduler when scraped."""
 
-    def __init__(self, scheduler: Callable[[], Scheduler | None]) -> None:
+    def __init__(self, scheduler: Callable[[], SchedulerStats | None]) -> None:
         self._scheduler = scheduler
 
     def collect(self) -> Iterator[CounterMetricFamily]:
@@ -220,10 +220,9 @@ class PlatformMetrics:
 
     # -- sources --------------------------------------------------------------
 
-    def _scheduler(self) -> Scheduler | None:
-        gateway = self._runtime.extras.get("gateway")
-        scheduler: Scheduler | None = getattr(gateway, "scheduler", None)
-        return scheduler
+    def _scheduler(self) -> SchedulerStats | None:
+        stats = self._runtime.hooks.scheduler_stats
+        return None if stats is None else stats()
 
     def service_label(self, service_id: uuid.UUID | None) -> str:
         """The ``service`` label of a service: its catalog name ('' for none)."""

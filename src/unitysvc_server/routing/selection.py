@@ -9,7 +9,7 @@ Flow, for a gateway request:
 
 1. Build candidates: the (service, interface) pairs declared at a listing
    path, or the members of a group (:mod:`unitysvc_server.routing.targets`;
-   :mod:`unitysvc_server.routing.addresses` does it per address kind).
+   :mod:`unitysvc_server.domain.addresses` does it per address kind).
 2. :func:`match_routing_key` (listing paths) narrows them by the request's
    routing key; :func:`select` applies the group's strategy, or -- with no
    strategy -- insists on exactly one match.
@@ -35,6 +35,9 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from unitysvc_server.catalog.model import (
+    BY_PRICE,
+    STRATEGIES,
+    WEIGHTED_RANDOM,
     CatalogService,
     ServiceInterface,
     UpstreamChannel,
@@ -43,11 +46,6 @@ from unitysvc_server.catalog.model import (
 
 #: Weight of a candidate that states none (the contract's ``ResolveCandidate.weight``).
 DEFAULT_WEIGHT = 10
-#: The implicit strategy.
-WEIGHTED_RANDOM = "weighted_random"
-BY_PRICE = "by_price"
-LOWEST_LATENCY = "lowest_latency"
-STRATEGIES = (WEIGHTED_RANDOM, BY_PRICE, LOWEST_LATENCY)
 #: Request field read as the routing key.
 ROUTING_FIELD = "model"
 
@@ -262,6 +260,18 @@ class NoChannel(RoutingError):
 
 
 # -- routing keys ---------------------------------------------------------------
+
+
+def apply_override(body: bytes, override: dict[str, Any]) -> bytes:
+    """Replace routing fields (``model``) in a JSON object body; other bodies unchanged."""
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return body
+    if not isinstance(data, dict):
+        return body
+    data.update(override)
+    return json.dumps(data).encode()
 
 
 def extract_routing_key(

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from unitysvc_server.catalog.model import (
+    WEIGHTED_RANDOM,
     Catalog,
     CatalogGroup,
     CatalogService,
@@ -21,7 +22,6 @@ from unitysvc_server.catalog.model import (
     strip_prefix,
 )
 from unitysvc_server.routing.selection import (
-    WEIGHTED_RANDOM,
     Candidate,
     NoChannel,
     Strategy,

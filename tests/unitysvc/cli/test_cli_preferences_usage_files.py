@@ -14,7 +14,7 @@ import httpx
 import pytest
 from usvc_runner import Usvc
 
-from unitysvc_server.catalog.demo.catalog import CHAT_PRICES
+from unitysvc_server.demo.catalog import CHAT_PRICES
 from unitysvc_server.testing import LocalPlatform
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from unitysvc import ValidationError
 from unitysvc.models import CycleUsageResponse, UsageMetrics
-from unitysvc_server.catalog.demo.catalog import CHAT_PRICES
+from unitysvc_server.demo.catalog import CHAT_PRICES
 
 MILLION = Decimal(1_000_000)
 

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 import pytest
 
-from unitysvc_server.catalog.component import DEMO_UPSTREAMS_KEY
 from unitysvc_server.domain.enrollments import CODE_ALPHABET
 from unitysvc_server.testing import LocalPlatform
 
@@ -23,7 +22,7 @@ def ids(platform: LocalPlatform) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def echo_url(platform: LocalPlatform) -> str:
-    return f"{platform.app.runtime.extras[DEMO_UPSTREAMS_KEY]}/echo"
+    return f"{platform.app.runtime.demo_upstreams}/echo"
 
 
 def enroll(api: httpx.Client, service_id: str, parameters: Any = None) -> dict[str, Any]:

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from unitysvc_server.catalog.demo.catalog import demo_groups, demo_services
 from unitysvc_server.catalog.groups import (
     ALL_SERVICES,
     GroupsFileError,
@@ -17,6 +16,7 @@ from unitysvc_server.catalog.groups import (
     parse_groups,
 )
 from unitysvc_server.catalog.model import Catalog, strip_prefix
+from unitysvc_server.demo.catalog import demo_groups, demo_services
 from unitysvc_server.routing.selection import NoRoute, select
 from unitysvc_server.routing.targets import (
     caller_can_use,

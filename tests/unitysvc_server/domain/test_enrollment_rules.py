@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from unitysvc_server.catalog.demo.catalog import demo_services
+from unitysvc_server.demo.catalog import demo_services
 from unitysvc_server.domain.enrollments import (
     CODE_ALPHABET,
     MASK,

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 import unitysvc_server.storage.tables  # noqa: F401 - every table in the metadata
-from unitysvc_server.catalog.demo.catalog import demo_services
 from unitysvc_server.catalog.model import Catalog, freeze
+from unitysvc_server.demo.catalog import demo_services
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.usage import (
     Pricer,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from gateway_helpers import FakeUpstream
 
-from unitysvc_server.catalog.demo.catalog import demo_services
+from unitysvc_server.demo.catalog import demo_services
 from unitysvc_server.gateway.group_models import merge
 from unitysvc_server.routing.selection import Candidate
 from unitysvc_server.testing import LocalPlatform

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 
+from unitysvc_server.domain.request_logs import RequestLogRecord
 from unitysvc_server.gateway.logwriter import LogWriter
-from unitysvc_server.gateway.paths import parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
     Caller,
@@ -18,12 +18,12 @@ from unitysvc_server.gateway.pipeline import (
 )
 from unitysvc_server.gateway.stages.logging import (
     PREVIEW_BYTES,
-    DispatchLog,
     LogMode,
     logging_stage,
     opt_in_mode,
     redact_path,
 )
+from unitysvc_server.routing.paths import parse_gateway_path
 
 CUSTOMER = uuid.UUID(int=5)
 
@@ -55,7 +55,7 @@ async def drain(response: GatewayResponse) -> bytes:
         await response.body.aclose()
 
 
-def stage(preference: LogMode | None, records: list[DispatchLog]):  # type: ignore[no-untyped-def]
+def stage(preference: LogMode | None, records: list[RequestLogRecord]):  # type: ignore[no-untyped-def]
     async def lookup(customer_id: uuid.UUID) -> LogMode | None:
         assert customer_id == CUSTOMER
         return preference
@@ -64,38 +64,38 @@ def stage(preference: LogMode | None, records: list[DispatchLog]):  # type: igno
 
 
 async def test_not_logged_without_wrapper_or_preference() -> None:
-    records: list[DispatchLog] = []
+    records: list[RequestLogRecord] = []
     await drain(await stage(None, records)(make_request("g/x")))
     assert records == []
 
 
 async def test_wrapper_logs_previews_redacted() -> None:
-    records: list[DispatchLog] = []
+    records: list[RequestLogRecord] = []
     body = b"q" * 10000
     await drain(await stage(None, records)(make_request("l/g/x?api_key=sekret&n=1", body)))
     (record,) = records
     assert record.mode == "truncated"
     assert record.service_id == uuid.UUID(int=9)
     assert record.status_code == 200
-    assert len(record.request_preview) == PREVIEW_BYTES and record.request_truncated
-    assert len(record.response_preview) == PREVIEW_BYTES and record.response_truncated
-    assert record.request_full is None and record.response_full is None
+    assert len(record.request_body_preview) == PREVIEW_BYTES and record.request_body_truncated
+    assert len(record.response_body_preview) == PREVIEW_BYTES and record.response_body_truncated
+    assert record.request_body_full is None and record.response_body_full is None
     assert "authorization" not in record.request_headers
     assert "sekret" not in record.path and "n=1" in record.path
 
 
 async def test_complete_mode_keeps_full_bodies() -> None:
-    records: list[DispatchLog] = []
+    records: list[RequestLogRecord] = []
     await drain(await stage(None, records)(make_request("l/g/x?_complete", b"b" * 9000)))
     (record,) = records
     assert record.mode == "complete"
-    assert record.request_full == b"b" * 9000
-    assert record.response_full == b"r" * 20000
-    assert not record.response_truncated
+    assert record.request_body_full == b"b" * 9000
+    assert record.response_body_full == b"r" * 20000
+    assert not record.response_body_truncated
 
 
 async def test_preference_and_opt_in_header() -> None:
-    records: list[DispatchLog] = []
+    records: list[RequestLogRecord] = []
     await drain(await stage("complete", records)(make_request("l/g/x")))
     assert records[-1].mode == "complete"
     request = make_request("g/x", headers=[(b"x-unitysvc-log-request", b"1")])
@@ -105,7 +105,7 @@ async def test_preference_and_opt_in_header() -> None:
 
 
 async def test_aborted_response_still_logged() -> None:
-    records: list[DispatchLog] = []
+    records: list[RequestLogRecord] = []
     response = await stage("truncated", records)(make_request("g/x"))
     await response.body.aclose()
     assert records[0].error_type == "response_interrupted"

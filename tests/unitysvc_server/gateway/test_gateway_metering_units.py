@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from unitysvc_server.catalog.demo.catalog import demo_services
 from unitysvc_server.catalog.model import CatalogService
+from unitysvc_server.demo.catalog import demo_services
 from unitysvc_server.domain.usage import UsageEvent
 from unitysvc_server.gateway.metering import (
     MAX_JSON_BYTES,
@@ -20,13 +20,13 @@ from unitysvc_server.gateway.metering import (
     ask_for_usage,
     token_counts,
 )
-from unitysvc_server.gateway.paths import parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     Caller,
     GatewayRequest,
     GatewayResponse,
     StreamBody,
 )
+from unitysvc_server.routing.paths import parse_gateway_path
 
 SMALL = next(s for s in demo_services("http://upstream") if s.name == "demo-small")
 SSE = [(b"content-type", b"text/event-stream")]

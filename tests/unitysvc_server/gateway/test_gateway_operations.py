@@ -14,7 +14,7 @@ import pytest
 from gateway_helpers import FakeUpstream, wait_for
 
 import unitysvc
-from unitysvc_server.catalog.demo.upstreams import DEMO_BYOK_KEY
+from unitysvc_server.demo.upstreams import DEMO_BYOK_KEY
 from unitysvc_server.testing import LocalPlatform
 
 CHAT = {"model": "demo-byok", "messages": [{"role": "user", "content": "my key"}]}

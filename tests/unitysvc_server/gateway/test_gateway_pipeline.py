@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from unitysvc_server.gateway.cache import MemoryCache
-from unitysvc_server.gateway.paths import parse_gateway_path
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
     Caller,
@@ -24,6 +23,7 @@ from unitysvc_server.gateway.pipeline import (
 from unitysvc_server.gateway.stages.failover import failover_stage
 from unitysvc_server.gateway.stages.memoize import memoize_stage
 from unitysvc_server.gateway.stages.tee import tee_stage
+from unitysvc_server.routing.paths import parse_gateway_path
 
 CUSTOMER = Caller(uuid.UUID(int=1))
 

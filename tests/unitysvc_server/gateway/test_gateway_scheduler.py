@@ -19,7 +19,8 @@ from gateway_helpers import FakeUpstream, wait_for, wait_for_a_tick_after
 
 from unitysvc_server.catalog.loader import load_catalogs
 from unitysvc_server.config import Settings
-from unitysvc_server.gateway.scheduler import MIN_PAUSE_SECONDS, FireResult, Job, Scheduler
+from unitysvc_server.domain.recurrent_runs import FireResult, Job
+from unitysvc_server.gateway.scheduler import MIN_PAUSE_SECONDS, Scheduler
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 from unitysvc_server.testing import LocalPlatform, fresh_postgres_database, run_sync

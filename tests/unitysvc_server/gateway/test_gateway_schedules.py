@@ -19,7 +19,8 @@ from gateway_helpers import FakeUpstream, wait_for, wait_for_a_tick_after
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from unitysvc_server.config import Settings
-from unitysvc_server.gateway.scheduler import FireResult, Job, Scheduler
+from unitysvc_server.domain.recurrent_runs import FireResult, Job
+from unitysvc_server.gateway.scheduler import Scheduler
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 from unitysvc_server.testing import LocalPlatform, fresh_postgres_database

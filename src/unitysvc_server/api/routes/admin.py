@@ -22,7 +22,6 @@ from unitysvc_server.api.deps import RuntimeDep, SessionDep
 from unitysvc_server.asgi_io import parse_bearer
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.errors import Forbidden, Unauthorized
-from unitysvc_server.storage.objects import ObjectStore
 
 router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
 
@@ -115,7 +114,5 @@ async def delete_customer(name: str, runtime: RuntimeDep) -> DeletedCustomer:
     """Delete a customer with its keys, every row it owns and its stored objects."""
     async with runtime.transaction() as session:
         deleted = await customers.delete_customer(session, name)
-    objects = customers.remove_customer_objects(
-        ObjectStore.for_data_dir(runtime.settings.data_dir), deleted.id
-    )
+    objects = customers.remove_customer_objects(runtime.objects, deleted.id)
     return DeletedCustomer(id=deleted.id, name=deleted.name, rows=deleted.rows, objects=objects)

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Response
 from unitysvc.models import BudgetCreate, BudgetPublic, BudgetsPublic, BudgetStatus, BudgetUpdate
 from unitysvc_server.api.catalog_deps import CatalogDep
 from unitysvc_server.api.deps import CustomerDep, SessionDep
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain import budgets
-from unitysvc_server.storage.base import utcnow
 
 router = APIRouter(prefix="/budgets", tags=["budgets"])
 

@@ -23,7 +23,6 @@ from unitysvc_server.api.deps import (
     SkipQuery,
 )
 from unitysvc_server.domain import enrollments
-from unitysvc_server.domain.enrollment_worker import WAKE_KEY
 
 router = APIRouter(prefix="/enrollments", tags=["enrollments"])
 
@@ -42,8 +41,8 @@ async def create_enrollment(
     row, reused = await enrollments.create_enrollment(
         session, customer.id, body, shared=shared, catalog=catalog, crypto=runtime.crypto
     )
-    wake = runtime.extras.get(WAKE_KEY)
-    if callable(wake):
+    wake = runtime.hooks.wake_enrollments
+    if wake is not None:
         # Runs after the response, i.e. after the row is committed.
         background.add_task(wake)
     return enrollments.create_response(row, reused)

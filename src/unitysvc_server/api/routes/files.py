@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from starlette.datastructures import URL
 
@@ -21,13 +21,23 @@ from unitysvc.models import (
     AccountFileUploadRequest,
     AccountFileUploadResponse,
 )
-from unitysvc_server.api.deps import CustomerDep
-from unitysvc_server.api.object_store import FileSigningKeyDep, ObjectStoreDep
+from unitysvc_server.api.deps import CustomerDep, RuntimeDep, SettingsDep
 from unitysvc_server.api.upload_form import FormError, UploadTooLarge, receive_upload
 from unitysvc_server.domain import files
-from unitysvc_server.storage.objects import KeyConflict, ObjectNotFound
 
 router = APIRouter(prefix="/files", tags=["files"])
+
+
+def file_signing_key(settings: SettingsDep) -> bytes:
+    """The HMAC key of file download/upload tickets."""
+    if not settings.secret_key:
+        # The runtime resolves the key at start; signing with an empty key would
+        # make every ticket forgeable, so refuse rather than fall back.
+        raise RuntimeError("the platform's secret_key was not resolved at start")
+    return files.signing_key(settings.secret_key)
+
+
+FileSigningKeyDep = Annotated[bytes, Depends(file_signing_key)]
 
 Scope = Literal["personal", "shared"]
 
@@ -35,7 +45,7 @@ Scope = Literal["personal", "shared"]
 @router.get("/list")
 async def list_account_files(
     customer: CustomerDep,
-    store: ObjectStoreDep,
+    runtime: RuntimeDep,
     scope: Annotated[Scope, Query(description="Which folder tree to list")] = "personal",
     path: Annotated[str, Query(description="Folder path relative to the scope root")] = "",
     max_keys: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -43,7 +53,7 @@ async def list_account_files(
 ) -> AccountFilesListResponse:
     """One folder level of the customer's files."""
     return await files.list_files(
-        store,
+        runtime.objects,
         customer.id,
         scope=scope,
         path=path,
@@ -56,7 +66,7 @@ async def list_account_files(
 async def download_account_file(
     request: Request,
     customer: CustomerDep,
-    store: ObjectStoreDep,
+    runtime: RuntimeDep,
     signing: FileSigningKeyDep,
     key: Annotated[str, Query(description="Object key relative to the scope root")],
     scope: Annotated[Scope, Query(description="Which folder tree")] = "personal",
@@ -64,7 +74,7 @@ async def download_account_file(
 ) -> AccountFileDownloadResponse:
     """A short-lived URL that downloads one file without credentials."""
     relative, policy, signature = await files.download_ticket(
-        store, customer.id, scope=scope, key=key, expires_in=expires_in, signing=signing
+        runtime.objects, customer.id, scope=scope, key=key, expires_in=expires_in, signing=signing
     )
     url = _object_url(request).include_query_params(policy=policy, signature=signature)
     return AccountFileDownloadResponse(
@@ -103,7 +113,7 @@ def _object_url(request: Request) -> URL:
 
 @router.get("/object", include_in_schema=False)
 async def get_account_file_object(
-    store: ObjectStoreDep,
+    runtime: RuntimeDep,
     signing: FileSigningKeyDep,
     policy: str = "",
     signature: str = "",
@@ -114,33 +124,28 @@ async def get_account_file_object(
     except files.TicketError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=403)
     try:
-        store.stat(ticket.storage_key)
-    except ObjectNotFound:
-        return JSONResponse({"detail": f"file {ticket.key!r} not found"}, status_code=404)
+        path = files.download_path(runtime.objects, ticket)
+    except files.FileMissing as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
     filename = ticket.key.rsplit("/", 1)[-1]
     return FileResponse(
-        store.path_for(ticket.storage_key),
+        path,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )
 
 
 @router.post("/object", include_in_schema=False)
 async def post_account_file_object(
-    request: Request, store: ObjectStoreDep, signing: FileSigningKeyDep
+    request: Request, runtime: RuntimeDep, signing: FileSigningKeyDep
 ) -> Response:
     """Take an S3-style multipart upload authorised by a signed upload ticket."""
 
-    def authorize(fields: dict[str, str]) -> tuple[str, int]:
-        ticket = files.verify_ticket(
-            fields.get("policy", ""), fields.get("signature", ""), signing, "put"
-        )
-        if fields.get("key") != ticket.key:
-            raise files.TicketError("the key field does not match the ticket")
-        return ticket.storage_key, ticket.max_bytes or 0
+    def open_upload(fields: dict[str, str]) -> tuple[files.Upload, int]:
+        return files.open_upload(runtime.objects, fields, signing)
 
     try:
         size = await receive_upload(
-            request.headers.get("content-type", ""), request.stream(), store, authorize
+            request.headers.get("content-type", ""), request.stream(), open_upload
         )
     except files.TicketError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=403)
@@ -148,6 +153,6 @@ async def post_account_file_object(
         return JSONResponse({"detail": str(exc)}, status_code=413)
     except FormError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=400)
-    except KeyConflict as exc:
+    except files.FileConflict as exc:
         return JSONResponse({"detail": str(exc)}, status_code=409)
     return Response(status_code=204, headers={"X-Object-Size": str(size)})

@@ -27,8 +27,8 @@ router = APIRouter(prefix="/recurrent-requests", tags=["recurrent-requests"])
 
 
 def _wake_scheduler(runtime: RuntimeDep, background: BackgroundTasks) -> None:
-    wake = runtime.extras.get(recurrent.SCHEDULER_WAKE_KEY)
-    if callable(wake):
+    wake = runtime.hooks.wake_scheduler
+    if wake is not None:
         # Runs after the response, i.e. after the change is committed.
         background.add_task(wake)
 
@@ -113,11 +113,10 @@ async def trigger_recurrent_request(
     so every client can parse it.
     """
     await recurrent.get_recurrent_request(session, customer.id, request_id)
-    # The gateway imports the API's domain modules; importing it lazily keeps the
-    # API importable on its own.
-    from unitysvc_server.gateway.scheduler import fire_now
-
-    result = await fire_now(runtime, request_id, customer.id)
+    run_now = runtime.hooks.run_recurrent_now
+    if run_now is None:
+        raise RuntimeError("the gateway component is not running")
+    result = await run_now(request_id, customer.id)
     return Response(
         content=_as_json(result.body, result.content_type),
         status_code=result.status_code,

@@ -9,8 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from unitysvc.models import LoggingStatusResponse, RequestLogDetail, RequestLogListResponse
-from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, SessionDep
-from unitysvc_server.api.object_store import ObjectStoreDep
+from unitysvc_server.api.deps import MAX_OFFSET, CustomerDep, RuntimeDep, SessionDep
 from unitysvc_server.domain import preferences, request_logs
 
 router = APIRouter(prefix="/request-logs", tags=["request-logs"])
@@ -77,7 +76,7 @@ async def stop_request_logging(session: SessionDep, customer: CustomerDep) -> Lo
 
 @router.get("/{log_id}")
 async def get_request_log(
-    log_id: UUID, session: SessionDep, customer: CustomerDep, store: ObjectStoreDep
+    log_id: UUID, session: SessionDep, customer: CustomerDep, runtime: RuntimeDep
 ) -> RequestLogDetail:
     """One logged request with its bodies (full ones in complete mode)."""
-    return await request_logs.get_request_log(session, customer.id, log_id, store)
+    return await request_logs.get_request_log(session, customer.id, log_id, runtime.objects)

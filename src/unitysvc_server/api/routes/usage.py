@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from unitysvc.models import CycleUsageResponse
 from unitysvc_server.api.catalog_deps import CatalogDep
 from unitysvc_server.api.deps import CustomerDep, SessionDep
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain import usage
-from unitysvc_server.storage.base import utcnow
 
 router = APIRouter(prefix="/usage", tags=["usage"])
 

@@ -19,10 +19,9 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
 
+from unitysvc_server.clock import utcnow
+from unitysvc_server.domain.request_logs import LogMode, RequestLogRecord
 from unitysvc_server.gateway.pipeline import (
     GatewayRequest,
     GatewayResponse,
@@ -32,11 +31,9 @@ from unitysvc_server.gateway.pipeline import (
 )
 from unitysvc_server.gateway.upstream import loggable_headers
 from unitysvc_server.redaction import redact_bytes, redact_text, secret_values
-from unitysvc_server.storage.base import utcnow
 
 logger = logging.getLogger("unitysvc_server.gateway")
 
-LogMode = Literal["truncated", "complete"]
 PREVIEW_BYTES = 8 * 1024
 #: Bytes captured beyond what is kept, so a secret cut by the limit is still redacted.
 _REDACTION_SLACK = 512
@@ -51,42 +48,6 @@ _SECRET_QUERY = re.compile(
 )
 
 PreferenceLookup = Callable[[uuid.UUID], Awaitable[LogMode | None]]
-
-
-@dataclass(slots=True)
-class DispatchLog:
-    """Everything a request-log row records about one dispatch.
-
-    Bodies are previews (at most 8 KB); ``*_full`` hold complete bodies in complete mode
-    for the writer to put in the object store.
-    """
-
-    log_id: uuid.UUID
-    event_id: str
-    event_timestamp: datetime
-    mode: LogMode
-    customer_id: uuid.UUID
-    user_id: uuid.UUID | None
-    recurrent_request_id: uuid.UUID | None
-    method: str
-    path: str
-    request_headers: dict[str, str]
-    request_content_type: str
-    request_preview: bytes
-    request_truncated: bool
-    request_full: bytes | None
-    service_id: uuid.UUID | None = None
-    enrollment_id: uuid.UUID | None = None
-    status_code: int | None = None
-    response_time_ms: float | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_content_type: str = ""
-    response_preview: bytes = b""
-    response_truncated: bool = False
-    response_full: bytes | None = None
-    error_source: str | None = None
-    error_type: str | None = None
-    usage_event_id: uuid.UUID | None = None
 
 
 def opt_in_mode(value: bytes | None) -> LogMode | None:
@@ -119,7 +80,10 @@ class _ResponseCapture:
     __slots__ = ("record", "limit", "parts", "size", "submit", "request")
 
     def __init__(
-        self, record: DispatchLog, submit: Callable[[DispatchLog], None], request: GatewayRequest
+        self,
+        record: RequestLogRecord,
+        submit: Callable[[RequestLogRecord], None],
+        request: GatewayRequest,
     ) -> None:
         self.record = record
         self.limit = MAX_COMPLETE_BYTES if record.mode == "complete" else PREVIEW_BYTES
@@ -140,11 +104,11 @@ class _ResponseCapture:
         secrets = secret_values()
         body = redact_bytes(b"".join(self.parts), secrets)
         self.parts = []
-        record.response_preview = body[:PREVIEW_BYTES]
-        record.response_truncated = self.size > PREVIEW_BYTES
+        record.response_body_preview = body[:PREVIEW_BYTES]
+        record.response_body_truncated = self.size > PREVIEW_BYTES
         if record.mode == "complete":
-            record.response_full = body[: self.limit]
-            record.response_truncated = self.size > self.limit
+            record.response_body_full = body[: self.limit]
+            record.response_body_truncated = self.size > self.limit
         if not complete and record.error_type is None:
             if self.request.client.gone:
                 record.error_source, record.error_type = _CLIENT_CANCELLED
@@ -155,10 +119,10 @@ class _ResponseCapture:
 
 
 def _submit(
-    record: DispatchLog,
+    record: RequestLogRecord,
     body: bytes,
     secrets: frozenset[str],
-    submit: Callable[[DispatchLog], None],
+    submit: Callable[[RequestLogRecord], None],
 ) -> None:
     _redact_request(record, body, secrets)
     try:
@@ -167,7 +131,7 @@ def _submit(
         logger.exception("could not queue a request log")
 
 
-def _redact_request(record: DispatchLog, body: bytes, secrets: frozenset[str]) -> None:
+def _redact_request(record: RequestLogRecord, body: bytes, secrets: frozenset[str]) -> None:
     """Redact what the record holds of the request, now that the used secrets are known."""
     record.path = redact_text(record.path, secrets)
     record.request_headers = {k: redact_text(v, secrets) for k, v in record.request_headers.items()}
@@ -176,15 +140,15 @@ def _redact_request(record: DispatchLog, body: bytes, secrets: frozenset[str]) -
     }
     clean = redact_bytes(body, secrets)
     if clean is not body:
-        record.request_preview = clean[:PREVIEW_BYTES]
-        if record.request_full is not None:
-            record.request_full = clean
+        record.request_body_preview = clean[:PREVIEW_BYTES]
+        if record.request_body_full is not None:
+            record.request_body_full = clean
 
 
 def logging_stage(
     inner: Handler,
     *,
-    submit: Callable[[DispatchLog], None],
+    submit: Callable[[RequestLogRecord], None],
     preference: PreferenceLookup,
 ) -> Handler:
     """Build the logging stage.
@@ -210,7 +174,7 @@ def logging_stage(
             return await inner(request)
         timestamp = utcnow()
         body = request.body
-        record = DispatchLog(
+        record = RequestLogRecord(
             log_id=uuid.uuid4(),
             event_id=uuid.uuid4().hex,
             event_timestamp=timestamp,
@@ -222,9 +186,9 @@ def logging_stage(
             path=redact_path(request.display_path),
             request_headers=loggable_headers(request.headers),
             request_content_type=_content_type(request.headers),
-            request_preview=body[:PREVIEW_BYTES],
-            request_truncated=len(body) > PREVIEW_BYTES,
-            request_full=body if mode == "complete" else None,
+            request_body_preview=body[:PREVIEW_BYTES],
+            request_body_truncated=len(body) > PREVIEW_BYTES,
+            request_body_full=body if mode == "complete" else None,
         )
         try:
             response = await inner(request)
@@ -239,7 +203,7 @@ def logging_stage(
             raise
         trace = request.trace
         record.service_id = trace.service_id
-        record.enrollment_id = trace.enrollment_id
+        record.service_enrollment_id = trace.enrollment_id
         # The upstream's status; None when the gateway made the answer itself (no route,
         # timeout...): the error fields say what happened instead.
         record.status_code = None if response.error_type else response.status

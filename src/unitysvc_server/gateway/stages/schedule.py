@@ -27,13 +27,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import DomainError
 from unitysvc_server.domain.recurrent_requests import (
     recurrent_request_public,
     schedule_gateway_call,
 )
 from unitysvc_server.gateway.errors import error_response
-from unitysvc_server.gateway.paths import MAX_SCHEDULE_SECONDS, unscheduled_path
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
     GatewayRequest,
@@ -41,7 +41,7 @@ from unitysvc_server.gateway.pipeline import (
     Handler,
     Headers,
 )
-from unitysvc_server.storage.base import utcnow
+from unitysvc_server.routing.paths import MAX_SCHEDULE_SECONDS, unscheduled_path
 
 #: Largest body a scheduled call stores.
 MAX_BODY_BYTES = 1024 * 1024

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from unitysvc_server.storage.base import Base, utcnow
+from unitysvc_server.clock import utcnow
+from unitysvc_server.storage.base import Base
 
 __all__ = ["RequestLogRow"]
 

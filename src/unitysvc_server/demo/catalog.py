@@ -7,7 +7,7 @@ demo exercises the real loading path. Services:
 * ``demo-small`` / ``demo-medium`` / ``demo-large`` -- chat models with
   different list prices, each at ``${API_GATEWAY_BASE_URL}/<name>/v1``;
 * ``demo-byok`` -- needs the customer secret ``DEMO_API_KEY`` (the upstream
-  accepts :data:`~unitysvc_server.catalog.demo.upstreams.DEMO_BYOK_KEY`);
+  accepts :data:`~unitysvc_server.demo.upstreams.DEMO_BYOK_KEY`);
 * ``demo-byoe`` -- needs an enrollment with ``base_url`` (and optionally
   ``api_key_secret``, the name of a customer secret sent as the upstream key);
 * ``demo-down`` -- always 503 (failover target practice);

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from unitysvc_server.catalog.demo.upstreams import DEMO_BYOK_KEY, DemoUpstreams
+from unitysvc_server.demo.upstreams import DEMO_BYOK_KEY, DemoUpstreams
 
 
 @pytest.fixture

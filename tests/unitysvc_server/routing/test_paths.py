@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from unitysvc_server.gateway.paths import (
+from unitysvc_server.routing.paths import (
     DEFAULT_TTL_SECONDS,
     NO_WRAPPERS,
     PathError,

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from unitysvc.models import ResolveRequest, ResolveResponse
 from unitysvc_server.api.catalog_deps import CatalogDep, LatencyDep
 from unitysvc_server.api.deps import CustomerDep, SessionDep
-from unitysvc_server.domain import resolve
+from unitysvc_server.domain import route_preview
 
 router = APIRouter(prefix="/resolve", tags=["resolve"])
 
@@ -21,4 +21,4 @@ async def resolve_path(
     latency: LatencyDep,
 ) -> ResolveResponse:
     """Candidates, strategy and (for content-independent strategies) the pre-selected one."""
-    return await resolve.resolve(session, catalog, customer.id, body, latency=latency)
+    return await route_preview.resolve(session, catalog, customer.id, body, latency=latency)

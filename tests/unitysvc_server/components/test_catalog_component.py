@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from unitysvc_server.app import create_app
-from unitysvc_server.catalog.component import DEMO_UPSTREAMS_KEY, LATENCY_KEY
 from unitysvc_server.catalog.groups import GroupsFileError
 from unitysvc_server.config import Settings
 from unitysvc_server.routing.selection import LatencyTracker
@@ -31,7 +30,7 @@ def test_groups_file_and_seller_catalog(tmp_path: Path) -> None:
     groups_file = tmp_path / "groups.toml"
     groups_file.write_text(GROUPS)
     with LocalPlatform(catalogs=[GROQ], groups_file=groups_file) as platform:
-        assert isinstance(platform.app.runtime.extras[LATENCY_KEY], LatencyTracker)
+        assert isinstance(platform.app.runtime.latency, LatencyTracker)
         with platform.http() as anon:
             groups = anon.get("groups").json()["data"]
             assert [(g["name"], g["member_count"]) for g in groups] == [
@@ -59,4 +58,4 @@ async def test_invalid_groups_file_stops_the_start(tmp_path: Path) -> None:
         await app.runtime.start()
     assert app.runtime.catalog is None
     # the demo upstreams it had started are stopped again
-    assert DEMO_UPSTREAMS_KEY not in app.runtime.extras
+    assert app.runtime.demo_upstreams is None

@@ -3,11 +3,7 @@
 Publishes:
 
 * ``runtime.catalog`` -- the :class:`~unitysvc_server.catalog.model.Catalog`;
-* ``runtime.extras["routing.latency"]`` -- the shared
-  :class:`~unitysvc_server.routing.selection.LatencyTracker` (the gateway
-  feeds it, ``lowest_latency`` selection and ``/v1/resolve`` read it);
-* ``runtime.extras["catalog.demo_upstreams"]`` -- the mock upstream base URL
-  (``--demo`` only).
+* ``runtime.demo_upstreams`` -- the mock upstream base URL (``--demo`` only).
 """
 
 from __future__ import annotations
@@ -16,20 +12,16 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from unitysvc_server.catalog.demo.catalog import demo_groups, demo_services
 from unitysvc_server.catalog.groups import all_services_group, load_groups_file
 from unitysvc_server.catalog.loader import load_catalogs
 from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
-from unitysvc_server.routing.selection import LatencyTracker
+from unitysvc_server.demo.catalog import demo_groups, demo_services
 from unitysvc_server.runtime import Runtime
 
 if TYPE_CHECKING:
-    from unitysvc_server.catalog.demo.upstreams import DemoUpstreams
+    from unitysvc_server.demo.upstreams import DemoUpstreams
 
 logger = logging.getLogger(__name__)
-
-LATENCY_KEY = "routing.latency"
-DEMO_UPSTREAMS_KEY = "catalog.demo_upstreams"
 
 
 class CatalogComponent:
@@ -52,7 +44,6 @@ class CatalogComponent:
             # The runtime only stops components that started: clean up here.
             await self.stop(runtime)
             raise
-        runtime.extras.setdefault(LATENCY_KEY, LatencyTracker())
         logger.info(
             "catalog: %d service(s), %d group(s)",
             len(runtime.catalog.services),
@@ -66,11 +57,11 @@ class CatalogComponent:
         if settings.demo:
             # Imported for --demo only: the mock upstreams run on aiohttp, which a
             # platform serving real catalogs never needs to load.
-            from unitysvc_server.catalog.demo.upstreams import DemoUpstreams
+            from unitysvc_server.demo.upstreams import DemoUpstreams
 
             self._upstreams = DemoUpstreams()
             base = await self._upstreams.start()
-            runtime.extras[DEMO_UPSTREAMS_KEY] = base
+            runtime.demo_upstreams = base
             services.extend(demo_services(base))
             logger.info("demo upstreams listening on %s", base)
         # Reading and validating catalog files is blocking work.
@@ -87,4 +78,4 @@ class CatalogComponent:
         if self._upstreams is not None:
             await self._upstreams.stop()
             self._upstreams = None
-        runtime.extras.pop(DEMO_UPSTREAMS_KEY, None)
+        runtime.demo_upstreams = None

@@ -1,7 +1,7 @@
 """``POST /v1/resolve``: a dry run of the gateway's routing (CONTRACT §1.7 Resolve).
 
 Candidates come from the lookup the gateway runs
-(:func:`unitysvc_server.routing.addresses.resolve_address`), so the
+(:func:`unitysvc_server.domain.addresses.resolve_address`), so the
 pre-selected candidate is the gateway's choice whenever the strategy is
 deterministic (``by_price``; ``lowest_latency`` given the same observations).
 
@@ -33,12 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import ResolveCandidate, ResolveRequest, ResolveResponse
 from unitysvc_server.catalog.model import Catalog
+from unitysvc_server.domain.addresses import CATALOG_KINDS, CallerFacts, resolve_address
 from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.chains import chain_by_name, ordered_steps
 from unitysvc_server.domain.errors import BadRequest, NotFound, Unprocessable
-from unitysvc_server.gateway.paths import MAX_NESTING, PathError, parse_gateway_path
-from unitysvc_server.routing.addresses import CATALOG_KINDS, CallerFacts, resolve_address
+from unitysvc_server.routing.paths import MAX_NESTING, PathError, parse_gateway_path
 from unitysvc_server.routing.selection import (
     Ambiguous,
     Candidate,

@@ -31,9 +31,9 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from unitysvc_server.asgi_io import json_depth_exceeds
-from unitysvc_server.domain.broadcasts import broadcast_by_name, ordered_targets
+from unitysvc_server.domain.broadcasts import BroadcastTargetPlan, broadcast_plan
 from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.domain.chains import chain_by_name, ordered_steps
+from unitysvc_server.domain.chains import chain_plan
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
@@ -41,7 +41,6 @@ from unitysvc_server.gateway.pipeline import (
     GatewayResponse,
     Spawn,
 )
-from unitysvc_server.storage.tables.broadcasts import BroadcastTargetRow
 
 #: How much of a step's body is relayed, or of a target's body kept in the envelope.
 MAX_RELAY_BYTES = 16 * 1024 * 1024
@@ -156,20 +155,15 @@ class RoutingObjects:
         """Dispatch ``c/<name>``."""
         path = request.path
         async with self._sessionmaker() as session:
-            chain = await chain_by_name(session, request.caller.customer_id, path.name)
-            if chain is None:
-                raise GatewayError(
-                    404,
-                    f"no chain named {path.name!r}; create one with POST /v1/chains/",
-                    error_type="no_route",
-                )
-            enabled = chain.enabled
-            default_ms = chain.default_timeout_ms
-            steps = [
-                (s.name, s.target_path, s.on_success, s.on_failure, s.timeout_ms or default_ms)
-                for s in ordered_steps(chain)
-            ]
-        if not enabled:
+            chain = await chain_plan(session, request.caller.customer_id, path.name)
+        if chain is None:
+            raise GatewayError(
+                404,
+                f"no chain named {path.name!r}; create one with POST /v1/chains/",
+                error_type="no_route",
+            )
+        steps = chain.steps
+        if not chain.enabled:
             raise GatewayError(
                 409,
                 f"chain {path.name!r} is disabled; enable it with PATCH /v1/chains/{{id}}",
@@ -182,15 +176,17 @@ class RoutingObjects:
                 error_type="empty_chain",
             )
         body = request.body
-        for index, (name, target, on_success, on_failure, timeout_ms) in enumerate(steps):
+        for index, step in enumerate(steps):
             response = await _bounded(
-                self._child(request, extend_target(target, path.rest, path.query), body=body),
-                timeout_ms / 1000,
-                f"chain step {name!r}",
+                self._child(
+                    request, extend_target(step.target_path, path.rest, path.query), body=body
+                ),
+                step.timeout_ms / 1000,
+                f"chain step {step.name!r}",
             )
-            outcome = on_success if 200 <= response.status < 300 else on_failure
+            outcome = step.on_success if 200 <= response.status < 300 else step.on_failure
             if outcome == "stop" or index == len(steps) - 1:
-                response.headers.append((b"x-unitysvc-chain-step", name.encode()))
+                response.headers.append((b"x-unitysvc-chain-step", step.name.encode()))
                 return response
             if outcome == "continue":
                 body, _ = await read_all(response, MAX_RELAY_BYTES)
@@ -203,20 +199,15 @@ class RoutingObjects:
         """Dispatch ``b/<name>``."""
         path = request.path
         async with self._sessionmaker() as session:
-            broadcast = await broadcast_by_name(session, request.caller.customer_id, path.name)
-            if broadcast is None:
-                raise GatewayError(
-                    404,
-                    f"no broadcast named {path.name!r}; create one with POST /v1/broadcasts/",
-                    error_type="no_route",
-                )
-            enabled, mode, timeout_ms = (
-                broadcast.enabled,
-                broadcast.mode,
-                broadcast.target_timeout_ms,
+            broadcast = await broadcast_plan(session, request.caller.customer_id, path.name)
+        if broadcast is None:
+            raise GatewayError(
+                404,
+                f"no broadcast named {path.name!r}; create one with POST /v1/broadcasts/",
+                error_type="no_route",
             )
-            targets = [_TargetSpec(t) for t in ordered_targets(broadcast)]
-        if not enabled:
+        mode, timeout_ms, targets = broadcast.mode, broadcast.target_timeout_ms, broadcast.targets
+        if not broadcast.enabled:
             raise GatewayError(
                 409,
                 f"broadcast {path.name!r} is disabled; enable it with PATCH",
@@ -250,7 +241,7 @@ class RoutingObjects:
         return _json_response(200, envelope)
 
     async def _fire(
-        self, request: GatewayRequest, target: _TargetSpec, timeout_ms: int
+        self, request: GatewayRequest, target: BroadcastTargetPlan, timeout_ms: int
     ) -> dict[str, Any]:
         started = time.perf_counter()
         path = extend_target(target.target_path, request.path.rest, request.path.query)
@@ -283,20 +274,9 @@ class RoutingObjects:
         return result
 
     async def _fire_and_forget(
-        self, request: GatewayRequest, target: _TargetSpec, timeout_ms: int
+        self, request: GatewayRequest, target: BroadcastTargetPlan, timeout_ms: int
     ) -> None:
         await self._fire(request, target, timeout_ms)
-
-
-class _TargetSpec:
-    """A broadcast target detached from its session."""
-
-    __slots__ = ("name", "target_path", "override")
-
-    def __init__(self, row: BroadcastTargetRow) -> None:
-        self.name = row.name
-        self.target_path = row.target_path
-        self.override = row.routing_key_override or None
 
 
 def _json_response(

@@ -1,7 +1,7 @@
 """Service addresses to upstream calls: routing selection, channel choice, rendering.
 
 For ``p/<service-id>``, ``g/<group>``, ``e/<code>`` and listing paths this module gets
-the ordered candidates from ``routing.addresses`` — the lookup ``POST /v1/resolve`` runs
+the ordered candidates from ``domain.addresses`` — the lookup ``POST /v1/resolve`` runs
 too, so a dry run predicts the real choice — picks the first channel the caller can use,
 renders it (``catalog.render``: enrollment parameters, ``${ customer_secrets.NAME }``),
 applies the upstream map and the credential disposition, and hands the dispatcher an
@@ -34,7 +34,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from unitysvc_server.catalog.component import DEMO_UPSTREAMS_KEY, LATENCY_KEY
 from unitysvc_server.catalog.model import Catalog, CatalogService, UpstreamChannel
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,
@@ -43,20 +42,20 @@ from unitysvc_server.catalog.render import (
     RenderError,
     render_channel,
 )
-from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.domain.enrollments import render_context
-from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
-from unitysvc_server.gateway.dispatcher import apply_override
-from unitysvc_server.gateway.errors import GatewayError
-from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
-from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
-from unitysvc_server.redaction import note_secret_value
-from unitysvc_server.routing.addresses import (
+from unitysvc_server.clock import utcnow
+from unitysvc_server.domain.addresses import (
     CallerFacts,
     UnknownAddress,
     needs_enrollment_lookup,
     resolve_address,
 )
+from unitysvc_server.domain.caller_context import CallerContext
+from unitysvc_server.domain.enrollments import ActiveEnrollment, render_context
+from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
+from unitysvc_server.gateway.errors import GatewayError
+from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
+from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
+from unitysvc_server.redaction import note_secret_value
 from unitysvc_server.routing.selection import (
     Ambiguous,
     Candidate,
@@ -65,13 +64,12 @@ from unitysvc_server.routing.selection import (
     NoRoute,
     UnknownStrategy,
     Unusable,
+    apply_override,
     channel_check,
     select_channel,
 )
 from unitysvc_server.routing.targets import group_candidates, group_remainder, group_strategy
 from unitysvc_server.runtime import Runtime
-from unitysvc_server.storage.base import utcnow
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 #: Where operator-held seller secrets come from: ``UNITYSVC_SELLER_SECRET_<NAME>``.
 SELLER_SECRET_ENV_PREFIX = "UNITYSVC_SELLER_SECRET_"
@@ -169,7 +167,7 @@ def _credential(api_key: Any, url: str, request: GatewayRequest) -> list[tuple[b
     return [(b"authorization", f"Bearer {api_key}".encode("latin-1"))]
 
 
-class CatalogResolver:
+class CatalogRouter:
     """Resolves ``p/``, ``g/``, ``e/`` and listing-path addresses against the catalog.
 
     Args:
@@ -192,13 +190,12 @@ class CatalogResolver:
 
     @property
     def _latency(self) -> LatencyTracker | None:
-        tracker = self._runtime.extras.get(LATENCY_KEY)
-        return tracker if isinstance(tracker, LatencyTracker) else None
+        return self._runtime.latency
 
     def catalog(self) -> Catalog:
         """The loaded catalog (503 while it is not loaded)."""
         catalog = self._runtime.catalog
-        if not isinstance(catalog, Catalog):
+        if catalog is None:
             raise GatewayError(503, "the catalog is not loaded yet", error_type="not_ready")
         return catalog
 
@@ -256,8 +253,8 @@ class CatalogResolver:
         raise GatewayError(403, blocked.detail, error_type="channel_unavailable")
 
     async def _channel(
-        self, candidate: Candidate, enrollment: EnrollmentRow | None, caller: CallerFacts
-    ) -> tuple[UpstreamChannel, EnrollmentRow | None]:
+        self, candidate: Candidate, enrollment: ActiveEnrollment | None, caller: CallerFacts
+    ) -> tuple[UpstreamChannel, ActiveEnrollment | None]:
         service = candidate.service
         if enrollment is None and needs_enrollment_lookup(service):
             enrollment = await caller.enrollment(service)
@@ -276,7 +273,7 @@ class CatalogResolver:
         candidate: Candidate,
         channel: UpstreamChannel,
         sub_path: str,
-        enrollment: EnrollmentRow | None,
+        enrollment: ActiveEnrollment | None,
         timeout: float | None,
         session: _Session,
         caller: CallerFacts,
@@ -403,8 +400,8 @@ class CatalogResolver:
             await session.close(failed)
 
     def _is_demo_upstream(self, url: str) -> bool:
-        base = self._runtime.extras.get(DEMO_UPSTREAMS_KEY)
-        return isinstance(base, str) and (url == base or url.startswith(base.rstrip("/") + "/"))
+        base = self._runtime.demo_upstreams
+        return base is not None and (url == base or url.startswith(base.rstrip("/") + "/"))
 
     async def _customer_secret(
         self, caller: CallerFacts, session: _Session, name: str

@@ -15,15 +15,10 @@ import contextlib
 import logging
 import uuid
 
-from sqlalchemy import select
-
 from unitysvc_server.domain import enrollments
 from unitysvc_server.runtime import Runtime
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 logger = logging.getLogger(__name__)
-
-WAKE_KEY = "enrollments.wake"
 
 
 class EnrollmentWorker:
@@ -43,15 +38,15 @@ class EnrollmentWorker:
         self._wake.set()
 
     async def start(self, runtime: Runtime) -> None:
-        """Start the worker loop and publish :meth:`wake` as ``extras["enrollments.wake"]``."""
+        """Start the worker loop and offer :meth:`wake` as ``runtime.hooks.wake_enrollments``."""
         self._wake = asyncio.Event()
         self._wake.set()  # pick up rows left pending before this start
-        runtime.extras[WAKE_KEY] = self.wake
+        runtime.hooks.wake_enrollments = self.wake
         self._task = runtime.background.spawn(self._loop(runtime), name="enrollment-worker")
 
     async def stop(self, runtime: Runtime) -> None:
         """Stop the loop (an activation in progress is rolled back and redone later)."""
-        runtime.extras.pop(WAKE_KEY, None)
+        runtime.hooks.wake_enrollments = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -80,13 +75,12 @@ class EnrollmentWorker:
 
     async def _process(self, runtime: Runtime, enrollment_id: uuid.UUID) -> bool:
         async with runtime.transaction() as session:
-            row = await session.scalar(
-                select(EnrollmentRow)
-                .where(EnrollmentRow.id == enrollment_id)
-                .with_for_update(skip_locked=True)
-            )
-            if row is None or row.status != enrollments.PENDING:
+            row = await enrollments.lock_pending(session, enrollment_id)
+            if row is None:
                 return False
-            await enrollments.activate(session, row, runtime.catalog, runtime.crypto)
+            catalog = runtime.catalog
+            if catalog is None:  # pragma: no cover - the catalog component starts first
+                raise RuntimeError("the catalog is not loaded")
+            await enrollments.activate(session, row, catalog, runtime.crypto)
             logger.info("enrollment %s in service %s: %s", row.id, row.service_id, row.status)
             return True

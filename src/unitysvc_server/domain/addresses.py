@@ -2,8 +2,8 @@
 
 ``p/<service-id>``, ``g/<group>``, ``e/<code>`` and listing paths are resolved here, once
 for both callers, so a dry run predicts the real choice: the gateway then renders the
-first usable channel of the first candidate (``gateway.resolve``), ``/v1/resolve`` reports
-the candidates (``domain.resolve``). Aliases, chains and broadcasts name other addresses
+first usable channel of the first candidate (``gateway.catalog_router``), ``/v1/resolve`` reports
+the candidates (``domain.route_preview``). Aliases, chains and broadcasts name other addresses
 and are followed by each caller its own way (the gateway dispatches them as child
 requests, the dry run recurses into their targets).
 
@@ -21,7 +21,8 @@ from typing import Any
 
 from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService
 from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.gateway.paths import GatewayPath
+from unitysvc_server.domain.enrollments import ActiveEnrollment
+from unitysvc_server.routing.paths import GatewayPath
 from unitysvc_server.routing.selection import (
     Candidate,
     LatencyTracker,
@@ -41,7 +42,6 @@ from unitysvc_server.routing.targets import (
     prefer_usable,
     service_candidate,
 )
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 #: Address kinds resolved against the catalog (the others name stored gateway paths).
 CATALOG_KINDS = frozenset({"service", "group", "path", "enrollment"})
@@ -92,7 +92,7 @@ class CallerFacts:
         """Services the caller holds an active enrollment in."""
         return (await self.context()).enrolled_service_ids
 
-    async def enrollment(self, service: CatalogService) -> EnrollmentRow | None:
+    async def enrollment(self, service: CatalogService) -> ActiveEnrollment | None:
         """The caller's oldest active enrollment in ``service``, or None."""
         return (await self.context()).enrollment_in(service.id)
 
@@ -100,7 +100,7 @@ class CallerFacts:
         """The caller's enabled collection ``name`` as a routing group, or None."""
         return (await self.context()).collections.get(name)
 
-    async def enrollment_by_code(self, code: str) -> EnrollmentRow | None:
+    async def enrollment_by_code(self, code: str) -> ActiveEnrollment | None:
         """The caller's active enrollment with gateway code ``code``, or None.
 
         Another customer's code answers None, exactly like an unknown one.
@@ -121,7 +121,7 @@ class Target:
 
     selection: Selection
     sub_path: str
-    enrollment: EnrollmentRow | None = None
+    enrollment: ActiveEnrollment | None = None
 
 
 async def resolve_address(
@@ -152,60 +152,89 @@ async def resolve_address(
         Ambiguous: Several services match a listing path and nothing chooses.
         UnknownStrategy: ``override`` or a group's policy names an unknown strategy.
     """
-    kind = path.kind
-    if kind == "service":
-        service = catalog.service(uuid.UUID(path.name))
-        if service is None or not service.is_listed:
-            raise UnknownAddress(
-                f"no active service with id {path.name}; find one with "
-                "GET /v1/groups/all_services/services"
-            )
-        candidate = service_candidate(service)
-        enrollment = await caller.enrollment(service) if needs_enrollment_lookup(service) else None
-        if enrollment is not None:
-            candidate = Candidate(
-                service=service, routing_key=candidate.routing_key, enrollment_id=enrollment.id
-            )
-        return Target(select([candidate], path=f"p/{path.name}"), path.rest, enrollment)
-    if kind == "group":
-        group = catalog.group(path.name)
-        if group is None or not group.is_visible:
-            group = await caller.collection(path.name)
-        if group is None:
-            raise UnknownAddress(f"no group named {path.name!r}; list groups with GET /v1/groups")
-        if not group.is_routable:
-            raise UnknownAddress(
-                f"group {path.name!r} is a {group.group_type} group and does not route "
-                "requests; dispatch one of its services (p/<service-id>) instead"
-            )
-        strategy = group_strategy(group, override)
-        candidates = group_candidates(catalog, group)
-        # Members the caller can use first; reading the caller's secrets and enrollments
-        # only when some member's usability depends on them.
-        if any(needs_caller_context(c.service) for c in candidates):
-            names = await caller.secret_names()
-            enrolled = await caller.enrolled_service_ids()
-            candidates = prefer_usable(candidates, lambda s: caller_can_use(s, names, enrolled))
-        selection = select(
-            candidates,
-            path=f"g/{group.name}",
-            routing_key=routing_key,
-            strategy=strategy,
-            rng=rng,
-            latency=latency,
+    if path.kind == "service":
+        return await _service_target(catalog, path, caller)
+    if path.kind == "group":
+        return await _group_target(catalog, path, routing_key, caller, override, rng, latency)
+    if path.kind == "path":
+        return _path_target(catalog, path, routing_key, override, rng)
+    if path.kind != "enrollment":
+        raise ValueError(f"{path.kind!r} addresses are not resolved against the catalog")
+    return await _enrollment_target(catalog, path, caller)
+
+
+async def _service_target(catalog: Catalog, path: GatewayPath, caller: CallerFacts) -> Target:
+    service = catalog.service(uuid.UUID(path.name))
+    if service is None or not service.is_listed:
+        raise UnknownAddress(
+            f"no active service with id {path.name}; find one with "
+            "GET /v1/groups/all_services/services"
         )
-        return Target(selection, group_remainder(group, path.rest))
-    if kind == "path":
-        target = path_candidates(catalog, path.rest, routing_key)
-        if target is None:
-            raise NoRoute(path.rest, nearby_paths(catalog, path.rest))
-        strategy_override = Strategy(name=override) if override else None
-        selection = select(
-            target.candidates, path=target.match.prefix, strategy=strategy_override, rng=rng
+    candidate = service_candidate(service)
+    enrollment = await caller.enrollment(service) if needs_enrollment_lookup(service) else None
+    if enrollment is not None:
+        candidate = Candidate(
+            service=service, routing_key=candidate.routing_key, enrollment_id=enrollment.id
         )
-        return Target(selection, target.match.remainder)
-    if kind != "enrollment":
-        raise ValueError(f"{kind!r} addresses are not resolved against the catalog")
+    return Target(select([candidate], path=f"p/{path.name}"), path.rest, enrollment)
+
+
+async def _group_target(
+    catalog: Catalog,
+    path: GatewayPath,
+    routing_key: Mapping[str, Any] | None,
+    caller: CallerFacts,
+    override: str | None,
+    rng: RandomSource | None,
+    latency: LatencyTracker | None,
+) -> Target:
+    group = catalog.group(path.name)
+    if group is None or not group.is_visible:
+        group = await caller.collection(path.name)
+    if group is None:
+        raise UnknownAddress(f"no group named {path.name!r}; list groups with GET /v1/groups")
+    if not group.is_routable:
+        raise UnknownAddress(
+            f"group {path.name!r} is a {group.group_type} group and does not route "
+            "requests; dispatch one of its services (p/<service-id>) instead"
+        )
+    strategy = group_strategy(group, override)
+    candidates = group_candidates(catalog, group)
+    # Members the caller can use first; reading the caller's secrets and enrollments
+    # only when some member's usability depends on them.
+    if any(needs_caller_context(c.service) for c in candidates):
+        names = await caller.secret_names()
+        enrolled = await caller.enrolled_service_ids()
+        candidates = prefer_usable(candidates, lambda s: caller_can_use(s, names, enrolled))
+    selection = select(
+        candidates,
+        path=f"g/{group.name}",
+        routing_key=routing_key,
+        strategy=strategy,
+        rng=rng,
+        latency=latency,
+    )
+    return Target(selection, group_remainder(group, path.rest))
+
+
+def _path_target(
+    catalog: Catalog,
+    path: GatewayPath,
+    routing_key: Mapping[str, Any] | None,
+    override: str | None,
+    rng: RandomSource | None,
+) -> Target:
+    target = path_candidates(catalog, path.rest, routing_key)
+    if target is None:
+        raise NoRoute(path.rest, nearby_paths(catalog, path.rest))
+    strategy_override = Strategy(name=override) if override else None
+    selection = select(
+        target.candidates, path=target.match.prefix, strategy=strategy_override, rng=rng
+    )
+    return Target(selection, target.match.remainder)
+
+
+async def _enrollment_target(catalog: Catalog, path: GatewayPath, caller: CallerFacts) -> Target:
     row = await caller.enrollment_by_code(path.name)
     service = catalog.service(row.service_id) if row is not None else None
     if row is None or service is None or not service.is_listed:

@@ -1,4 +1,4 @@
-"""``routing.addresses``: the lookup the gateway and ``/v1/resolve`` share.
+"""``domain.addresses``: the lookup the gateway and ``/v1/resolve`` share.
 
 Pure units: the catalog is in memory and the session callable refuses to be called, so
 these prove which addresses resolve without any database read (the gateway's hot path).
@@ -14,16 +14,16 @@ import uuid
 
 import pytest
 
-from unitysvc_server.catalog.demo.catalog import demo_groups, demo_services
 from unitysvc_server.catalog.model import Catalog
-from unitysvc_server.domain.caller_context import CallerContext
-from unitysvc_server.gateway.paths import parse_gateway_path
-from unitysvc_server.routing.addresses import (
+from unitysvc_server.demo.catalog import demo_groups, demo_services
+from unitysvc_server.domain.addresses import (
     CallerFacts,
     UnknownAddress,
     needs_caller_context,
     resolve_address,
 )
+from unitysvc_server.domain.caller_context import CallerContext
+from unitysvc_server.routing.paths import parse_gateway_path
 from unitysvc_server.routing.selection import Ambiguous, NoRoute
 
 SERVICES = demo_services("http://127.0.0.1:9")

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from unitysvc_server.catalog.demo.upstreams import DEMO_BYOK_KEY
+from unitysvc_server.demo.upstreams import DEMO_BYOK_KEY
 from unitysvc_server.testing import LocalPlatform
 
 

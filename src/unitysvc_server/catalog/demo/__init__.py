@@ -1,1 +1,0 @@
-"""The built-in demo catalog (``--demo``) and its mock upstream servers."""

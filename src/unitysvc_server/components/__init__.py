@@ -1,0 +1,1 @@
+"""Platform components: long-lived parts with a start/stop lifecycle the runtime drives."""

@@ -1,0 +1,1 @@
+"""The built-in demo (``--demo``): its catalog and the mock upstream servers it routes to."""
