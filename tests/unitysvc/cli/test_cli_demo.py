@@ -168,12 +168,25 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> str
     return "".join(lines)
 
 
+def _wait_for_exit(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """The rest of the child's output once it exits; if it hangs, fail with its stacks."""
+    try:
+        rest, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        stacks, _ = proc.communicate(timeout=30)
+        pytest.fail(f"usvc demo --keep did not stop within {timeout} s; its stacks:\n{stacks}")
+    return rest
+
+
 def _demo_keep() -> subprocess.Popen[str]:
     """``usvc demo --keep`` in a child process, without the caller's UNITYSVC_* settings."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("UNITYSVC_")},
         "NO_COLOR": "1",
         "PYTHONUNBUFFERED": "1",
+        # A child that does not stop is sent SIGABRT: its threads' stacks say where it hung.
+        "PYTHONFAULTHANDLER": "1",
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from unitysvc.cli import main; main()", "demo", "--keep"],
@@ -210,7 +223,7 @@ def test_demo_keep_serves_until_ctrl_c_and_prints_exports() -> None:
             assert reply.json()["choices"][0]["message"]["content"] == "[demo-large] hi"
 
         proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=60)
+        rest = _wait_for_exit(proc)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -227,7 +240,7 @@ def test_demo_keep_stops_cleanly_on_sigterm() -> None:
     try:
         head = _read_until(proc, "Press Ctrl-C to stop.", timeout=90)
         proc.terminate()
-        rest, _ = proc.communicate(timeout=60)
+        rest = _wait_for_exit(proc)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -61,10 +61,10 @@ def test_lowest_latency_prefers_the_faster_member(
         assert client.dispatch(f"g/fastest/{marker}/slowish", json={}).status_code == 200
     # Unmeasured members go first; a slow answer raises pricey's moving average, so the
     # fast member wins from then on. (Other tests in this package may have measured both
-    # already, so pricey is not necessarily tried here.)
+    # already, so pricey is not necessarily tried here.) Which call goes where exactly is
+    # left to tests/unitysvc_server/routing/test_selection.py: here the averages are real
+    # timings, and a stall of the loaded test machine may make cheap look slow once.
     assert fake.count(f"/cheap/{marker}") >= 18
-    last = [h["path"].split("/")[1] for h in fake.hits if marker in h["path"]][-10:]
-    assert last == ["cheap"] * 10
 
 
 def test_customer_collection_routes_by_model(
