@@ -430,8 +430,11 @@ def _keep(console: Console, api_url: str, key: str) -> None:
         console.print("then try: usvc groups list   or   python examples/quickstart.py")
         console.print("Press Ctrl-C to stop.")
         console.file.flush()
+        # Short sleeps, not one long one: a signal the kernel hands to another thread of
+        # this process (the platform's) does not interrupt the main thread's sleep, and
+        # Python raises KeyboardInterrupt only when the main thread next runs.
         while True:
-            time.sleep(3600)
+            time.sleep(0.2)
     except KeyboardInterrupt:
         console.print()
 
