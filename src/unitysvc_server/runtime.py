@@ -125,7 +125,9 @@ class Runtime:
 
     Attributes:
         settings: The process settings, with ``secret_key`` resolved (never None).
-        engine: The async SQLAlchemy engine.
+        engine: The async SQLAlchemy engine (on SQLite: the readers' pool).
+        writer: SQLite's one writer connection (:func:`~unitysvc_server.storage.db.sqlite_writer`);
+            ``None`` on PostgreSQL. Sessions choose it themselves at their first write.
         invalidation: The cross-process cache-invalidation bus every process on this
             database shares; sessions publish their commits' invalidations to it.
         sessionmaker: Factory of :class:`AsyncSession` (``expire_on_commit=False``).
@@ -149,9 +151,10 @@ class Runtime:
         # (file-ticket signing, crypto) sees the same key, wherever it came from.
         self.settings = dataclasses.replace(settings, secret_key=load_secret_key(settings))
         self.engine: AsyncEngine = db.engine_for(settings)
+        self.writer: AsyncEngine | None = db.sqlite_writer(settings.resolved_database_url)
         self.invalidation = make_bus(settings.resolved_database_url, settings.redis_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = db.make_sessionmaker(
-            self.engine, self.invalidation
+            self.engine, self.invalidation, self.writer
         )
         self.crypto = SecretBox(self.settings.secret_key or "")
         self.objects = ObjectStore.for_data_dir(self.settings.data_dir)
@@ -206,3 +209,5 @@ class Runtime:
         await self.background.close()
         await self.invalidation.close()
         await self.engine.dispose()
+        if self.writer is not None:
+            await self.writer.dispose()

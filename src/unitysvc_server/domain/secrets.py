@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
@@ -99,17 +100,17 @@ async def list_secrets(
 
 
 async def _row(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, shared: bool
+    session: AsyncSession, customer_id: uuid.UUID, name: str, shared: bool, *, lock: bool = False
 ) -> SecretRow | None:
-    return (
-        await session.execute(
-            select(SecretRow).where(
-                SecretRow.customer_id == customer_id,
-                SecretRow.name == name,
-                SecretRow.shared == shared,
-            )
-        )
-    ).scalar_one_or_none()
+    query = select(SecretRow).where(
+        SecretRow.customer_id == customer_id,
+        SecretRow.name == name,
+        SecretRow.shared == shared,
+    )
+    if lock:
+        # PostgreSQL locks the row; on SQLite the write transaction starts here.
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def get_secret(
@@ -158,8 +159,8 @@ async def set_secret(
     """
     check_name(name)
     description = body.description
-    row = await _row(session, customer_id, name, shared)
     encrypted = crypto.encrypt(body.value)
+    row = await _row(session, customer_id, name, shared, lock=True)
     if row is None:
         row = SecretRow(
             customer_id=customer_id,
@@ -169,9 +170,17 @@ async def set_secret(
             sensitive=True if body.sensitive is None else body.sensitive,
             description=description or None,
         )
-        session.add(row)
-        await session.flush()
-        return SetResult(to_public(row, crypto), created=True)
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # A concurrent PUT inserted the name first (PostgreSQL: no row to lock
+            # yet): this one is an update of it.
+            row = await _row(session, customer_id, name, shared, lock=True)
+            if row is None:
+                raise
+        else:
+            return SetResult(to_public(row, crypto), created=True)
     if body.sensitive is not None and body.sensitive != row.sensitive:
         kind = "secret" if row.sensitive else "variable"
         raise Conflict(

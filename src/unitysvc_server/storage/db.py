@@ -6,22 +6,26 @@ PostgreSQL (via asyncpg); only the connection set-up differs.
 SQLite pragmas, set on every new connection:
 
 * ``journal_mode=WAL`` -- readers never block the writer and vice versa.
-* ``synchronous=FULL`` -- in WAL mode ``NORMAL`` already survives a killed
-  process (the WAL is written with ``write()`` before COMMIT returns), but can
-  lose the last commits on an OS crash or power cut. A response of 200/201 is a
-  promise that the write is durable, so every commit fsyncs the WAL. The cost is
-  one fsync per write transaction; reads are unaffected.
+* ``synchronous=NORMAL`` -- in WAL mode a commit is written to the WAL with
+  ``write()`` before COMMIT returns, so it survives a killed process; only an OS
+  crash or power cut can lose the last commits (never corrupt the file). ``FULL``
+  fsynced every commit, which made each write wait on the disk while holding
+  the write lock (see docs/decisions.md, "Storage: SQLite durability and
+  transactions").
 * ``foreign_keys=ON`` -- SQLite ignores FOREIGN KEY clauses otherwise.
-* ``busy_timeout`` -- the CLI (``keys create``) and the server may write the
-  same file at once; wait for the lock instead of failing with "database is
-  locked".
+* ``busy_timeout`` -- the CLI (``keys create``) and other server processes may
+  write the same file at once; wait for the lock instead of failing with
+  "database is locked".
 
-Transactions on SQLite: the driver starts a transaction at the first write
-statement (reads before it run in autocommit). This is deliberate: a
-``BEGIN`` that reads first and writes later would fail immediately with
-``SQLITE_BUSY`` whenever another writer committed in between, whatever the
-busy timeout; starting at the first write lets the busy timeout queue writers.
-Every write of a request still commits or rolls back as one unit.
+Writes on SQLite go through one connection per process (:func:`sqlite_writer`):
+a session reads on the pooled connections, in autocommit, until its first write
+(a flush, an ``INSERT``/``UPDATE``/``DELETE``, a ``SELECT ... FOR UPDATE``);
+from then on until its commit it uses the writer, whose transactions start
+with ``BEGIN IMMEDIATE``. Writers of one process therefore queue on the
+writer's pool (first come, first served, no polling) instead of in SQLite's
+busy handler, which sleeps in growing steps up to 100 ms and made the write
+tail; a transaction never starts as a read and fails to upgrade with
+``SQLITE_BUSY``; and reads never wait on writers. PostgreSQL keeps one pool.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Select, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -38,6 +42,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from unitysvc_server.config import Settings
 from unitysvc_server.invalidation import BUS_INFO_KEY, InvalidationBus, install_session_hooks
@@ -47,13 +52,18 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: How long a write waits for this process's SQLite writer connection.
+SQLITE_WRITER_WAIT_SECONDS = 60.0
+#: ``session.info`` key of the SQLite writer engine (see :class:`RoutingSession`).
+WRITER_INFO_KEY = "unitysvc.sqlite_writer"
+_WRITING_INFO_KEY = "unitysvc.sqlite_writing"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
@@ -86,8 +96,75 @@ def engine_for(settings: Settings) -> AsyncEngine:
     return create_engine(settings.resolved_database_url)
 
 
+def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is off; _begin_immediate emits ours (the
+    # recipe of SQLAlchemy's aiosqlite documentation).
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_writer(url: str) -> AsyncEngine | None:
+    """The one-connection engine a process writes a SQLite file through; ``None`` for
+    PostgreSQL and in-memory SQLite (see the module docs).
+
+    Its transactions begin with ``BEGIN IMMEDIATE``: the write lock is taken at once,
+    so a transaction cannot read and then fail to become a writer.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_engine(
+        url, pool_size=1, max_overflow=0, pool_timeout=SQLITE_WRITER_WAIT_SECONDS
+    )
+    event.listen(engine.sync_engine, "connect", _autocommit_driver)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    return engine
+
+
+def _is_write(clause: Any) -> bool:
+    if clause is None:
+        return False
+    if isinstance(clause, Select):
+        return clause._for_update_arg is not None
+    # INSERT/UPDATE/DELETE, and text whose effect cannot be known.
+    return True
+
+
+class RoutingSession(Session):
+    """A session that reads on the pool and writes through the SQLite writer.
+
+    From its first write (a flush, a DML statement, a locking ``SELECT``) to the end
+    of its transaction every statement goes to the writer, so the request reads its
+    own writes; before that, reads run in autocommit on the pooled connections. A
+    session made without a writer (PostgreSQL) binds as usual.
+    """
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kw: Any) -> Any:
+        """The writer once this transaction writes, else the session's engine."""
+        writer: Engine | None = self.info.get(WRITER_INFO_KEY)
+        if writer is not None and (
+            self.info.get(_WRITING_INFO_KEY) or self._flushing or _is_write(clause)
+        ):
+            self.info[_WRITING_INFO_KEY] = True
+            return writer
+        return super().get_bind(mapper=mapper, clause=clause, **kw)
+
+
+def _transaction_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WRITING_INFO_KEY, None)
+
+
+event.listen(RoutingSession, "after_transaction_end", _transaction_ended)
+
+
 def make_sessionmaker(
-    engine: AsyncEngine, bus: InvalidationBus | None = None
+    engine: AsyncEngine,
+    bus: InvalidationBus | None = None,
+    writer: AsyncEngine | None = None,
 ) -> async_sessionmaker[AsyncSession]:
     """Return the session factory; objects stay usable after commit.
 
@@ -95,12 +172,22 @@ def make_sessionmaker(
         engine: The engine.
         bus: Where the sessions' commits publish cache invalidations (see
             :func:`unitysvc_server.invalidation.watch_tables`); none when ``None``.
+        writer: SQLite's writer engine (:func:`sqlite_writer`): the sessions write
+            through it and read on ``engine``.
     """
-    info = None
+    info: dict[Any, Any] = {}
     if bus is not None:
-        info = {BUS_INFO_KEY: bus}
+        info[BUS_INFO_KEY] = bus
         install_session_hooks()
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
+    if writer is not None:
+        info[WRITER_INFO_KEY] = writer.sync_engine
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        autoflush=True,
+        info=info or None,
+        sync_session_class=RoutingSession,
+    )
 
 
 def alembic_config(url: str | None = None) -> Config:
