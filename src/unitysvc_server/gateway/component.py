@@ -105,6 +105,7 @@ class GatewayComponent:
         self.writer: LogWriter[RequestLogRecord | UsageEvent] = LogWriter(self._write_logs)
         self.writer.start()
         self.resolver = CatalogRouter(runtime, self._caller_context)
+        self._unsubscribe.append(runtime.invalidation.subscribe(self.resolver.rendered.apply))
         self.dispatcher = Dispatcher(
             resolver=self.resolver,
             sessionmaker=runtime.sessionmaker,
