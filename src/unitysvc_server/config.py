@@ -115,6 +115,7 @@ class Settings:
         client_timeout: Seconds a client has to send a request's headers (408 and
             close after), and the longest it may pause while sending a body.
         log_level: Python logging level name.
+        workers: Server processes sharing the port (``usvc server start --workers``).
     """
 
     host: str = "127.0.0.1"
@@ -142,6 +143,7 @@ class Settings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     client_timeout: float = DEFAULT_CLIENT_TIMEOUT
     log_level: str = "INFO"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         # Normalise loosely-typed inputs (str paths, lists, dicts) so the frozen
@@ -220,8 +222,9 @@ class Settings:
             )
         if self.max_header_count < 10:
             raise SettingsError("max_header_count: must be at least 10")
-        if self.max_connections < 1:
-            raise SettingsError("max_connections: must be at least 1")
+        if self.max_connections < 1 or self.workers < 1:
+            name = "max_connections" if self.max_connections < 1 else "workers"
+            raise SettingsError(f"{name}: must be at least 1")
         if not self.client_timeout > 0:
             raise SettingsError("client_timeout: must be a positive number of seconds")
         if self.log_level not in _LOG_LEVELS:
