@@ -15,6 +15,7 @@ offers the others once started (the catalog, the demo upstreams' URL, the gatewa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: How often a SQLite process checkpoints the WAL (its writer's commits never do).
+CHECKPOINT_SECONDS = 1.0
 
 
 class Component(Protocol):
@@ -167,6 +170,7 @@ class Runtime:
         self.components: list[Component] = list(components)
         self.startup_error: BaseException | None = None
         self._started: list[Component] = []
+        self._checkpoints: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Runtime(api_url={self.settings.api_url!r})"
@@ -189,6 +193,10 @@ class Runtime:
         """
         try:
             await db.migrate(self.engine)
+            if self.writer is not None:
+                self._checkpoints = asyncio.get_running_loop().create_task(
+                    self._checkpoint_forever(), name="unitysvc-wal-checkpoint"
+                )
             await self.invalidation.start()
             for component in self.components:
                 await component.start(self)
@@ -197,6 +205,15 @@ class Runtime:
             self.startup_error = exc
             await self.stop()
             raise
+
+    async def _checkpoint_forever(self) -> None:
+        """SQLite: checkpoint the WAL beside the writer (its commits never do)."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await db.checkpoint(self.engine)
+            except Exception as exc:
+                logger.warning("WAL checkpoint failed (retrying): %s", exc)
 
     async def stop(self) -> None:
         """Stop started components in reverse order, drain tasks, close the database."""
@@ -207,6 +224,11 @@ class Runtime:
             except Exception:
                 logger.exception("component %s failed to stop", type(component).__name__)
         await self.background.close()
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+            self._checkpoints = None
         await self.invalidation.close()
         await self.engine.dispose()
         if self.writer is not None:

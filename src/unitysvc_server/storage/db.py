@@ -106,12 +106,31 @@ def _begin_immediate(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    # A commit that crosses the WAL's size limit would checkpoint (and fsync the
+    # database) while holding the write lock: every queued writer would wait on the
+    # disk. :func:`checkpoint` does it beside the writer instead.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    finally:
+        cursor.close()
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """Copy the WAL's committed pages into the SQLite database file (``PASSIVE``: never
+    waits for, nor blocks, readers and the writer)."""
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
 def sqlite_writer(url: str) -> AsyncEngine | None:
     """The one-connection engine a process writes a SQLite file through; ``None`` for
     PostgreSQL and in-memory SQLite (see the module docs).
 
     Its transactions begin with ``BEGIN IMMEDIATE``: the write lock is taken at once,
-    so a transaction cannot read and then fail to become a writer.
+    so a transaction cannot read and then fail to become a writer. Its commits never
+    checkpoint the WAL: the process runs :func:`checkpoint` periodically instead.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
@@ -121,6 +140,7 @@ def sqlite_writer(url: str) -> AsyncEngine | None:
     )
     event.listen(engine.sync_engine, "connect", _autocommit_driver)
     event.listen(engine.sync_engine, "begin", _begin_immediate)
+    event.listen(engine.sync_engine, "connect", _no_autocheckpoint)
     return engine
 
 
