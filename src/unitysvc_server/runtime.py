@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from unitysvc_server.config import Settings
 from unitysvc_server.crypto import SecretBox, load_secret_key
+from unitysvc_server.domain.key_cache import KeyCache
 from unitysvc_server.invalidation import make_bus
 from unitysvc_server.routing.selection import LatencyTracker
 from unitysvc_server.storage import db
@@ -134,6 +135,7 @@ class Runtime:
         invalidation: The cross-process cache-invalidation bus every process on this
             database shares; sessions publish their commits' invalidations to it.
         sessionmaker: Factory of :class:`AsyncSession` (``expire_on_commit=False``).
+        keys: The control plane's authenticated keys (bus-invalidated).
         crypto: Encrypts/decrypts values at rest (customer secrets).
         objects: The object store under the data directory (uploaded files, full
             request-log bodies).
@@ -153,12 +155,15 @@ class Runtime:
         # The resolved secret key is folded into the settings so every reader
         # (file-ticket signing, crypto) sees the same key, wherever it came from.
         self.settings = dataclasses.replace(settings, secret_key=load_secret_key(settings))
-        self.engine: AsyncEngine = db.engine_for(settings)
-        self.writer: AsyncEngine | None = db.sqlite_writer(settings.resolved_database_url)
+        engine, writer = db.engines_for(settings)
+        self.engine: AsyncEngine = engine
+        self.writer: AsyncEngine | None = writer
         self.invalidation = make_bus(settings.resolved_database_url, settings.redis_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = db.make_sessionmaker(
             self.engine, self.invalidation, self.writer
         )
+        self.keys = KeyCache()
+        self.invalidation.subscribe(self.keys.apply)
         self.crypto = SecretBox(self.settings.secret_key or "")
         self.objects = ObjectStore.for_data_dir(self.settings.data_dir)
         self.latency = LatencyTracker()
@@ -192,7 +197,9 @@ class Runtime:
         (reverse order) before the error propagates.
         """
         try:
-            await db.migrate(self.engine)
+            # On SQLite through the writer: one BEGIN IMMEDIATE transaction, so processes
+            # starting together (``--workers``) migrate one after the other.
+            await db.migrate(self.writer or self.engine)
             if self.writer is not None:
                 self._checkpoints = asyncio.get_running_loop().create_task(
                     self._checkpoint_forever(), name="unitysvc-wal-checkpoint"

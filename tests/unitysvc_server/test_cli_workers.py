@@ -71,12 +71,12 @@ def _listening_pids(port: int) -> set[int]:
     return pids
 
 
-def _statuses(platform: LocalPlatform, key: str) -> set[int]:
-    """The statuses of ``CALLS`` calls, each on a connection of its own."""
+def _statuses(platform: LocalPlatform, key: str, path: str = NOWHERE) -> set[int]:
+    """The statuses of ``CALLS`` calls of ``path``, each on a connection of its own."""
     seen: set[int] = set()
     for _ in range(CALLS):
         with httpx.Client(base_url=platform.gateway_url, timeout=30) as http:
-            seen.add(http.get(NOWHERE, headers={"Authorization": f"Bearer {key}"}).status_code)
+            seen.add(http.get(path, headers={"Authorization": f"Bearer {key}"}).status_code)
     return seen
 
 
@@ -90,7 +90,9 @@ def test_two_workers_listen_and_refuse_a_revoked_key_at_once(
         time.sleep(0.05)
     name = f"workers-{uuid.uuid4().hex[:8]}"
     key = two_workers.create_customer(name)
-    assert _statuses(two_workers, key) == {404}  # accepted, and cached by both workers
+    # Accepted, and cached by both workers: by the gateway and by the control plane.
+    assert _statuses(two_workers, key) == {404}
+    assert _statuses(two_workers, key, "/v1/secrets/") == {200}
     with httpx.Client(
         base_url=f"{two_workers.api_url}/admin",
         headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
@@ -99,6 +101,7 @@ def test_two_workers_listen_and_refuse_a_revoked_key_at_once(
         answer = admin.post("keys/revoke", json={"key": key})
     assert answer.status_code == 200, answer.text
     assert _statuses(two_workers, key) == {401}
+    assert _statuses(two_workers, key, "/v1/secrets/") == {401}
 
 
 def test_workers_must_be_at_least_one(tmp_path: Path) -> None:

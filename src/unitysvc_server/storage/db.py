@@ -96,6 +96,22 @@ def engine_for(settings: Settings) -> AsyncEngine:
     return create_engine(settings.resolved_database_url)
 
 
+def engines_for(settings: Settings) -> tuple[AsyncEngine, AsyncEngine | None]:
+    """A process's engines: ``(pool, writer)``; the writer on SQLite files only.
+
+    With a writer, the pool's connections only ever read: they run in the driver's
+    autocommit mode and skip the ``ROLLBACK`` SQLAlchemy would send through the driver's
+    thread each time one returns to the pool.
+    """
+    url = settings.resolved_database_url
+    writer = sqlite_writer(url)
+    if writer is None:
+        return create_engine(url), None
+    readers = create_engine(url, skip_autocommit_rollback=True)
+    event.listen(readers.sync_engine, "connect", _autocommit_driver)
+    return readers, writer
+
+
 def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
     # The driver's own implicit BEGIN is off; _begin_immediate emits ours (the
     # recipe of SQLAlchemy's aiosqlite documentation).
