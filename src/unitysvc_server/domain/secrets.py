@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -49,7 +50,32 @@ def check_name(name: str) -> str:
     return name
 
 
-def to_public(row: SecretRow, crypto: SecretBox) -> SecretPublic:
+class SecretFields(Protocol):
+    """What :func:`to_public` reads: a :class:`SecretRow`, or a Core row of its table."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def customer_id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def shared(self) -> bool: ...
+    @property
+    def sensitive(self) -> bool: ...
+    @property
+    def value_encrypted(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+    @property
+    def last_used_at(self) -> datetime | None: ...
+
+
+def to_public(row: SecretFields, crypto: SecretBox) -> SecretPublic:
     """The wire form of ``row``; ``value`` only for non-sensitive variables."""
     return SecretPublic(
         name=row.name,
@@ -66,22 +92,18 @@ def to_public(row: SecretRow, crypto: SecretBox) -> SecretPublic:
     )
 
 
-async def _effective_rows(session: AsyncSession, customer_id: uuid.UUID) -> list[SecretRow]:
-    rows = (
-        (
-            await session.execute(
-                select(SecretRow)
-                .where(SecretRow.customer_id == customer_id)
-                .order_by(SecretRow.name, SecretRow.shared)
-            )
-        )
-        .scalars()
-        .all()
+async def _effective_rows(session: AsyncSession, customer_id: uuid.UUID) -> list[SecretFields]:
+    # Core rows of the table: a list builds no ORM objects (about a third of its CPU).
+    table = SecretRow.__table__
+    rows = await session.execute(
+        select(table)
+        .where(table.c.customer_id == customer_id)
+        .order_by(table.c.name, table.c.shared)
     )
     # Ordered by (name, shared): the personal row (shared=False) comes first.
-    effective: dict[str, SecretRow] = {}
+    effective: dict[str, SecretFields] = {}
     for row in rows:
-        effective.setdefault(row.name, row)
+        effective.setdefault(row.name, cast(SecretFields, row))
     return list(effective.values())
 
 
