@@ -46,12 +46,17 @@ from sqlalchemy.orm import Session
 
 from unitysvc_server.config import Settings
 from unitysvc_server.invalidation import BUS_INFO_KEY, InvalidationBus, install_session_hooks
+from unitysvc_server.storage.sqlite_driver import use_one_trip_cursors
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL connections a process keeps open (as many again may open for a burst).
+POOL_SIZE = 16
+#: SQLite connections a process keeps open for reading.
+SQLITE_READERS = 32
 #: How long a write waits for this process's SQLite writer connection.
 SQLITE_WRITER_WAIT_SECONDS = 60.0
 #: ``session.info`` key of the SQLite writer engine (see :class:`RoutingSession`).
@@ -86,6 +91,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", use_one_trip_cursors)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
@@ -105,9 +111,18 @@ def engines_for(settings: Settings) -> tuple[AsyncEngine, AsyncEngine | None]:
     """
     url = settings.resolved_database_url
     writer = sqlite_writer(url)
-    if writer is None:
+    if writer is None and make_url(url).get_backend_name() == "postgresql":
+        # Kept open (opened on demand): an overflow connection is closed on return, and
+        # PostgreSQL starts a backend process for each new one.
+        return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE), None
+    if writer is None:  # in-memory SQLite: one static connection
         return create_engine(url), None
-    readers = create_engine(url, skip_autocommit_rollback=True)
+    # Connections kept open for the busiest moments: beyond the pool SQLAlchemy opens
+    # overflow connections and closes them on return, and opening one (a thread, the
+    # file, the pragmas) cost more than the reads it served.
+    readers = create_engine(
+        url, skip_autocommit_rollback=True, pool_size=SQLITE_READERS, max_overflow=SQLITE_READERS
+    )
     event.listen(readers.sync_engine, "connect", _autocommit_driver)
     return readers, writer
 
