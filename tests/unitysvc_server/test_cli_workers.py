@@ -107,3 +107,25 @@ def test_two_workers_listen_and_refuse_a_revoked_key_at_once(
 def test_workers_must_be_at_least_one(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="workers: must be at least 1"):
         LocalPlatform(data_dir=tmp_path / "data", workers=0).start()
+
+
+def test_workers_starting_on_a_fresh_data_dir_share_one_generated_secret_key(
+    tmp_path: Path,
+) -> None:
+    options: dict[str, Any] = {"data_dir": tmp_path / "fresh", "process": True, "workers": 3}
+    assert "secret_key" not in options  # each worker finds or generates the key file
+    with LocalPlatform(**options) as platform:
+        deadline = time.monotonic() + 60
+        while len(_listening_pids(platform.settings.port)) < 3:
+            assert time.monotonic() < deadline, "not every worker listened"
+            time.sleep(0.05)
+        key = platform.create_customer("shared-key")
+        headers = {"Authorization": f"Bearer {key}"}
+        with httpx.Client(base_url=platform.api_url, headers=headers, timeout=30) as api:
+            stored = api.put("/secrets/SHARED", json={"value": "readable", "sensitive": False})
+            assert stored.status_code == 201, stored.text
+        values = set()
+        for _ in range(CALLS):  # fresh connections: every worker decrypts it
+            with httpx.Client(base_url=platform.api_url, headers=headers, timeout=30) as api:
+                values.add(api.get("/secrets/SHARED").json()["value"])
+        assert values == {"readable"}
