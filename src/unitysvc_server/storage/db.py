@@ -128,8 +128,9 @@ def engines_for(settings: Settings) -> tuple[AsyncEngine, AsyncEngine | None]:
 
 
 def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own implicit BEGIN is off; _begin_immediate emits ours (the
-    # recipe of SQLAlchemy's aiosqlite documentation).
+    # The driver's own implicit BEGIN is off: the readers run in autocommit, and the
+    # writer's BEGIN IMMEDIATE comes from _begin_immediate (the recipe of SQLAlchemy's
+    # aiosqlite documentation).
     dbapi_connection.isolation_level = None
 
 
