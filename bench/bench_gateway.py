@@ -588,6 +588,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"LiteLLM proxy executable for the side-by-side rows (default: ${LITELLM_ENV}, "
         "else bench/litellm/venv, else litellm on PATH; '' to skip)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="run the gateway with /metrics on (--metrics --metrics-public), to see what "
+        "counting every call costs",
+    )
     parser.add_argument("--json", action="store_true", help="print raw results as JSON")
     args = parser.parse_args(argv)
     if args.duration < 1:
@@ -624,7 +630,9 @@ def measure(args: argparse.Namespace, portkey: str | None, litellm: str | None) 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gwbench-")))
         up_port = start_upstream(stack, workdir)
-        gw_port, gw_pid, key = start_gateway(stack, workdir, up_port)
+        options = ("--metrics", "--metrics-public") if args.metrics else ()
+        results["gateway_options"] = list(options)
+        gw_port, gw_pid, key = start_gateway(stack, workdir, up_port, extra_args=options)
         chat = "/v1/chat/completions"
         # who -> (port, path, key, extra headers)
         targets: dict[str, tuple[int, str, str | None, dict[str, str]]] = {
@@ -721,6 +729,8 @@ def report(results: dict[str, Any], duration: int, skipped: list[str]) -> None:
         f"gateway bench: one server process, loopback, wrk (closed loop), {duration}s per "
         f"run, {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} at the end"
     )
+    if results.get("gateway_options"):
+        print(f"gateway started with {' '.join(results['gateway_options'])}")
     row = "  {:<34} {:>9} {:>9} {:>9} {:>9} {:>9}"
     print(row.format("latency (ms) / throughput", "p50", "p99", "req/s", "+p50", "+p99"))
     for name, label in (

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from unitysvc._gateway import DispatchBody
     from unitysvc.aliases import Aliases, AsyncAliases
     from unitysvc.broadcasts import AsyncBroadcasts, Broadcasts
+    from unitysvc.budgets import AsyncBudgets, Budgets
     from unitysvc.chains import AsyncChains, Chains
     from unitysvc.enrollments import AsyncEnrollments, Enrollments
     from unitysvc.files import AsyncFiles, Files
@@ -206,6 +207,9 @@ class _ClientBase(Bound[M], Generic[M]):
         "unitysvc.preferences", "Preferences", "AsyncPreferences"
     )
     usage: _ResourceSlot[Usage, AsyncUsage] = _ResourceSlot("unitysvc.usage", "Usage", "AsyncUsage")
+    budgets: _ResourceSlot[Budgets, AsyncBudgets] = _ResourceSlot(
+        "unitysvc.budgets", "Budgets", "AsyncBudgets"
+    )
     chains: _ResourceSlot[Chains, AsyncChains] = _ResourceSlot(
         "unitysvc.chains", "Chains", "AsyncChains"
     )

@@ -35,6 +35,8 @@ from unitysvc_server.components.catalog import CatalogComponent
 from unitysvc_server.components.enrollments import EnrollmentWorker
 from unitysvc_server.config import Settings
 from unitysvc_server.gateway.component import GatewayComponent
+from unitysvc_server.observability import Observability
+from unitysvc_server.observability.endpoint import METRICS_PATH, MetricsEndpoint
 from unitysvc_server.redaction import install_log_redaction
 from unitysvc_server.runtime import Component, Runtime
 
@@ -90,10 +92,13 @@ def build_api(runtime: Runtime) -> FastAPI:
 class Dispatcher:
     """Send API paths to FastAPI and everything else to the gateway."""
 
-    def __init__(self, api: FastAPI, api_stack: ASGIApp, runtime: Runtime) -> None:
+    def __init__(
+        self, api: FastAPI, api_stack: ASGIApp, runtime: Runtime, metrics: ASGIApp
+    ) -> None:
         self.api = api
         self.api_stack = api_stack
         self.runtime = runtime
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -102,6 +107,9 @@ class Dispatcher:
         path: str = scope.get("path", "")
         if path == API_PREFIX or path.startswith(API_PREFIX + "/") or path in _API_EXACT:
             await self.api_stack(scope, receive, send)
+            return
+        if path == METRICS_PATH:
+            await self.metrics(scope, receive, send)
             return
         gateway = self.runtime.gateway_app
         if gateway is not None:
@@ -118,13 +126,25 @@ class PlatformApp:
         # Every log record of the process is redacted (keys, used secret values).
         install_log_redaction()
         self.settings = settings
-        self.runtime = Runtime(settings, default_components() if components is None else components)
+        # Metrics and traces (off unless asked for): started first, so stopped last.
+        observability = Observability(settings)
+        chosen = default_components() if components is None else components
+        for component in chosen:
+            if isinstance(component, GatewayComponent):
+                # The gateway builds the parts metrics and traces observe through it.
+                component.instruments = observability
+        self.runtime = Runtime(
+            settings, [observability, *chosen] if observability.active else chosen
+        )
+        observability.attach(self.runtime)
         self.api = build_api(self.runtime)
         api_stack: ASGIApp = SlashTolerance(self.api, self.api.router.routes)
         api_stack = Idempotency(api_stack, self.runtime)
         api_stack = RejectNul(api_stack)
         api_stack = BodyLimit(api_stack, settings.max_body_bytes)
-        self._app = RequestContext(Dispatcher(self.api, api_stack, self.runtime))
+        api_stack = observability.api(api_stack)
+        metrics = MetricsEndpoint(observability)
+        self._app = RequestContext(Dispatcher(self.api, api_stack, self.runtime, metrics))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._app(scope, receive, send)

@@ -276,6 +276,31 @@ def start(
             "customers), authenticated with this bearer token. Off by default.",
         ),
     ] = None,
+    metrics: Annotated[
+        bool,
+        typer.Option(
+            "--metrics",
+            help="Serve GET /metrics (Prometheus text format) to the --admin-token bearer. "
+            "Off by default.",
+        ),
+    ] = False,
+    metrics_public: Annotated[
+        bool,
+        typer.Option(
+            "--metrics-public",
+            help="With --metrics: serve /metrics without a token (a private network only).",
+        ),
+    ] = False,
+    otel_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--otel-endpoint",
+            envvar="UNITYSVC_OTEL_ENDPOINT",
+            metavar="URL",
+            help="Send OpenTelemetry traces of gateway calls to this OTLP/HTTP collector "
+            "(e.g. http://127.0.0.1:4318; needs the 'otel' extra). Off by default.",
+        ),
+    ] = None,
     log_level: Annotated[
         str,
         typer.Option(
@@ -359,6 +384,9 @@ def start(
         client_timeout=client_timeout,
         log_level=log_level,
         workers=workers,
+        metrics=metrics,
+        metrics_public=metrics_public,
+        otel_endpoint=otel_endpoint,
     )
     logging.basicConfig(
         level=settings.log_level_number,

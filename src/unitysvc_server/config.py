@@ -116,6 +116,11 @@ class Settings:
             close after), and the longest it may pause while sending a body.
         log_level: Python logging level name.
         workers: Server processes sharing the port (``usvc server start --workers``).
+        metrics: Serve ``GET /metrics`` in the Prometheus text format (404 otherwise).
+        metrics_public: Serve ``/metrics`` without a token; by default it needs
+            ``Authorization: Bearer <admin_token>``.
+        otel_endpoint: OTLP/HTTP collector URL receiving OpenTelemetry traces of gateway
+            calls (``None``: no tracing). A bare origin gets ``/v1/traces`` appended.
     """
 
     host: str = "127.0.0.1"
@@ -144,6 +149,9 @@ class Settings:
     client_timeout: float = DEFAULT_CLIENT_TIMEOUT
     log_level: str = "INFO"
     workers: int = 1
+    metrics: bool = False
+    metrics_public: bool = False
+    otel_endpoint: str | None = None
 
     def __post_init__(self) -> None:
         # Normalise loosely-typed inputs (str paths, lists, dicts) so the frozen
@@ -227,8 +235,26 @@ class Settings:
             raise SettingsError(f"{name}: must be at least 1")
         if not self.client_timeout > 0:
             raise SettingsError("client_timeout: must be a positive number of seconds")
+        self._validate_observability()
         if self.log_level not in _LOG_LEVELS:
             raise SettingsError(f"log_level: use one of {', '.join(_LOG_LEVELS)}")
+
+    def _validate_observability(self) -> None:
+        if self.metrics_public and not self.metrics:
+            raise SettingsError("metrics_public: only applies with metrics on (--metrics)")
+        if self.metrics and not self.metrics_public and not self.admin_token:
+            raise SettingsError(
+                "metrics: /metrics is served only with the admin token; give admin_token "
+                "(--admin-token), or open it to anyone who can reach the port with "
+                "metrics_public (--metrics-public)"
+            )
+        if self.otel_endpoint is not None:
+            parts = urlsplit(self.otel_endpoint)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise SettingsError(
+                    f"otel_endpoint: {self.otel_endpoint!r} is not an http(s) URL; use the "
+                    "collector's OTLP/HTTP address, e.g. http://127.0.0.1:4318"
+                )
 
     @property
     def resolved_database_url(self) -> str:

@@ -20,11 +20,18 @@ on another server, the ``usvc server keys`` CLI). This module is that one mechan
     reached through a pooler that cannot hold a ``LISTEN`` (PgBouncer in transaction
     mode).
 
-  A publish over PostgreSQL or Redis returns once the publisher's own subscription has
-  received the message back: the server has then delivered it to every subscriber, so a
-  request a client sends *after* a revocation returned is judged on fresh data. A
-  subscription that breaks and reconnects delivers "everything" (messages may have been
-  missed); the caches' short TTL remains a last bound.
+  A publish over PostgreSQL or Redis returns once every other listening process has
+  *acknowledged* the message — dropped what it names and said so on the channel — so a
+  request a client sends *after* a revocation returned is judged on fresh data by every
+  process. (Waiting only for the publisher's own echo is not enough: the server has then
+  sent the message to every subscriber, but a busy process may still read a request
+  waiting on its socket before the notification.) The publisher learns how many
+  processes listen from the publish itself (Redis ``PUBLISH`` answers the number of
+  subscribers; on PostgreSQL the listening sessions name themselves in
+  ``application_name``, counted in ``pg_stat_activity``); a process that does not answer
+  within :data:`ECHO_SECONDS` is logged and not waited for longer. A subscription that
+  breaks and reconnects delivers "everything" (messages may have been missed); the
+  caches' short TTL remains a last bound.
 
 * :func:`watch_tables` — SQLAlchemy session hooks that publish, after a commit, an
   invalidation for every customer whose rows of a watched table changed, so ordinary
@@ -46,7 +53,7 @@ import os
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -71,8 +78,10 @@ __all__ = [
 
 #: ``session.info`` key under which a session finds the bus it publishes to.
 BUS_INFO_KEY = "unitysvc.invalidation_bus"
-#: How long a publish waits for its own message to come back.
+#: How long a publish waits for its own message to come back and the others' answers.
 ECHO_SECONDS = 2.0
+#: First word of an acknowledgement on a pub/sub channel (message nonces are hex).
+_ACK = "ack"
 #: Pause before a broken subscription reconnects (doubling up to 30 s).
 RECONNECT_SECONDS = 0.5
 
@@ -407,14 +416,25 @@ class FileTransport:
 # -- PostgreSQL and Redis: pub/sub with an echo ------------------------------------------
 
 
+@dataclass
+class _Publication:
+    """A message this process published, waiting for its echo and the others' answers."""
+
+    echo: asyncio.Future[None]
+    acknowledged_by: set[str] = field(default_factory=set)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+
+
 class _EchoTransport:
-    """Shared by the pub/sub transports: message framing and waiting for the echo."""
+    """Shared by the pub/sub transports: message framing, the echo and acknowledgements."""
 
     immediate = False
 
     def __init__(self) -> None:
         self._deliver: Listener | None = None
-        self._echoes: dict[str, asyncio.Future[None]] = {}
+        self._node = uuid.uuid4().hex[:16]
+        self._publications: dict[str, _Publication] = {}
+        self._acknowledging: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
         self._closing = False
@@ -428,15 +448,32 @@ class _EchoTransport:
 
     def _received(self, payload: str) -> None:
         nonce, _, body = payload.partition(" ")
-        echo = self._echoes.pop(nonce, None)
-        if echo is not None:
-            if not echo.done():
-                echo.set_result(None)
+        if nonce == _ACK:
+            acked, _, node = body.partition(" ")
+            publication = self._publications.get(acked)
+            if publication is not None:
+                publication.acknowledged_by.add(node)
+                publication.answered.set()
+            return
+        publication = self._publications.get(nonce)
+        if publication is not None:
+            if not publication.echo.done():
+                publication.echo.set_result(None)
             return  # ours: already delivered locally
         if self._deliver is not None:
             for line in body.split("\n"):
                 if line:
                     self._deliver(Invalidation.decode(line))
+            # Dropped: tell the publisher, which waits for every listening process.
+            task = asyncio.get_running_loop().create_task(self._acknowledge(nonce))
+            self._acknowledging.add(task)
+            task.add_done_callback(self._acknowledging.discard)
+
+    async def _acknowledge(self, nonce: str) -> None:
+        try:
+            await self._publish(f"{_ACK} {nonce} {self._node}")
+        except Exception as exc:  # the publisher times out and logs; nothing to undo here
+            logger.debug("could not acknowledge a cache invalidation: %s", exc)
 
     def _reconnected(self) -> None:
         # Messages published while we were away are lost: drop everything once.
@@ -467,22 +504,34 @@ class _EchoTransport:
     async def _listen(self, first: bool) -> None:
         raise NotImplementedError
 
-    async def _publish(self, payload: str) -> None:
+    async def _publish(self, payload: str) -> int | None:
+        """Publish; the number of processes listening (this one included), if known."""
         raise NotImplementedError
 
     async def send(self, invalidations: Sequence[Invalidation]) -> None:
         nonce = uuid.uuid4().hex
-        echo = asyncio.get_running_loop().create_future()
-        self._echoes[nonce] = echo
+        publication = _Publication(asyncio.get_running_loop().create_future())
+        self._publications[nonce] = publication
         payload = nonce + " " + "\n".join(i.encode() for i in invalidations)
         try:
-            await self._publish(payload)
+            listening = await self._publish(payload)
             if self._ready.is_set():
-                await asyncio.wait_for(echo, ECHO_SECONDS)
+                async with asyncio.timeout(ECHO_SECONDS):
+                    await publication.echo
+                    others = (listening or 1) - 1
+                    while len(publication.acknowledged_by) < others:
+                        publication.answered.clear()
+                        await publication.answered.wait()
         except TimeoutError:
-            logger.warning("a cache invalidation was published but its echo did not return")
+            logger.warning(
+                "a cache invalidation was published but %s",
+                "its echo did not return"
+                if not publication.echo.done()
+                else f"only {len(publication.acknowledged_by)} of the other listening "
+                "processes acknowledged it in time",
+            )
         finally:
-            self._echoes.pop(nonce, None)
+            self._publications.pop(nonce, None)
 
     async def _stop_listening(self) -> None:
         self._closing = True
@@ -509,12 +558,18 @@ class PostgresTransport(_EchoTransport):
         url = make_url(database_url).set(drivername="postgresql")
         self._dsn = url.render_as_string(hide_password=False)
         self._channel = channel
+        # The listening sessions say who they are, so a publisher can count them.
+        self._listener_name = f"unitysvc-listen:{channel}"[:63]
         self._connection: Any = None
+        # One connection listens, publishes and acknowledges: one statement at a time.
+        self._lock = asyncio.Lock()
 
     async def _listen(self, first: bool) -> None:
         import asyncpg  # type: ignore[import-untyped]
 
-        connection = await asyncpg.connect(self._dsn)
+        connection = await asyncpg.connect(
+            self._dsn, server_settings={"application_name": self._listener_name}
+        )
         lost = asyncio.get_running_loop().create_future()
 
         def on_notify(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -539,7 +594,7 @@ class PostgresTransport(_EchoTransport):
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)
 
-    async def _publish(self, payload: str) -> None:
+    async def _publish(self, payload: str) -> int | None:
         connection = self._connection
         if connection is None:
             import asyncpg
@@ -550,8 +605,17 @@ class PostgresTransport(_EchoTransport):
                 await connection.execute("SELECT pg_notify($1, $2)", self._channel, payload)
             finally:
                 await connection.close()
-            return
-        await connection.execute("SELECT pg_notify($1, $2)", self._channel, payload)
+            return None
+        async with self._lock:
+            listening: int = await connection.fetchval(
+                "SELECT (SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND application_name = $3)"
+                " FROM (SELECT pg_notify($1, $2)) AS sent",
+                self._channel,
+                payload,
+                self._listener_name,
+            )
+        return listening
 
     async def close(self) -> None:
         await self._stop_listening()
@@ -591,8 +655,9 @@ class RedisTransport(_EchoTransport):
             with contextlib.suppress(Exception):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
-    async def _publish(self, payload: str) -> None:
-        await self._redis.publish(self.channel, payload)
+    async def _publish(self, payload: str) -> int | None:
+        listening: int = await self._redis.publish(self.channel, payload)
+        return listening
 
     async def close(self) -> None:
         await self._stop_listening()

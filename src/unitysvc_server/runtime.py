@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
     from unitysvc_server.catalog.model import Catalog
-    from unitysvc_server.domain.recurrent_runs import FireResult
+    from unitysvc_server.domain.recurrent_runs import FireResult, SchedulerStats
 
 logger = logging.getLogger(__name__)
 
@@ -117,11 +117,13 @@ class Hooks:
         wake_scheduler: Look at the recurrent requests now (the gateway's scheduler).
         run_recurrent_now: Fire one of a customer's recurrent requests now and record
             the run (the gateway): ``(request_id, customer_id) -> FireResult``.
+        scheduler_stats: What the gateway's scheduler has done since start (metrics).
     """
 
     wake_enrollments: Callable[[], None] | None = None
     wake_scheduler: Callable[[], None] | None = None
     run_recurrent_now: Callable[[uuid.UUID, uuid.UUID], Awaitable[FireResult]] | None = None
+    scheduler_stats: Callable[[], SchedulerStats] | None = None
 
 
 class Runtime:

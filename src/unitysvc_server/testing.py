@@ -19,7 +19,14 @@ from unitysvc_server.local_platform import (
     TEST_DATABASE_ENV,
     LocalPlatform,
     fresh_postgres_database,
+    migrated_template,
     run_sync,
 )
 
-__all__ = ["TEST_DATABASE_ENV", "LocalPlatform", "fresh_postgres_database", "run_sync"]
+__all__ = [
+    "TEST_DATABASE_ENV",
+    "LocalPlatform",
+    "fresh_postgres_database",
+    "migrated_template",
+    "run_sync",
+]

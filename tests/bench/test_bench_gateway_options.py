@@ -124,3 +124,8 @@ def test_defaults(bench: ModuleType) -> None:
     args = bench.parse_args([])
     assert (args.duration, args.ttfb_runs, args.install) == (10, 500, False)
     assert args.portkey is None and args.litellm is None
+
+
+def test_metrics_option_starts_the_gateway_with_metrics_on(bench: ModuleType) -> None:
+    assert bench.parse_args([]).metrics is False
+    assert bench.parse_args(["--metrics"]).metrics is True

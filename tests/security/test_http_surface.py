@@ -151,6 +151,7 @@ def _gateway_spec(known: dict[str, list[str]]) -> dict[str, Any]:
     return {"openapi": "3.0.3", "info": {"title": "gateway", "version": "1"}, "paths": paths}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_the_gateway_answers_generated_requests_without_a_server_error(
     platform: LocalPlatform, key: str, guarded_id: str, mode: GenerationMode

@@ -245,25 +245,57 @@ async def test_file_transport_delivers_on_the_next_check_and_overflows_to_everyt
         await listener.close()
 
 
+def _pub_sub(kind: str, stack: contextlib.ExitStack) -> Any:
+    """A factory of transports of ``kind`` sharing one channel of this test's own."""
+    if kind == "postgresql":
+        url = stack.enter_context(fresh_postgres_database(postgres_server_url()))
+        return lambda: PostgresTransport(url)
+    namespace = uuid.uuid4().hex  # xdist-safe
+    return lambda: RedisTransport(redis_url(), namespace)
+
+
 @pytest.mark.parametrize("kind", ["postgresql", "redis"])
 async def test_pub_sub_transports_return_once_delivered(kind: str) -> None:
     with contextlib.ExitStack() as stack:
-        if kind == "postgresql":
-            url = stack.enter_context(fresh_postgres_database(postgres_server_url()))
-
-            def make() -> Any:
-                return PostgresTransport(url)
-        else:
-            namespace = uuid.uuid4().hex  # xdist-safe: a channel of this test's own
-
-            def make() -> Any:
-                return RedisTransport(redis_url(), namespace)
-
-        publisher, listener, heard = await _two_buses(make)
+        publisher, listener, heard = await _two_buses(_pub_sub(kind, stack))
         try:
             await publisher.publish(CUSTOMER, KEY)
-            # publish() returned after its own echo: the other subscriber has it queued.
-            await _until(lambda: heard == [CUSTOMER, KEY], timeout=2)
+            assert heard == [CUSTOMER, KEY]  # acknowledged, so already dropped there
         finally:
             await publisher.close()
             await listener.close()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "redis"])
+async def test_a_publish_waits_until_a_busy_process_has_dropped_what_it_names(
+    kind: str,
+) -> None:
+    """The other process's loop is busy when the message arrives (as a loaded server's
+    is): the server has sent it, the publisher's own echo is back, and still the publish
+    must not return before that process has dropped the entries — else a request it
+    reads first is judged on the revoked key."""
+    heard: list[Invalidation] = []
+
+    def busy_listener(invalidation: Invalidation) -> None:
+        time.sleep(0.2)  # the other process's event loop is blocked meanwhile
+        heard.append(invalidation)
+
+    other_loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=other_loop.run_forever, daemon=True)
+    thread.start()
+    with contextlib.ExitStack() as stack:
+        make = _pub_sub(kind, stack)
+        other = InvalidationBus([make()])
+        other.subscribe(busy_listener)
+        asyncio.run_coroutine_threadsafe(other.start(), other_loop).result(10)
+        publisher = InvalidationBus([make()])
+        await publisher.start()
+        try:
+            await publisher.publish(CUSTOMER, KEY)
+            assert heard == [CUSTOMER, KEY]
+        finally:
+            await publisher.close()
+            asyncio.run_coroutine_threadsafe(other.close(), other_loop).result(10)
+            other_loop.call_soon_threadsafe(other_loop.stop)
+            thread.join(10)
+            other_loop.close()

@@ -6,6 +6,7 @@ Sync methods must return values and async methods coroutines, from one source.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, assert_type
 
@@ -20,6 +21,9 @@ from unitysvc.models import (
     AccessInterface,
     AccessPlan,
     AccountFileDownloadResponse,
+    BudgetPublic,
+    BudgetsPublic,
+    BudgetStatus,
     ChainStepPublic,
     CycleUsageResponse,
     Message,
@@ -134,3 +138,19 @@ async def async_account_resources_are_typed(client: unitysvc.AsyncClient) -> Non
     chain: AsyncChain = await client.chains.get("c")
     assert_type(await chain.recurrent("1h").dispatch(json={}), httpx.Response)
     assert_type(await client.files.download_url("a.txt"), AccountFileDownloadResponse)
+
+
+def budgets_are_typed(client: unitysvc.Client) -> None:
+    budget = client.budgets.create("monthly", cap=Decimal("25"), alert_threshold="20")
+    assert_type(budget, BudgetPublic)
+    assert_type(budget.status, BudgetStatus)
+    assert_type(client.budgets.list(), BudgetsPublic)
+    assert_type(client.budgets.update(budget, cap=30, alert_threshold=None), BudgetPublic)
+    assert_type(client.budgets.status(budget.id), BudgetStatus)
+    assert_type(client.budgets.delete(budget), None)
+
+
+async def async_budgets_are_typed(client: unitysvc.AsyncClient) -> None:
+    assert_type(await client.budgets.list(), BudgetsPublic)
+    budget = await client.budgets.create("k", cap="1", scope="key", target="svcpass_abcd")
+    assert_type(await client.budgets.status(budget), BudgetStatus)

@@ -32,6 +32,7 @@ PAIRS = [
     ("unitysvc.request_logs", "RequestLogs", "AsyncRequestLogs"),
     ("unitysvc.preferences", "Preferences", "AsyncPreferences"),
     ("unitysvc.usage", "Usage", "AsyncUsage"),
+    ("unitysvc.budgets", "Budgets", "AsyncBudgets"),
     ("unitysvc.chains", "Chains", "AsyncChains"),
     ("unitysvc.chains", "Chain", "AsyncChain"),
     ("unitysvc.broadcasts", "Broadcasts", "AsyncBroadcasts"),

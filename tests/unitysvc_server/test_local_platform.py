@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.server
 import json
 import os
@@ -17,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from unitysvc_server.testing import LocalPlatform
+from unitysvc_server.testing import LocalPlatform, migrated_template
 
 GROQ = Path(__file__).parent / "data" / "catalogs" / "groq"
 
@@ -114,7 +115,12 @@ def test_pytest_plugin_fixtures(tmp_path: Path) -> None:
         )
     )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)),
+            # Plugins the dev extra brings along and this test does not use (as in
+            # pyproject.toml's addopts): each costs the child ~0.5 s of imports.
+            *("-p", "no:schemathesis", "-p", "no:anyio", "-p", "no:typeguard"),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -175,3 +181,71 @@ def test_upstreams_map_catalog_hosts_and_async_client_works() -> None:
         fake.shutdown()
         fake.server_close()
         serving.join()
+
+
+def _head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from unitysvc_server.storage.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_new_platforms_copy_one_sqlite_schema_migrated_per_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from unitysvc_server.testing import TEST_DATABASE_ENV
+
+    monkeypatch.delenv(TEST_DATABASE_ENV, raising=False)  # SQLite even in a PostgreSQL run
+
+    def revision_and_customers(path: str | Path) -> list[object]:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            (revision,) = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            (customers,) = conn.execute("SELECT count(*) FROM customers").fetchone()
+            return [revision, customers]
+
+    template = migrated_template()
+    assert migrated_template() == template  # made once
+    with LocalPlatform() as platform:
+        platform.create_customer("copied")
+        database = platform.data_dir / "unitysvc.db"
+        assert platform.database_url == f"sqlite+aiosqlite:///{database}"
+        assert revision_and_customers(database) == [_head_revision(), 1]
+    # A copy: what a platform writes never reaches the template.
+    assert revision_and_customers(template) == [_head_revision(), 0]
+    # A data dir given by the caller is theirs: no copy, the server migrates it.
+    with LocalPlatform(data_dir=tmp_path / "given") as platform:
+        platform.create_customer("given")
+        assert revision_and_customers(tmp_path / "given" / "unitysvc.db") == [_head_revision(), 1]
+
+
+def test_fresh_postgres_databases_copy_one_migrated_template(postgres_server_url: str) -> None:
+    from sqlalchemy import text
+
+    from unitysvc_server.storage.db import create_engine
+    from unitysvc_server.testing import fresh_postgres_database, run_sync
+
+    template = migrated_template(postgres_server_url)
+    assert migrated_template(postgres_server_url) == template
+
+    async def revision_and_customers(url: str) -> tuple[str, int]:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                revision = await conn.execute(text("SELECT version_num FROM alembic_version"))
+                customers = await conn.execute(text("SELECT count(*) FROM customers"))
+                return revision.scalar_one(), customers.scalar_one()
+        finally:
+            await engine.dispose()
+
+    with fresh_postgres_database(postgres_server_url, template=template) as url:
+        with LocalPlatform(database_url=url) as platform:
+            platform.create_customer("copied")
+        assert run_sync(revision_and_customers(url)) == (_head_revision(), 1)
+    # Twice: the template is left with nobody connected, ready for the next copy.
+    with fresh_postgres_database(postgres_server_url, template=template) as url:
+        assert run_sync(revision_and_customers(url)) == (_head_revision(), 0)

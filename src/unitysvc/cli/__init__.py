@@ -27,6 +27,7 @@ from unitysvc._version import __version__
 from unitysvc.cli import (
     _plugins,
     aliases,
+    budgets,
     enrollments,
     env,
     files,
@@ -258,6 +259,7 @@ app.add_typer(recurrent_requests.app, name="recurrent-requests", rich_help_panel
 app.add_typer(request_logs.app, name="request-logs", rich_help_panel=_ACCOUNT)
 app.add_typer(preferences.app, name="preferences", rich_help_panel=_ACCOUNT)
 app.command("usage", epilog=usage.EPILOG, rich_help_panel=_ACCOUNT)(usage.usage)
+app.add_typer(budgets.app, name="budgets", rich_help_panel=_ACCOUNT)
 app.add_typer(files.app, name="files", rich_help_panel=_ACCOUNT)
 app.command("mcp", epilog=mcp.EPILOG, rich_help_panel=_AGENTS)(mcp.mcp)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -40,7 +40,28 @@ def usage(
         start = check_cycle_start(cycle)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--cycle") from None
-    emit(client().usage.cycle(start), as_json, render_cycle)
+    sdk = client()
+    found = sdk.usage.cycle(start)
+    if as_json:
+        emit(found, as_json)
+        return
+    render_cycle(found)
+    if start is None or start == found.cycle_start:
+        _render_budgets(sdk)
+
+
+def _render_budgets(sdk: Any) -> None:
+    """The budgets' status this cycle, under the usage (none: nothing printed)."""
+    from unitysvc.cli.budgets import render_budgets
+    from unitysvc.exceptions import NotFoundError
+
+    try:
+        budgets = sdk.budgets.list()
+    except NotFoundError:
+        return  # a platform without budgets (they are a unitysvc extension)
+    if budgets.count:
+        stdout_console().print("Budgets this cycle:", markup=False)
+        render_budgets(budgets)
 
 
 def _tokens(value: float | None) -> str:

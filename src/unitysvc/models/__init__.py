@@ -32,6 +32,12 @@ if TYPE_CHECKING:
     from unitysvc.models.broadcasts import BroadcastTargetPublic as BroadcastTargetPublic
     from unitysvc.models.broadcasts import BroadcastUpdate as BroadcastUpdate
     from unitysvc.models.broadcasts import BroadcastsPublic as BroadcastsPublic
+    from unitysvc.models.budgets import BudgetCreate as BudgetCreate
+    from unitysvc.models.budgets import BudgetPublic as BudgetPublic
+    from unitysvc.models.budgets import BudgetScopeEnum as BudgetScopeEnum
+    from unitysvc.models.budgets import BudgetStatus as BudgetStatus
+    from unitysvc.models.budgets import BudgetUpdate as BudgetUpdate
+    from unitysvc.models.budgets import BudgetsPublic as BudgetsPublic
     from unitysvc.models.chains import ChainCreate as ChainCreate
     from unitysvc.models.chains import ChainPublic as ChainPublic
     from unitysvc.models.chains import ChainStepCreate as ChainStepCreate
@@ -149,6 +155,12 @@ _LOCATIONS = {
     "BroadcastTargetPublic": "broadcasts",
     "BroadcastUpdate": "broadcasts",
     "BroadcastsPublic": "broadcasts",
+    "BudgetCreate": "budgets",
+    "BudgetPublic": "budgets",
+    "BudgetScopeEnum": "budgets",
+    "BudgetStatus": "budgets",
+    "BudgetUpdate": "budgets",
+    "BudgetsPublic": "budgets",
     "ChainCreate": "chains",
     "ChainPublic": "chains",
     "ChainStepCreate": "chains",
@@ -242,6 +254,12 @@ __all__ = [
     "BroadcastTargetPublic",
     "BroadcastUpdate",
     "BroadcastsPublic",
+    "BudgetCreate",
+    "BudgetPublic",
+    "BudgetScopeEnum",
+    "BudgetStatus",
+    "BudgetUpdate",
+    "BudgetsPublic",
     "ChainCreate",
     "ChainPublic",
     "ChainStepCreate",

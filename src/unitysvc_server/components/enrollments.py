@@ -15,11 +15,8 @@ import contextlib
 import logging
 import uuid
 
-from sqlalchemy import select
-
 from unitysvc_server.domain import enrollments
 from unitysvc_server.runtime import Runtime
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 logger = logging.getLogger(__name__)
 
@@ -78,12 +75,8 @@ class EnrollmentWorker:
 
     async def _process(self, runtime: Runtime, enrollment_id: uuid.UUID) -> bool:
         async with runtime.transaction() as session:
-            row = await session.scalar(
-                select(EnrollmentRow)
-                .where(EnrollmentRow.id == enrollment_id)
-                .with_for_update(skip_locked=True)
-            )
-            if row is None or row.status != enrollments.PENDING:
+            row = await enrollments.lock_pending(session, enrollment_id)
+            if row is None:
                 return False
             catalog = runtime.catalog
             if catalog is None:  # pragma: no cover - the catalog component starts first

@@ -29,6 +29,8 @@ class Customer:
 
     id: uuid.UUID
     name: str
+    #: The API key the caller authenticated with (None where no key is involved).
+    key_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,12 @@ async def authenticate(session: AsyncSession, key: str) -> Customer | None:
         return None
     row = (
         await session.execute(
-            select(CustomerRow.id, CustomerRow.name)
+            select(CustomerRow.id, CustomerRow.name, ApiKeyRow.id.label("key_id"))
             .join(ApiKeyRow, ApiKeyRow.customer_id == CustomerRow.id)
             .where(ApiKeyRow.key_hash == hash_api_key(key), ApiKeyRow.revoked_at.is_(None))
         )
     ).one_or_none()
-    return None if row is None else Customer(id=row.id, name=row.name)
+    return None if row is None else Customer(id=row.id, name=row.name, key_id=row.key_id)
 
 
 def _check_name(name: str) -> str:

@@ -529,6 +529,17 @@ async def pending_ids(session: AsyncSession, limit: int = 100) -> list[uuid.UUID
     return list(rows.scalars().all())
 
 
+async def lock_pending(session: AsyncSession, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
+    """The enrollment, locked for this transaction, if it is still pending and no other
+    process holds it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL); else None."""
+    row = await session.scalar(
+        select(EnrollmentRow)
+        .where(EnrollmentRow.id == enrollment_id)
+        .with_for_update(skip_locked=True)
+    )
+    return row if row is not None and row.status == PENDING else None
+
+
 @dataclass(frozen=True)
 class Dispatchability:
     """Whether a customer may dispatch a service, and why not."""

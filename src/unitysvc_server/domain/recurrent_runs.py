@@ -19,7 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from unitysvc_server.domain.recurrent_requests import claim_due, next_due_at, record_run
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
-__all__ = ["MAX_RESULT_BYTES", "Fire", "FireResult", "Job", "lease_due", "load_job", "store_run"]
+__all__ = [
+    "MAX_RESULT_BYTES",
+    "Fire",
+    "FireResult",
+    "Job",
+    "SchedulerStats",
+    "lease_due",
+    "load_job",
+    "store_run",
+]
 
 #: Response bodies kept by a run (the trigger endpoint returns them).
 MAX_RESULT_BYTES = 10 * 1024 * 1024
@@ -81,6 +90,21 @@ class FireResult:
             if key == b"content-type":
                 return value.decode("latin-1")
         return "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerStats:
+    """What a running scheduler has done since start (read by ``/metrics``).
+
+    Attributes:
+        ticks: Lease rounds.
+        fired: Runs fired.
+        failed: Runs fired that did not succeed.
+    """
+
+    ticks: int
+    fired: int
+    failed: int
 
 
 #: Runs a job through the gateway.

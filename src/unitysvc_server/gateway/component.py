@@ -35,10 +35,12 @@ from unitysvc_server.domain.request_logs import (
 )
 from unitysvc_server.domain.usage import UsageEvent, write_usage_events
 from unitysvc_server.gateway.asgi import GatewayApp
+from unitysvc_server.gateway.budgets import BudgetGate
 from unitysvc_server.gateway.cache import ResponseCache, make_cache
 from unitysvc_server.gateway.catalog_router import CatalogRouter
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.dispatcher import Dispatcher
+from unitysvc_server.gateway.instruments import GatewayInstruments, NoInstruments
 from unitysvc_server.gateway.logwriter import LogWriter
 from unitysvc_server.gateway.metering import Metering
 from unitysvc_server.gateway.pipeline import Caller
@@ -66,15 +68,22 @@ CACHED_TABLES = (
     "collections",
     "collection_members",
     "aliases",
+    "budgets",
 )
 #: How long stop() waits for tee copies, cache stores and scheduled runs.
 DRAIN_SECONDS = 10.0
 
 
 class GatewayComponent:
-    """The gateway's start/stop lifecycle (see the module docstring)."""
+    """The gateway's start/stop lifecycle (see the module docstring).
 
-    def __init__(self) -> None:
+    Attributes:
+        instruments: What builds the parts an observer wraps (metrics, traces); set by
+            the app before start, :class:`NoInstruments` by default.
+    """
+
+    def __init__(self, instruments: GatewayInstruments | None = None) -> None:
+        self.instruments: GatewayInstruments = instruments or NoInstruments()
         self._unsubscribe: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = asyncio.Event()
@@ -83,6 +92,7 @@ class GatewayComponent:
         self._auth_cache: TTLCache[str, Caller] = TTLCache(CONTEXT_TTL_SECONDS, serve_stale=False)
         self._preference_cache: TTLCache[uuid.UUID, LogMode | None] = TTLCache(CONTEXT_TTL_SECONDS)
         self._caller_cache: TTLCache[uuid.UUID, CallerContext] = TTLCache(CONTEXT_TTL_SECONDS)
+        self.budgets: BudgetGate | None = None
 
     async def start(self, runtime: Runtime) -> None:
         """Build the gateway and publish it as ``runtime.gateway_app``."""
@@ -94,20 +104,25 @@ class GatewayComponent:
             runtime.invalidation.subscribe(cache.apply)
             for cache in (self._auth_cache, self._preference_cache, self._caller_cache)
         ]
+        self.budgets = BudgetGate(runtime.sessionmaker, CONTEXT_TTL_SECONDS)
+        self._unsubscribe.append(runtime.invalidation.subscribe(self.budgets.apply))
         self.objects = runtime.objects
         self.destinations = Destinations(
             settings.allow_private_upstreams, overrides=settings.resolve
         )
-        self.client = make_client(self.destinations)
+        observe = self.instruments
+        self.client = observe.upstream_pool(make_client, self.destinations)
         self.cache: ResponseCache = make_cache(settings.redis_url)
         # Usage events and log rows share one writer: a call's event is queued before its
         # log row (the metering stage is inside the logging one), so it is never later.
-        self.writer: LogWriter[RequestLogRecord | UsageEvent] = LogWriter(self._write_logs)
+        self.writer: LogWriter[RequestLogRecord | UsageEvent] = LogWriter(
+            observe.log_writes(self._write_logs)
+        )
         self.writer.start()
         self.resolver = CatalogRouter(runtime, self._caller_context)
         self._unsubscribe.append(runtime.invalidation.subscribe(self.resolver.rendered.apply))
         self.dispatcher = Dispatcher(
-            resolver=self.resolver,
+            resolver=observe.resolver(self.resolver),
             sessionmaker=runtime.sessionmaker,
             client=self.client,
             cache=self.cache,
@@ -115,7 +130,8 @@ class GatewayComponent:
             preference=self._preference,
             spawn=self.spawn,
             caller_context=self._caller_context,
-            metering=Metering(self.writer.submit),
+            metering=Metering(observe.usage(self.writer.submit)),
+            budgets=self.budgets,
             # The scheduler is built just below; a d/ or r/ call only wakes it later.
             wake=lambda: self.scheduler.wake(),
         )
@@ -123,18 +139,24 @@ class GatewayComponent:
         self.limiter: RateLimiter = make_limiter(
             settings.rate_limit_rps or 0, settings.rate_limit_burst, settings.redis_url
         )
-        self.scheduler = Scheduler(runtime.sessionmaker, self.dispatcher.fire, self.spawn)
+        self.scheduler = Scheduler(
+            runtime.sessionmaker, observe.scheduled_runs(self.dispatcher.fire), self.spawn
+        )
         if settings.scheduler_enabled:
             self._scheduler_task = runtime.background.spawn(
                 self.scheduler.loop(), name="unitysvc-scheduler"
             )
             runtime.hooks.wake_scheduler = self.scheduler.wake
         runtime.hooks.run_recurrent_now = self.fire_now
-        runtime.gateway_app = GatewayApp(
-            self.dispatcher,
-            self._authenticate,
-            self.limiter,
-            check_invalidations=runtime.invalidation.check,
+        runtime.hooks.scheduler_stats = self.scheduler.stats
+        runtime.gateway_app = observe.gateway_app(
+            GatewayApp(
+                self.dispatcher,
+                observe.authenticate(self._authenticate),
+                self.limiter,
+                check_invalidations=runtime.invalidation.check,
+                observe=observe.door_observer(),
+            )
         )
         _freeze_startup_heap()
 
@@ -142,6 +164,7 @@ class GatewayComponent:
         """Stop the scheduler, drain background work and the log writer, close clients."""
         runtime.hooks.wake_scheduler = None
         runtime.hooks.run_recurrent_now = None
+        runtime.hooks.scheduler_stats = None
         self.scheduler.stop()
         self._stopping.set()
         if self._scheduler_task is not None:
@@ -151,6 +174,8 @@ class GatewayComponent:
             _, late = await asyncio.wait(set(self._tasks), timeout=DRAIN_SECONDS)
             for task in late:
                 task.cancel()
+        if self.budgets is not None:
+            await self.budgets.drain()
         await self.writer.close()
         await self.client.close()
         await self.cache.close()
@@ -171,7 +196,9 @@ class GatewayComponent:
         async def load() -> tuple[Caller, uuid.UUID] | None:
             async with self._runtime.sessionmaker() as session:
                 customer = await customers.authenticate(session, token)
-            return None if customer is None else (Caller(customer.id), customer.id)
+            if customer is None:
+                return None
+            return Caller(customer.id, key_id=customer.key_id), customer.id
 
         if not looks_like_key(token):
             return None

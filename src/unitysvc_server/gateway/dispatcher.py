@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.recurrent_runs import MAX_RESULT_BYTES, FireResult, Job
+from unitysvc_server.gateway.budgets import BudgetGate
 from unitysvc_server.gateway.cache import ResponseCache
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.group_models import MemberCall, is_models_listing, list_group_models
@@ -129,6 +130,14 @@ def routing_key_of(request: GatewayRequest) -> dict[str, Any] | None:
     return extract_routing_key(request.body, content_type.decode("latin-1"))
 
 
+def _group_name(request: GatewayRequest, catalog: Catalog) -> str | None:
+    """The group a ``g/`` address names, by name (a platform group may be given by id)."""
+    if request.path.kind != "group":
+        return None
+    group = catalog.group(request.path.name)
+    return group.name if group is not None else request.path.name
+
+
 def guard_stage(inner: Handler) -> Handler:
     """Outermost: no exception escapes as a stack trace; opens the dispatch's secret scope."""
 
@@ -164,6 +173,7 @@ class Dispatcher:
         caller_context: Returns a customer's (cached) routing facts (aliases).
         metering: Meters every upstream call (usage events, the service header).
         wake: Tells the scheduler that a ``d/``/``r/`` call registered a schedule.
+        budgets: Refuses upstream calls past a budget's cap and counts their charges.
     """
 
     def __init__(
@@ -179,8 +189,10 @@ class Dispatcher:
         caller_context: CallerContextLookup,
         metering: Metering,
         wake: Callable[[], None],
+        budgets: BudgetGate | None = None,
     ) -> None:
         self._resolver = resolver
+        self._budgets = budgets
         self._metering = metering
         self._client = client
         self.routing_objects = RoutingObjects(sessionmaker, self.child, spawn, caller_context)
@@ -290,6 +302,12 @@ class Dispatcher:
             members = await self._resolver.group_members(request)
             return await list_group_models(request, members, self._client)
         routed = await self._resolver.resolve(request, routing_key)
+        catalog = self._resolver.catalog()
+        service = catalog.service(routed.service_id)
+        admission = None
+        if self._budgets is not None and service is not None:
+            # Checked before anything is sent upstream (402 past a cap).
+            admission = await self._budgets.admit(request, service, _group_name(request, catalog))
         call = routed.call
         body, usage_requested = ask_for_usage(request, call.url)
         started = time.perf_counter()
@@ -297,17 +315,18 @@ class Dispatcher:
             self._client, request.method, call, request.headers, body, request.trace
         )
         routed.observe(request.trace.upstream_ms, response.status < 500)
-        service = self._resolver.catalog().service(routed.service_id)
         if service is None:  # pragma: no cover - the resolver only routes to catalog services
             return response
-        return self._metering.wrap(
+        response = self._metering.wrap(
             request,
             response,
             service,
             bytes_in=len(body),
             usage_requested=usage_requested,
             started=started,
+            on_event=None if admission is None else admission.observe,
         )
+        return response if admission is None else admission.track(response)
 
     # -- scheduler ------------------------------------------------------------
 

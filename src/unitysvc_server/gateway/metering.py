@@ -292,11 +292,13 @@ class Metering:
         bytes_in: int,
         usage_requested: bool,
         started: float,
+        on_event: SubmitEvent | None = None,
     ) -> GatewayResponse:
         """Meter ``response`` (the upstream's answer to ``request`` through ``service``).
 
         Sets ``x-unitysvc-service-id`` and ``request.trace.usage_event_id``; the event is
-        queued when the body ends (or is closed early: then the call counts as failed).
+        queued when the body ends (or is closed early: then the call counts as failed),
+        and handed to ``on_event`` too (the budget gate counts its charge).
         """
         trace = request.trace
         event_id = uuid.uuid4()
@@ -321,22 +323,23 @@ class Metering:
             )
             success = complete and response.error_type is None and 200 <= status < 300
             charge = self.pricer.charge(service, channel, usage) if success else Decimal(0)
-            self._submit(
-                UsageEvent(
-                    id=event_id,
-                    customer_id=customer_id,
-                    service_id=service.id,
-                    channel=channel,
-                    enrollment_id=enrollment_id,
-                    event_timestamp=timestamp,
-                    status_code=upstream_status,
-                    success=success,
-                    usage=usage,
-                    charge=charge,
-                    currency=service.currency or DEFAULT_CURRENCY,
-                    pricing_bundle_id=self.pricer.bundle_id(service),
-                )
+            event = UsageEvent(
+                id=event_id,
+                customer_id=customer_id,
+                service_id=service.id,
+                channel=channel,
+                enrollment_id=enrollment_id,
+                event_timestamp=timestamp,
+                status_code=upstream_status,
+                success=success,
+                usage=usage,
+                charge=charge,
+                currency=service.currency or DEFAULT_CURRENCY,
+                pricing_bundle_id=self.pricer.bundle_id(service),
             )
+            self._submit(event)
+            if on_event is not None:
+                on_event(event)
 
         response.headers = [h for h in response.headers if h[0] != SERVICE_HEADER]
         response.headers.append((SERVICE_HEADER, str(service.id).encode()))

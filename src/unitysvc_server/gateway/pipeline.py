@@ -128,10 +128,12 @@ class Caller:
     Attributes:
         customer_id: The authenticated customer.
         user_id: The user behind the key, when the platform knows one.
+        key_id: The API key the call came with (``None`` for scheduled runs).
     """
 
     customer_id: uuid.UUID
     user_id: uuid.UUID | None = None
+    key_id: uuid.UUID | None = None
 
 
 @dataclass(slots=True)

@@ -33,7 +33,14 @@ from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from unitysvc_server.clock import utcnow
-from unitysvc_server.domain.recurrent_runs import Fire, FireResult, Job, lease_due, store_run
+from unitysvc_server.domain.recurrent_runs import (
+    Fire,
+    FireResult,
+    Job,
+    SchedulerStats,
+    lease_due,
+    store_run,
+)
 
 logger = logging.getLogger("unitysvc_server.gateway.scheduler")
 
@@ -96,11 +103,19 @@ class Scheduler:
         self._wakeup = asyncio.Event()
         #: When the earliest active request is next due, as of the last tick.
         self.next_due: datetime | None = None
+        #: Ticks, runs fired and runs that failed since start (read by ``/metrics``).
+        self.ticks = 0
         self.fired = 0
+        self.failed = 0
+
+    def stats(self) -> SchedulerStats:
+        """Ticks, runs fired and runs failed since start."""
+        return SchedulerStats(self.ticks, self.fired, self.failed)
 
     async def tick(self) -> int:
         """Lease what is due now and start each run; returns how many were started."""
         now = self._clock()
+        self.ticks += 1
         jobs, self.next_due = await lease_due(self._sessionmaker, now)
         for job in jobs:
             self._spawn(self._run_quietly(job))
@@ -129,6 +144,8 @@ class Scheduler:
             logger.exception("recurrent request %s failed to run", job.id)
             result = FireResult(500, [], b"", error=f"{type(exc).__name__}: {exc}")
         self.fired += 1
+        if not result.ok:
+            self.failed += 1
         try:
             await store_run(self._sessionmaker, job.id, result, started)
         except Exception:

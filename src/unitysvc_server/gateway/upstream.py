@@ -22,7 +22,7 @@ signals a truncated body.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
 from unitysvc_server.gateway.errors import error_response
@@ -180,7 +180,10 @@ def join_url(base_url: str, sub_path: str, query: str) -> str:
 
 
 def make_client(
-    destinations: Destinations, timeout: float = 300.0, connect_timeout: float = 10.0
+    destinations: Destinations,
+    timeout: float = 300.0,
+    connect_timeout: float = 10.0,
+    factory: Callable[..., UpstreamPool] = UpstreamPool,
 ) -> UpstreamPool:
     """The shared upstream client (create it inside the running event loop).
 
@@ -192,8 +195,9 @@ def make_client(
     bookkeeping was half the gateway's CPU (bench/bench_gateway.py). The pool has no
     connection limit, follows no redirects, leaves bodies encoded (they pass through byte
     for byte) and invents no ``User-Agent``/``Accept`` headers on the caller's behalf.
+    ``factory`` builds the pool from those keyword arguments (a traced pool: tracing).
     """
-    return UpstreamPool(timeout=timeout, connect_timeout=connect_timeout, addresses=destinations)
+    return factory(timeout=timeout, connect_timeout=connect_timeout, addresses=destinations)
 
 
 class _Relay:

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Usvc
+from usvc_runner import Usvc
 
 from unitysvc_server.demo.catalog import CHAT_PRICES
 from unitysvc_server.testing import LocalPlatform

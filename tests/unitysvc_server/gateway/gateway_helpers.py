@@ -87,8 +87,13 @@ class FakeUpstream:
                 }
             )
 
+        if "/usage-chat/" in path:
+            await self._usage_chat(path, body, start, send)
+            return
         if path.startswith("/pricey/") and path.endswith("/slowish"):
-            await asyncio.sleep(0.05)
+            # Slower than any stall a loaded test machine gives the fast member, so the
+            # lowest-latency order is decided by this and not by the machine's load.
+            await asyncio.sleep(0.25)
         if "/hold/" in path:
             await self._wait(path.rsplit("/", 1)[1])
             await start(200, b"application/json")
@@ -148,6 +153,30 @@ class FakeUpstream:
                 "body": json.dumps({**hit, "hits": len(self.hits)}).encode(),
             }
         )
+
+    async def _usage_chat(self, path: str, body: bytes, start: Any, send: Any) -> None:
+        """An OpenAI-shaped chat completion reporting ``/usage-chat/<tokens>/`` tokens each
+        way: buffered, or (``"stream": true``) as SSE with the usage chunk when asked."""
+        tokens = int(path.split("/usage-chat/", 1)[1].split("/", 1)[0])
+        usage = {"prompt_tokens": tokens, "completion_tokens": tokens, "total_tokens": 2 * tokens}
+        request = json.loads(body or b"{}")
+        choice = {"index": 0, "message": {"role": "assistant", "content": "ok"}}
+        if not request.get("stream"):
+            await start(200, b"application/json")
+            answer = {"id": "c1", "object": "chat.completion", "choices": [choice], "usage": usage}
+            await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+            return
+        await start(200, b"text/event-stream")
+        chunks: list[dict[str, Any]] = [
+            {"id": "c1", "choices": [{"index": 0, "delta": {"content": word}}]}
+            for word in ("o", "k")
+        ]
+        if (request.get("stream_options") or {}).get("include_usage"):
+            chunks.append({"id": "c1", "choices": [], "usage": usage})
+        for chunk in chunks:
+            data = b"data: " + json.dumps(chunk).encode() + b"\n\n"
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
 
     def __enter__(self) -> FakeUpstream:
         config = uvicorn.Config(

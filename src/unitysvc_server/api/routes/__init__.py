@@ -12,6 +12,7 @@ from unitysvc_server.api.routes import (
     admin,
     aliases,
     broadcasts,
+    budgets,
     chains,
     enrollments,
     files,
@@ -39,5 +40,6 @@ ROUTERS: list[APIRouter] = [
     route_preview.router,
     preferences.router,
     usage.router,
+    budgets.router,
     admin.router,
 ]
