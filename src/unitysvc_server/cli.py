@@ -309,6 +309,16 @@ def start(
             help="debug, info, warning or error (debug also shows start-up tracebacks).",
         ),
     ] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            help="Server processes on the one port (caches kept in step across them; "
+            "rate limits and memoized answers are per process unless --redis-url).",
+        ),
+    ] = 1,
     embedded_postgres: Annotated[
         bool,
         typer.Option(
@@ -332,17 +342,10 @@ def start(
         return
     import logging
 
-    import uvicorn
-
-    from unitysvc_server.app import create_app
-    from unitysvc_server.serving import uvicorn_options
+    from unitysvc_server.workers import reuseport_sockets
 
     try:
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Inherited by accepted connections: no Nagle delay on small responses.
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
+        sockets = reuseport_sockets(host, port, workers) if workers > 1 else [_bound(host, port)]
     except OSError as exc:
         raise _fail(
             f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port (0: any "
@@ -354,7 +357,7 @@ def start(
     allow_private = (demo or allow_private_upstreams) and not deny_private_upstreams
     settings = _settings(
         host=host,
-        port=sock.getsockname()[1],
+        port=sockets[0].getsockname()[1],
         data_dir=data_dir,
         demo=demo,
         catalogs=tuple(catalog or ()),
@@ -380,6 +383,7 @@ def start(
         max_connections=max_connections,
         client_timeout=client_timeout,
         log_level=log_level,
+        workers=workers,
         metrics=metrics,
         metrics_public=metrics_public,
         otel_endpoint=otel_endpoint,
@@ -389,6 +393,56 @@ def start(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if workers == 1:
+        _serve(settings, sockets[0], announce=True)
+        return
+    from unitysvc_server.workers import run_workers
+
+    _migrate_once(settings)
+    status = run_workers(sockets, lambda index, sock: _serve(settings, sock, announce=index == 0))
+    if status:
+        raise typer.Exit(code=status)
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Inherited by accepted connections: no Nagle delay on small responses.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _migrate_once(settings: Settings) -> None:
+    """Bring the schema to head before the workers start (each would race to)."""
+    from unitysvc_server.startup_errors import describe_startup_error
+    from unitysvc_server.storage import db
+
+    async def migrate() -> None:
+        engine = db.engine_for(settings)
+        try:
+            await db.migrate(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(migrate())
+    except Exception as exc:
+        raise _fail(describe_startup_error(exc, settings.resolved_database_url), code=1) from None
+
+
+def _serve(settings: Settings, sock: socket.socket, *, announce: bool) -> None:
+    """Build the platform and serve ``sock`` until a signal; ``announce``: print the banner."""
+    import logging
+
+    import uvicorn
+
+    from unitysvc_server.app import create_app
+    from unitysvc_server.serving import uvicorn_options
     from unitysvc_server.startup_errors import describe_startup_error
 
     database_url = settings.resolved_database_url
@@ -398,7 +452,8 @@ def start(
         raise _fail(describe_startup_error(exc, database_url), code=1) from None
 
     def banner() -> None:
-        typer.echo(f"UnitySVC platform (data: {settings.data_dir})")
+        workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+        typer.echo(f"UnitySVC platform (data: {settings.data_dir}{workers})")
         typer.echo(f"  API:     {settings.api_url}")
         typer.echo(f"  Gateway: {settings.gateway_url}")
         typer.echo(f"  Docs:    {settings.gateway_url}/docs")
@@ -422,7 +477,8 @@ def start(
         # Alembic announces each migration step at INFO; only its problems matter here.
         logging.getLogger("alembic").setLevel(logging.WARNING)
     server = _graceful_server_class()(config)
-    server.started_callback = banner
+    if announce:
+        server.started_callback = banner
     try:
         server.run(sockets=[sock])
     except SystemExit:

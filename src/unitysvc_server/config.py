@@ -115,6 +115,7 @@ class Settings:
         client_timeout: Seconds a client has to send a request's headers (408 and
             close after), and the longest it may pause while sending a body.
         log_level: Python logging level name.
+        workers: Server processes sharing the port (``usvc server start --workers``).
         metrics: Serve ``GET /metrics`` in the Prometheus text format (404 otherwise).
         metrics_public: Serve ``/metrics`` without a token; by default it needs
             ``Authorization: Bearer <admin_token>``.
@@ -147,6 +148,7 @@ class Settings:
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     client_timeout: float = DEFAULT_CLIENT_TIMEOUT
     log_level: str = "INFO"
+    workers: int = 1
     metrics: bool = False
     metrics_public: bool = False
     otel_endpoint: str | None = None
@@ -228,8 +230,9 @@ class Settings:
             )
         if self.max_header_count < 10:
             raise SettingsError("max_header_count: must be at least 10")
-        if self.max_connections < 1:
-            raise SettingsError("max_connections: must be at least 1")
+        if self.max_connections < 1 or self.workers < 1:
+            name = "max_connections" if self.max_connections < 1 else "workers"
+            raise SettingsError(f"{name}: must be at least 1")
         if not self.client_timeout > 0:
             raise SettingsError("client_timeout: must be a positive number of seconds")
         self._validate_observability()

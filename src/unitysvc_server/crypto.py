@@ -85,16 +85,22 @@ def _read_or_create_key_file(path: Path) -> str:
         return path.read_text("ascii").strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
-    # O_EXCL: two processes starting on one data dir must not overwrite each
-    # other's key; the loser reads the winner's file.
+    # Written whole under a temporary name, then linked into place: linking fails if
+    # the name exists, so two processes starting on one data dir (``--workers``) never
+    # overwrite each other's key, and the loser reads the winner's complete file (an
+    # O_EXCL create let it read the file before the winner had written it).
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(temporary, path)
     except FileExistsError:
         return path.read_text("ascii").strip()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    finally:
+        temporary.unlink(missing_ok=True)
     return key.decode("ascii")
 
 

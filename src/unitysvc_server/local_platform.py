@@ -555,6 +555,7 @@ def cli_arguments(settings: Settings) -> list[str]:
         "--max-header-count", str(settings.max_header_count),
         "--max-connections", str(settings.max_connections),
         "--client-timeout", str(settings.client_timeout),
+        "--workers", str(settings.workers),
     ]  # fmt: skip
     flags: list[tuple[bool, str]] = [
         (settings.demo, "--demo"),

@@ -15,6 +15,7 @@ offers the others once started (the catalog, the demo upstreams' URL, the gatewa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from unitysvc_server.config import Settings
 from unitysvc_server.crypto import SecretBox, load_secret_key
+from unitysvc_server.domain.key_cache import KeyCache
 from unitysvc_server.invalidation import make_bus
 from unitysvc_server.routing.selection import LatencyTracker
 from unitysvc_server.storage import db
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: How often a SQLite process checkpoints the WAL (its writer's commits never do).
+CHECKPOINT_SECONDS = 1.0
 
 
 class Component(Protocol):
@@ -127,10 +131,13 @@ class Runtime:
 
     Attributes:
         settings: The process settings, with ``secret_key`` resolved (never None).
-        engine: The async SQLAlchemy engine.
+        engine: The async SQLAlchemy engine (on SQLite: the readers' pool).
+        writer: SQLite's one writer connection (:func:`~unitysvc_server.storage.db.sqlite_writer`);
+            ``None`` on PostgreSQL. Sessions choose it themselves at their first write.
         invalidation: The cross-process cache-invalidation bus every process on this
             database shares; sessions publish their commits' invalidations to it.
         sessionmaker: Factory of :class:`AsyncSession` (``expire_on_commit=False``).
+        keys: The control plane's authenticated keys (bus-invalidated).
         crypto: Encrypts/decrypts values at rest (customer secrets).
         objects: The object store under the data directory (uploaded files, full
             request-log bodies).
@@ -150,11 +157,15 @@ class Runtime:
         # The resolved secret key is folded into the settings so every reader
         # (file-ticket signing, crypto) sees the same key, wherever it came from.
         self.settings = dataclasses.replace(settings, secret_key=load_secret_key(settings))
-        self.engine: AsyncEngine = db.engine_for(settings)
+        engine, writer = db.engines_for(settings)
+        self.engine: AsyncEngine = engine
+        self.writer: AsyncEngine | None = writer
         self.invalidation = make_bus(settings.resolved_database_url, settings.redis_url)
         self.sessionmaker: async_sessionmaker[AsyncSession] = db.make_sessionmaker(
-            self.engine, self.invalidation
+            self.engine, self.invalidation, self.writer
         )
+        self.keys = KeyCache()
+        self.invalidation.subscribe(self.keys.apply)
         self.crypto = SecretBox(self.settings.secret_key or "")
         self.objects = ObjectStore.for_data_dir(self.settings.data_dir)
         self.latency = LatencyTracker()
@@ -166,6 +177,7 @@ class Runtime:
         self.components: list[Component] = list(components)
         self.startup_error: BaseException | None = None
         self._started: list[Component] = []
+        self._checkpoints: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"Runtime(api_url={self.settings.api_url!r})"
@@ -187,7 +199,13 @@ class Runtime:
         (reverse order) before the error propagates.
         """
         try:
-            await db.migrate(self.engine)
+            # On SQLite through the writer: one BEGIN IMMEDIATE transaction, so processes
+            # starting together (``--workers``) migrate one after the other.
+            await db.migrate(self.writer or self.engine)
+            if self.writer is not None:
+                self._checkpoints = asyncio.get_running_loop().create_task(
+                    self._checkpoint_forever(), name="unitysvc-wal-checkpoint"
+                )
             await self.invalidation.start()
             for component in self.components:
                 await component.start(self)
@@ -196,6 +214,15 @@ class Runtime:
             self.startup_error = exc
             await self.stop()
             raise
+
+    async def _checkpoint_forever(self) -> None:
+        """SQLite: checkpoint the WAL beside the writer (its commits never do)."""
+        while True:
+            await asyncio.sleep(CHECKPOINT_SECONDS)
+            try:
+                await db.checkpoint(self.engine)
+            except Exception as exc:
+                logger.warning("WAL checkpoint failed (retrying): %s", exc)
 
     async def stop(self) -> None:
         """Stop started components in reverse order, drain tasks, close the database."""
@@ -206,5 +233,12 @@ class Runtime:
             except Exception:
                 logger.exception("component %s failed to stop", type(component).__name__)
         await self.background.close()
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpoints
+            self._checkpoints = None
         await self.invalidation.close()
         await self.engine.dispose()
+        if self.writer is not None:
+            await self.writer.dispose()

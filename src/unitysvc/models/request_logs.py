@@ -62,6 +62,10 @@ class RequestLogListResponse(WireModel):
     skip: Annotated[int, Field(title="Skip")]
     limit: Annotated[int, Field(title="Limit")]
     items: Annotated[list[RequestLogListItem], Field(title="Items")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as cursor to get the next page; null on the last page (a unitysvc server extension).
+    """
 
 
 class SanitizedErrorInfo(WireModel):

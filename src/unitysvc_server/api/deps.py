@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc_server.asgi_io import parse_bearer
 from unitysvc_server.config import Settings
+from unitysvc_server.crypto import hash_api_key
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.errors import Unauthorized
@@ -120,9 +121,18 @@ async def get_optional_customer(
     known = request.scope.get(CUSTOMER_SCOPE_KEY)
     if isinstance(known, Customer):
         return known
-    customer = await customers.authenticate(session, bearer_token(authorization))
+    token = bearer_token(authorization)
+    runtime: Runtime = request.app.state.runtime
+    runtime.invalidation.check()  # other processes' revocations, before the cache
+    key_hash = hash_api_key(token)
+    customer = runtime.keys.get(key_hash)
+    if customer is not None:
+        return customer
+    generation = runtime.keys.generation
+    customer = await customers.authenticate(session, token)
     if customer is None:
         raise Unauthorized(AUTH_INVALID)
+    runtime.keys.put(key_hash, customer, generation)
     return customer
 
 

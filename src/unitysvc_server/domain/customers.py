@@ -126,6 +126,15 @@ async def list_keys(session: AsyncSession, *, include_revoked: bool = True) -> l
     ]
 
 
+async def _key_invalidations(session: AsyncSession, customer_id: uuid.UUID) -> list[Invalidation]:
+    """One invalidation per key of the customer: caches of keys by hash
+    (:class:`~unitysvc_server.domain.key_cache.KeyCache`) drop exactly those."""
+    hashes = await session.scalars(
+        select(ApiKeyRow.key_hash).where(ApiKeyRow.customer_id == customer_id)
+    )
+    return [Invalidation.key(key_hash) for key_hash in hashes]
+
+
 async def revoke(session: AsyncSession, *, key: str | None = None, name: str | None = None) -> int:
     """Revoke one key (given in full or by its listed hint) or every key of a customer.
 
@@ -148,7 +157,10 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
         if customer_id is None:
             raise NotFound(f"customer {name!r} not found")
         stmt = stmt.where(ApiKeyRow.customer_id == customer_id)
-        invalidates = [Invalidation.customer(customer_id)]
+        invalidates = [
+            Invalidation.customer(customer_id),
+            *await _key_invalidations(session, customer_id),
+        ]
     else:
         assert key is not None
         if looks_like_key(key) and len(key) > len(api_key_hint(key)):
@@ -210,7 +222,8 @@ async def delete_customer(session: AsyncSession, name: str) -> DeletedCustomer:
     if customer_id is None:
         raise NotFound(f"customer {name!r} not found")
     rows: dict[str, int] = {}
-    invalidates = {"invalidates": [Invalidation.customer(customer_id)]}
+    named = [Invalidation.customer(customer_id), *await _key_invalidations(session, customer_id)]
+    invalidates = {"invalidates": named}
     for table in reversed(Base.metadata.sorted_tables):
         column = table.c.get("customer_id")
         if column is None or table.name == CustomerRow.__tablename__:

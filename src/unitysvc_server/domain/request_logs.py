@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, func, insert, or_, select
+from sqlalchemy import ColumnElement, func, insert, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
@@ -25,7 +25,8 @@ from unitysvc.models import (
     RequestLogListResponse,
 )
 from unitysvc_server.clock import utcnow
-from unitysvc_server.domain.errors import NotFound
+from unitysvc_server.domain.errors import NotFound, Unprocessable
+from unitysvc_server.domain.pages import Cursor
 from unitysvc_server.domain.usage import usage_event_info
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
@@ -290,20 +291,88 @@ async def list_request_logs(
     *,
     skip: int,
     limit: int,
+    cursor: str | None = None,
     now: datetime | None = None,
 ) -> RequestLogListResponse:
-    """A page of the customer's log rows, newest first, with the total count."""
-    conditions = _conditions(customer_id, filters, now or utcnow())
-    total = await session.scalar(select(func.count(RequestLogRow.id)).where(*conditions))
-    rows = await session.scalars(
-        select(RequestLogRow)
+    """A page of the customer's log rows, newest first, with the total count.
+
+    By ``skip``/``limit`` (the contract), or by ``cursor`` — the previous page's
+    ``next_cursor`` (:mod:`~unitysvc_server.domain.pages`): the rows after that page's
+    last one through the ``(customer, time, id)`` index, the total as counted on the
+    first page. Every page carries the ``next_cursor`` that continues it.
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    if cursor is not None:
+        if skip:
+            raise Unprocessable(
+                ("query", "skip"), "a cursor page continues where the cursor says; omit skip"
+            )
+        return await _page_after(session, customer_id, filters, Cursor.decode(cursor), limit)
+    began = now or utcnow()
+    conditions = _conditions(customer_id, filters, began)
+    total = await session.scalar(select(func.count(RequestLogRow.id)).where(*conditions)) or 0
+    # The page's ids by the index alone (OFFSET discards index entries, not rows), then
+    # its rows.
+    ids = (
+        select(RequestLogRow.id)
         .where(*conditions)
-        .order_by(RequestLogRow.event_timestamp.desc(), RequestLogRow.id.desc())
+        .order_by(*_NEWEST_FIRST)
         .offset(skip)
         .limit(limit)
+        .scalar_subquery()
     )
+    rows = list(
+        await session.scalars(
+            select(RequestLogRow).where(RequestLogRow.id.in_(ids)).order_by(*_NEWEST_FIRST)
+        )
+    )
+    return _page(rows, skip, limit, total, began)
+
+
+_NEWEST_FIRST = (RequestLogRow.event_timestamp.desc(), RequestLogRow.id.desc())
+
+
+async def _page_after(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    filters: LogFilters,
+    cursor: Cursor,
+    limit: int,
+) -> RequestLogListResponse:
+    conditions = _conditions(customer_id, filters, cursor.began)
+    after = tuple_(RequestLogRow.event_timestamp, RequestLogRow.id) < tuple_(
+        literal(cursor.after, RequestLogRow.event_timestamp.type),
+        literal(cursor.after_id, RequestLogRow.id.type),
+    )
+    rows = list(
+        await session.scalars(
+            select(RequestLogRow).where(*conditions, after).order_by(*_NEWEST_FIRST).limit(limit)
+        )
+    )
+    return _page(rows, cursor.position, limit, cursor.total, cursor.began)
+
+
+def _page(
+    rows: list[RequestLogRow], position: int, limit: int, total: int, began: datetime
+) -> RequestLogListResponse:
+    following = None
+    if len(rows) == limit and position + limit < total:
+        last = rows[-1]
+        following = Cursor(
+            after=last.event_timestamp,
+            after_id=last.id,
+            position=position + limit,
+            total=total,
+            began=began,
+        ).encode()
     return RequestLogListResponse(
-        total_count=total or 0, skip=skip, limit=limit, items=[_list_item(row) for row in rows]
+        total_count=total,
+        skip=position,
+        limit=limit,
+        items=[_list_item(row) for row in rows],
+        next_cursor=following,
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol, cast
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
@@ -48,9 +50,36 @@ def check_name(name: str) -> str:
     return name
 
 
-def to_public(row: SecretRow, crypto: SecretBox) -> SecretPublic:
+class SecretFields(Protocol):
+    """What :func:`to_public` reads: a :class:`SecretRow`, or a Core row of its table."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def customer_id(self) -> uuid.UUID: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def description(self) -> str | None: ...
+    @property
+    def shared(self) -> bool: ...
+    @property
+    def sensitive(self) -> bool: ...
+    @property
+    def value_encrypted(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime | None: ...
+    @property
+    def last_used_at(self) -> datetime | None: ...
+
+
+def to_public(row: SecretFields, crypto: SecretBox) -> SecretPublic:
     """The wire form of ``row``; ``value`` only for non-sensitive variables."""
-    return SecretPublic(
+    # Built without validation: every value comes from a row validated on write, and
+    # a list validated each of its rows again (a fifth of its CPU).
+    return SecretPublic.model_construct(
         name=row.name,
         description=row.description,
         id=row.id,
@@ -65,22 +94,18 @@ def to_public(row: SecretRow, crypto: SecretBox) -> SecretPublic:
     )
 
 
-async def _effective_rows(session: AsyncSession, customer_id: uuid.UUID) -> list[SecretRow]:
-    rows = (
-        (
-            await session.execute(
-                select(SecretRow)
-                .where(SecretRow.customer_id == customer_id)
-                .order_by(SecretRow.name, SecretRow.shared)
-            )
-        )
-        .scalars()
-        .all()
+async def _effective_rows(session: AsyncSession, customer_id: uuid.UUID) -> list[SecretFields]:
+    # Core rows of the table: a list builds no ORM objects (about a third of its CPU).
+    table = SecretRow.__table__
+    rows = await session.execute(
+        select(table)
+        .where(table.c.customer_id == customer_id)
+        .order_by(table.c.name, table.c.shared)
     )
     # Ordered by (name, shared): the personal row (shared=False) comes first.
-    effective: dict[str, SecretRow] = {}
+    effective: dict[str, SecretFields] = {}
     for row in rows:
-        effective.setdefault(row.name, row)
+        effective.setdefault(row.name, cast(SecretFields, row))
     return list(effective.values())
 
 
@@ -99,17 +124,17 @@ async def list_secrets(
 
 
 async def _row(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, shared: bool
+    session: AsyncSession, customer_id: uuid.UUID, name: str, shared: bool, *, lock: bool = False
 ) -> SecretRow | None:
-    return (
-        await session.execute(
-            select(SecretRow).where(
-                SecretRow.customer_id == customer_id,
-                SecretRow.name == name,
-                SecretRow.shared == shared,
-            )
-        )
-    ).scalar_one_or_none()
+    query = select(SecretRow).where(
+        SecretRow.customer_id == customer_id,
+        SecretRow.name == name,
+        SecretRow.shared == shared,
+    )
+    if lock:
+        # PostgreSQL locks the row; on SQLite the write transaction starts here.
+        query = query.with_for_update()
+    return (await session.execute(query)).scalar_one_or_none()
 
 
 async def get_secret(
@@ -158,8 +183,8 @@ async def set_secret(
     """
     check_name(name)
     description = body.description
-    row = await _row(session, customer_id, name, shared)
     encrypted = crypto.encrypt(body.value)
+    row = await _row(session, customer_id, name, shared, lock=True)
     if row is None:
         row = SecretRow(
             customer_id=customer_id,
@@ -169,9 +194,17 @@ async def set_secret(
             sensitive=True if body.sensitive is None else body.sensitive,
             description=description or None,
         )
-        session.add(row)
-        await session.flush()
-        return SetResult(to_public(row, crypto), created=True)
+        try:
+            async with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # A concurrent PUT inserted the name first (PostgreSQL: no row to lock
+            # yet): this one is an update of it.
+            row = await _row(session, customer_id, name, shared, lock=True)
+            if row is None:
+                raise
+        else:
+            return SetResult(to_public(row, crypto), created=True)
     if body.sensitive is not None and body.sensitive != row.sensitive:
         kind = "secret" if row.sensitive else "variable"
         raise Conflict(

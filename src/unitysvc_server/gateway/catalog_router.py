@@ -29,6 +29,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,6 +53,7 @@ from unitysvc_server.domain.addresses import (
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.enrollments import ActiveEnrollment, render_context
 from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
+from unitysvc_server.gateway.credentials import Rendered, RenderedChannels
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
 from unitysvc_server.gateway.upstream import UpstreamCall, apply_upstream_map, join_url
@@ -187,6 +189,8 @@ class CatalogRouter:
         self._caller_context = caller_context
         self._upstreams = runtime.settings.upstreams
         self._static_channels: dict[int, tuple[UpstreamChannel, dict[str, Any]]] = {}
+        #: Channels rendered per caller, clear credentials included (bus-invalidated).
+        self.rendered = RenderedChannels()
 
     @property
     def _latency(self) -> LatencyTracker | None:
@@ -279,33 +283,13 @@ class CatalogRouter:
         caller: CallerFacts,
     ) -> Routed:
         service = candidate.service
-
-        async def lookup(namespace: str, name: str) -> str | None:
-            value: str | None = None
-            if namespace == CUSTOMER_SECRETS:
-                value = await self._customer_secret(caller, session, name)
-            elif namespace == "secrets":
-                value = os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
-            if value is not None:
-                # Redacted from this dispatch's request log and log lines.
-                note_secret_value(value)
-            return value
-
-        context = (
-            render_context(enrollment, service, self._runtime.crypto)
-            if enrollment is not None
-            else RenderContext(service_name=service.name, routing_vars=service.routing_vars)
-        )
-        static = enrollment is None and channel.kind == "managed"
-        cached = self._static_channels.get(id(channel)) if static else None
         try:
-            if cached is not None and cached[0] is channel:
-                rendered = cached[1]
+            if enrollment is None and channel.kind == "managed":
+                rendered = await self._render_static(service, channel)
             else:
-                rendered = await render_channel(channel, context, lookup)
-                if static:
-                    # Managed channels render the same for every caller: render once.
-                    self._static_channels[id(channel)] = (channel, rendered)
+                rendered = await self._render_for_caller(
+                    service, channel, enrollment, session, caller
+                )
         except MissingSecret as exc:
             if exc.namespace == CUSTOMER_SECRETS:
                 raise GatewayError(
@@ -403,18 +387,88 @@ class CatalogRouter:
         base = self._runtime.demo_upstreams
         return base is not None and (url == base or url.startswith(base.rstrip("/") + "/"))
 
-    async def _customer_secret(
-        self, caller: CallerFacts, session: _Session, name: str
-    ) -> str | None:
-        """The clear value of the caller's secret ``name``, its use recorded (coarsely)."""
-        ref = (await caller.context()).secret(name)
-        if ref is None:
-            return None
+    async def _render_static(
+        self, service: CatalogService, channel: UpstreamChannel
+    ) -> dict[str, Any]:
+        """A managed channel without enrollment: the same for every caller, rendered once."""
+        cached = self._static_channels.get(id(channel))
+        if cached is not None and cached[0] is channel:
+            return cached[1]
+
+        async def lookup(namespace: str, name: str) -> str | None:
+            value = (
+                os.environ.get(SELLER_SECRET_ENV_PREFIX + name) if namespace == "secrets" else None
+            )
+            if value is not None:
+                note_secret_value(value)
+            return value
+
+        context = RenderContext(service_name=service.name, routing_vars=service.routing_vars)
+        rendered = await render_channel(channel, context, lookup)
+        self._static_channels[id(channel)] = (channel, rendered)
+        return rendered
+
+    async def _render_for_caller(
+        self,
+        service: CatalogService,
+        channel: UpstreamChannel,
+        enrollment: ActiveEnrollment | None,
+        session: _Session,
+        caller: CallerFacts,
+    ) -> dict[str, Any]:
+        """The channel rendered with the caller's secrets / enrollment, decrypted once per
+        process and context (:mod:`~unitysvc_server.gateway.credentials`)."""
+        context = await caller.context()
+        key = (caller.customer_id, service.id, channel.name, enrollment.id if enrollment else None)
+        entry = self.rendered.get(key, channel, context)
+        if entry is None:
+            entry = await self._render_fresh(service, channel, enrollment, context)
+            self.rendered.put(key, entry)
         now = utcnow()
-        if is_use_stale(ref.last_used_at, now):
+        for namespace, name, value in entry.secrets:
+            # Redacted from this dispatch's request log and log lines.
+            note_secret_value(value)
+            if namespace == CUSTOMER_SECRETS:
+                await self._record_use(context, session, name, now)
+        return entry.config
+
+    async def _render_fresh(
+        self,
+        service: CatalogService,
+        channel: UpstreamChannel,
+        enrollment: ActiveEnrollment | None,
+        context: CallerContext,
+    ) -> Rendered:
+        used: list[tuple[str, str, str]] = []
+
+        async def lookup(namespace: str, name: str) -> str | None:
+            value: str | None = None
+            if namespace == CUSTOMER_SECRETS:
+                ref = context.secret(name)
+                value = None if ref is None else self._runtime.crypto.decrypt(ref.value_encrypted)
+            elif namespace == "secrets":
+                value = os.environ.get(SELLER_SECRET_ENV_PREFIX + name)
+            if value is not None:
+                note_secret_value(value)
+                used.append((namespace, name, value))
+            return value
+
+        render = (
+            render_context(enrollment, service, self._runtime.crypto)
+            if enrollment is not None
+            else RenderContext(service_name=service.name, routing_vars=service.routing_vars)
+        )
+        config = await render_channel(channel, render, lookup)
+        return Rendered(channel, context, config, tuple(used))
+
+    async def _record_use(
+        self, context: CallerContext, session: _Session, name: str, now: datetime
+    ) -> None:
+        """Record (coarsely) that the caller's secret ``name`` was used."""
+        ref = context.secret(name)
+        if ref is not None and is_use_stale(ref.last_used_at, now):
             # Committed with the request; the commit drops the cached context.
             await mark_secret_used(await session.get(), ref.id, now)
-        return self._runtime.crypto.decrypt(ref.value_encrypted)
 
 
 def _needs_enrollment(service: CatalogService) -> Unusable:

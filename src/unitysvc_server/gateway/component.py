@@ -120,6 +120,7 @@ class GatewayComponent:
         )
         self.writer.start()
         self.resolver = CatalogRouter(runtime, self._caller_context)
+        self._unsubscribe.append(runtime.invalidation.subscribe(self.resolver.rendered.apply))
         self.dispatcher = Dispatcher(
             resolver=observe.resolver(self.resolver),
             sessionmaker=runtime.sessionmaker,

@@ -6,22 +6,26 @@ PostgreSQL (via asyncpg); only the connection set-up differs.
 SQLite pragmas, set on every new connection:
 
 * ``journal_mode=WAL`` -- readers never block the writer and vice versa.
-* ``synchronous=FULL`` -- in WAL mode ``NORMAL`` already survives a killed
-  process (the WAL is written with ``write()`` before COMMIT returns), but can
-  lose the last commits on an OS crash or power cut. A response of 200/201 is a
-  promise that the write is durable, so every commit fsyncs the WAL. The cost is
-  one fsync per write transaction; reads are unaffected.
+* ``synchronous=NORMAL`` -- in WAL mode a commit is written to the WAL with
+  ``write()`` before COMMIT returns, so it survives a killed process; only an OS
+  crash or power cut can lose the last commits (never corrupt the file). ``FULL``
+  fsynced every commit, which made each write wait on the disk while holding
+  the write lock (see docs/decisions.md, "Storage: SQLite durability and
+  transactions").
 * ``foreign_keys=ON`` -- SQLite ignores FOREIGN KEY clauses otherwise.
-* ``busy_timeout`` -- the CLI (``keys create``) and the server may write the
-  same file at once; wait for the lock instead of failing with "database is
-  locked".
+* ``busy_timeout`` -- the CLI (``keys create``) and other server processes may
+  write the same file at once; wait for the lock instead of failing with
+  "database is locked".
 
-Transactions on SQLite: the driver starts a transaction at the first write
-statement (reads before it run in autocommit). This is deliberate: a
-``BEGIN`` that reads first and writes later would fail immediately with
-``SQLITE_BUSY`` whenever another writer committed in between, whatever the
-busy timeout; starting at the first write lets the busy timeout queue writers.
-Every write of a request still commits or rolls back as one unit.
+Writes on SQLite go through one connection per process (:func:`sqlite_writer`):
+a session reads on the pooled connections, in autocommit, until its first write
+(a flush, an ``INSERT``/``UPDATE``/``DELETE``, a ``SELECT ... FOR UPDATE``);
+from then on until its commit it uses the writer, whose transactions start
+with ``BEGIN IMMEDIATE``. Writers of one process therefore queue on the
+writer's pool (first come, first served, no polling) instead of in SQLite's
+busy handler, which sleeps in growing steps up to 100 ms and made the write
+tail; a transaction never starts as a read and fails to upgrade with
+``SQLITE_BUSY``; and reads never wait on writers. PostgreSQL keeps one pool.
 """
 
 from __future__ import annotations
@@ -29,8 +33,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Select, event
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -38,22 +42,33 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from unitysvc_server.config import Settings
 from unitysvc_server.invalidation import BUS_INFO_KEY, InvalidationBus, install_session_hooks
+from unitysvc_server.storage.sqlite_driver import use_one_trip_cursors
 
 if TYPE_CHECKING:
     from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+#: PostgreSQL connections a process keeps open (as many again may open for a burst).
+POOL_SIZE = 16
+#: SQLite connections a process keeps open for reading.
+SQLITE_READERS = 32
+#: How long a write waits for this process's SQLite writer connection.
+SQLITE_WRITER_WAIT_SECONDS = 60.0
+#: ``session.info`` key of the SQLite writer engine (see :class:`RoutingSession`).
+WRITER_INFO_KEY = "unitysvc.sqlite_writer"
+_WRITING_INFO_KEY = "unitysvc.sqlite_writing"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
@@ -76,6 +91,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", use_one_trip_cursors)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
@@ -86,8 +102,121 @@ def engine_for(settings: Settings) -> AsyncEngine:
     return create_engine(settings.resolved_database_url)
 
 
+def engines_for(settings: Settings) -> tuple[AsyncEngine, AsyncEngine | None]:
+    """A process's engines: ``(pool, writer)``; the writer on SQLite files only.
+
+    With a writer, the pool's connections only ever read: they run in the driver's
+    autocommit mode and skip the ``ROLLBACK`` SQLAlchemy would send through the driver's
+    thread each time one returns to the pool.
+    """
+    url = settings.resolved_database_url
+    writer = sqlite_writer(url)
+    if writer is None and make_url(url).get_backend_name() == "postgresql":
+        # Kept open (opened on demand): an overflow connection is closed on return, and
+        # PostgreSQL starts a backend process for each new one.
+        return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE), None
+    if writer is None:  # in-memory SQLite: one static connection
+        return create_engine(url), None
+    # Connections kept open for the busiest moments: beyond the pool SQLAlchemy opens
+    # overflow connections and closes them on return, and opening one (a thread, the
+    # file, the pragmas) cost more than the reads it served.
+    readers = create_engine(
+        url, skip_autocommit_rollback=True, pool_size=SQLITE_READERS, max_overflow=SQLITE_READERS
+    )
+    event.listen(readers.sync_engine, "connect", _autocommit_driver)
+    return readers, writer
+
+
+def _autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit BEGIN is off: the readers run in autocommit, and the
+    # writer's BEGIN IMMEDIATE comes from _begin_immediate (the recipe of SQLAlchemy's
+    # aiosqlite documentation).
+    dbapi_connection.isolation_level = None
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    # A commit that crosses the WAL's size limit would checkpoint (and fsync the
+    # database) while holding the write lock: every queued writer would wait on the
+    # disk. :func:`checkpoint` does it beside the writer instead.
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+    finally:
+        cursor.close()
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """Copy the WAL's committed pages into the SQLite database file (``PASSIVE``: never
+    waits for, nor blocks, readers and the writer)."""
+    async with engine.connect() as connection:
+        await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def sqlite_writer(url: str) -> AsyncEngine | None:
+    """The one-connection engine a process writes a SQLite file through; ``None`` for
+    PostgreSQL and in-memory SQLite (see the module docs).
+
+    Its transactions begin with ``BEGIN IMMEDIATE``: the write lock is taken at once,
+    so a transaction cannot read and then fail to become a writer. Its commits never
+    checkpoint the WAL: the process runs :func:`checkpoint` periodically instead.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_engine(
+        url, pool_size=1, max_overflow=0, pool_timeout=SQLITE_WRITER_WAIT_SECONDS
+    )
+    event.listen(engine.sync_engine, "connect", _autocommit_driver)
+    event.listen(engine.sync_engine, "begin", _begin_immediate)
+    event.listen(engine.sync_engine, "connect", _no_autocheckpoint)
+    return engine
+
+
+def _is_write(clause: Any) -> bool:
+    if clause is None:
+        return False
+    if isinstance(clause, Select):
+        return clause._for_update_arg is not None
+    # INSERT/UPDATE/DELETE, and text whose effect cannot be known.
+    return True
+
+
+class RoutingSession(Session):
+    """A session that reads on the pool and writes through the SQLite writer.
+
+    From its first write (a flush, a DML statement, a locking ``SELECT``) to the end
+    of its transaction every statement goes to the writer, so the request reads its
+    own writes; before that, reads run in autocommit on the pooled connections. A
+    session made without a writer (PostgreSQL) binds as usual.
+    """
+
+    def get_bind(self, mapper: Any = None, clause: Any = None, **kw: Any) -> Any:
+        """The writer once this transaction writes, else the session's engine."""
+        writer: Engine | None = self.info.get(WRITER_INFO_KEY)
+        if writer is not None and (
+            self.info.get(_WRITING_INFO_KEY) or self._flushing or _is_write(clause)
+        ):
+            self.info[_WRITING_INFO_KEY] = True
+            return writer
+        return super().get_bind(mapper=mapper, clause=clause, **kw)
+
+
+def _transaction_ended(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WRITING_INFO_KEY, None)
+
+
+event.listen(RoutingSession, "after_transaction_end", _transaction_ended)
+
+
 def make_sessionmaker(
-    engine: AsyncEngine, bus: InvalidationBus | None = None
+    engine: AsyncEngine,
+    bus: InvalidationBus | None = None,
+    writer: AsyncEngine | None = None,
 ) -> async_sessionmaker[AsyncSession]:
     """Return the session factory; objects stay usable after commit.
 
@@ -95,12 +224,22 @@ def make_sessionmaker(
         engine: The engine.
         bus: Where the sessions' commits publish cache invalidations (see
             :func:`unitysvc_server.invalidation.watch_tables`); none when ``None``.
+        writer: SQLite's writer engine (:func:`sqlite_writer`): the sessions write
+            through it and read on ``engine``.
     """
-    info = None
+    info: dict[Any, Any] = {}
     if bus is not None:
-        info = {BUS_INFO_KEY: bus}
+        info[BUS_INFO_KEY] = bus
         install_session_hooks()
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=True, info=info)
+    if writer is not None:
+        info[WRITER_INFO_KEY] = writer.sync_engine
+    return async_sessionmaker(
+        engine,
+        expire_on_commit=False,
+        autoflush=True,
+        info=info or None,
+        sync_session_class=RoutingSession,
+    )
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -179,8 +179,11 @@ def test_budget_tables_are_read_once_per_customer_not_per_call(
         if "budget" in statement:
             statements.append(statement.split()[0])
 
-    engine = platform.app.runtime.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
+    runtime = platform.app.runtime
+    # On SQLite the writes go through the process's writer connection, the reads not.
+    engines = [e.sync_engine for e in (runtime.engine, runtime.writer) if e is not None]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", seen)
     try:
         with gateway(platform, key) as gw:
             for _ in range(5):
@@ -197,7 +200,8 @@ def test_budget_tables_are_read_once_per_customer_not_per_call(
         assert statements.count("INSERT") == 3, statements
         assert statements.count("SELECT") in (4, 5), statements
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", seen)
     # It started from the cycle's usage already recorded (the calls above, as far as the
     # log writer had stored them); each call since added exactly its own cost.
     started = Decimal(budget["status"]["spent"])

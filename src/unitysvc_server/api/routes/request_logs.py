@@ -28,6 +28,14 @@ async def list_request_logs(
     customer: CustomerDep,
     skip: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Pagination offset")] = 0,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size")] = 50,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=1000,
+            description="The next_cursor of the previous page (keyset paging; a unitysvc "
+            "server extension). Omit for the first page; not combined with skip.",
+        ),
+    ] = None,
     service_id: UUID | None = None,
     service_enrollment_id: UUID | None = None,
     status_min: Annotated[int | None, Query(ge=100, le=599)] = None,
@@ -55,7 +63,7 @@ async def list_request_logs(
         recurrent_request_id=recurrent_request_id,
     )
     return await request_logs.list_request_logs(
-        session, customer.id, filters, skip=skip, limit=limit
+        session, customer.id, filters, skip=skip, limit=limit, cursor=cursor
     )
 
 

@@ -24,7 +24,10 @@ class RequestLogRow(Base):
     """
 
     __tablename__ = "request_logs"
-    __table_args__ = (Index("ix_request_logs_customer_time", "customer_id", "event_timestamp"),)
+    # The id breaks ties of the newest-first order: keyset pages seek on all three.
+    __table_args__ = (
+        Index("ix_request_logs_customer_time", "customer_id", "event_timestamp", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     customer_id: Mapped[uuid.UUID] = mapped_column(nullable=False)

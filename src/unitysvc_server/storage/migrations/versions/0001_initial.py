@@ -176,7 +176,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("request_logs", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_request_logs_customer_time", ["customer_id", "event_timestamp"], unique=False
+            "ix_request_logs_customer_time",
+            ["customer_id", "event_timestamp", "id"],
+            unique=False,
         )
 
     op.create_table(

@@ -1,0 +1,131 @@
+"""One trip through the SQLite driver's thread per statement, instead of four.
+
+aiosqlite runs every call on a ``sqlite3`` connection in a thread of its own, and
+SQLAlchemy's adapter makes four such calls per statement: open a cursor, execute,
+fetch the rows, close the cursor. Each trip is a hand-off between the event loop and
+that thread (a queue, a wake-up, a future resolved back on the loop), which cost the
+control plane more CPU than the queries themselves (issue 14's profiles). The cursor
+here does the four in one function run on the driver's thread, and keeps what the
+statement answered (rows, description, row count, last row id) for SQLAlchemy to read.
+
+Written by hand because neither aiosqlite nor SQLAlchemy offers it; it relies on
+aiosqlite's ``Connection._execute`` (run a function on the connection's thread) and
+``_conn`` (the ``sqlite3`` connection), both stable since aiosqlite 0.17. Server-side
+cursors (``stream()``) keep SQLAlchemy's own class.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+__all__ = ["OneTripConnection", "OneTripCursor", "use_one_trip_cursors"]
+
+_Answer = tuple[Any, list[Any], int, int | None]
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Answer:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(operation, () if parameters is None else parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _run_many(connection: sqlite3.Connection, operation: str, seq: Sequence[Any]) -> _Answer:
+    cursor = connection.cursor()
+    try:
+        cursor.executemany(operation, seq)
+        return None, [], cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    """SQLAlchemy's aiosqlite cursor, one driver-thread trip per statement."""
+
+    __slots__ = ("_answered_description", "_answered_rowcount", "_answered_lastrowid")
+
+    def __init__(self, adapt_connection: Any) -> None:
+        # No aiosqlite cursor is opened here (that was one trip of its own).
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._answered_description: Any = None
+        self._answered_rowcount = -1
+        self._answered_lastrowid: int | None = None
+
+    @property
+    def description(self) -> Any:
+        """The last statement's column description (``None``: it returned no rows)."""
+        return self._answered_description
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        return self._answered_rowcount
+
+    @property
+    def lastrowid(self) -> Any:
+        """The rowid of the last inserted row."""
+        return self._answered_lastrowid
+
+    @property
+    def arraysize(self) -> int:
+        """Rows per ``fetchmany()`` (all rows are already fetched)."""
+        return 1
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        return None
+
+    def _answered(self, answer: _Answer) -> None:
+        description, rows, rowcount, lastrowid = answer
+        self._answered_description = description
+        self._rows = collections.deque(rows)
+        self._answered_rowcount = rowcount
+        self._answered_lastrowid = lastrowid
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        connection = self._connection
+        async with self._adapt_connection._execute_mutex:
+            self._answered(await connection._execute(_run, connection._conn, operation, parameters))
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
+        connection = self._connection
+        async with self._adapt_connection._execute_mutex:
+            self._answered(
+                await connection._execute(_run_many, connection._conn, operation, seq_of_parameters)
+            )
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        """Forget the rows (there is no driver cursor to close)."""
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    """SQLAlchemy's aiosqlite connection adapter, making :class:`OneTripCursor` s."""
+
+    __slots__ = ()
+    _cursor_cls = OneTripCursor
+
+
+def use_one_trip_cursors(dbapi_connection: Any, _record: Any) -> None:
+    """Engine ``connect`` listener: make the new connection's cursors one-trip ones."""
+    if type(dbapi_connection) is AsyncAdapt_aiosqlite_connection:
+        dbapi_connection.__class__ = OneTripConnection

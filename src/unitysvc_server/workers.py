@@ -1,0 +1,141 @@
+"""Several server processes on one port: ``usvc server start --workers N``.
+
+The command binds N listening sockets to the same address with ``SO_REUSEPORT``, then
+forks one worker process per socket; each builds its own platform (runtime, caches,
+gateway) and serves its socket with uvicorn. The kernel spreads incoming connections
+over the sockets by their address hash, so busy clients land on every worker — a single
+shared socket would let whichever worker woke first accept a whole burst of connections.
+
+The workers share what the database holds; what each caches (keys, caller contexts,
+rendered credentials) is dropped in all of them through the invalidation bus
+(:mod:`unitysvc_server.invalidation`: the shared file on SQLite, ``LISTEN``/``NOTIFY``
+on PostgreSQL, Redis pub/sub with ``--redis-url``), as for separate servers.
+
+The parent only supervises: ``SIGINT``/``SIGTERM`` reach every worker as ``SIGTERM``
+(each shuts down gracefully), and when one worker ends on its own the others are
+stopped and the command exits with its status — restarting is the process manager's job.
+uvicorn's own ``--workers`` supervisor was not used: it spawns workers that import the
+app by name, where ours is built from the command's options, and it shares one socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+from collections.abc import Callable
+from types import FrameType
+
+__all__ = ["reuseport_sockets", "run_workers"]
+
+logger = logging.getLogger("unitysvc_server.workers")
+
+
+def reuseport_sockets(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to ``(host, port)`` with ``SO_REUSEPORT`` (port 0: the first
+    one's free port for all), not yet listening.
+
+    Raises:
+        OSError: The address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            # Inherited by accepted connections: no Nagle delay on small responses.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+def _exit_code(exc: BaseException) -> int:
+    # typer/click's Exit and SystemExit carry the code a failed start chose.
+    code = getattr(exc, "exit_code", getattr(exc, "code", 1))
+    return code if isinstance(code, int) else 1
+
+
+def _worker(
+    index: int, sockets: list[socket.socket], serve: Callable[[int, socket.socket], None]
+) -> None:
+    """The forked child: serve one socket, then leave without running the parent's code."""
+    code = 0
+    try:
+        for number, other in enumerate(sockets):
+            if number != index:
+                other.close()
+        serve(index, sockets[index])
+    except BaseException as exc:
+        code = _exit_code(exc)
+        if code and not hasattr(exc, "exit_code"):
+            logger.exception("worker %d failed", index)
+    finally:
+        logging.shutdown()
+        os._exit(code)
+
+
+def run_workers(sockets: list[socket.socket], serve: Callable[[int, socket.socket], None]) -> int:
+    """Fork one worker per socket running ``serve(index, socket)``; supervise them.
+
+    Returns:
+        0 when every worker ended cleanly after a signal, else the first failure's status.
+    """
+    children: dict[int, int] = {}
+    try:
+        for index in range(len(sockets)):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child never returns
+                _worker(index, sockets, serve)
+            children[pid] = index
+    finally:
+        for sock in sockets:
+            sock.close()
+    return _supervise(children)
+
+
+def _stop_all(children: dict[int, int]) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def _supervise(children: dict[int, int]) -> int:
+    stopping = False
+
+    def forward(_signum: int, _frame: FrameType | None) -> None:
+        # SIGTERM to each (a terminal's Ctrl-C also sent SIGINT to the group: a second
+        # SIGINT would make uvicorn skip the graceful shutdown, a SIGTERM does not).
+        nonlocal stopping
+        stopping = True
+        _stop_all(children)
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, forward) for sig in handled}
+    status = 0
+    try:
+        while children:
+            pid, wait_status = os.waitpid(-1, 0)
+            index = children.pop(pid, None)
+            if index is None:
+                continue
+            code = os.waitstatus_to_exitcode(wait_status)
+            if code != 0 and status == 0:
+                status = code if code > 0 else 1
+            if not stopping:
+                stopping = True
+                logger.error("worker %d ended (status %d); stopping the others", index, code)
+                _stop_all(children)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return status

@@ -1,0 +1,157 @@
+"""Writes on SQLite: one writer per process, ``BEGIN IMMEDIATE``, reads beside it.
+
+Against a real server: concurrent writes all succeed (a PUT of one new name by many
+callers at once is one insert and updates, on SQLite and PostgreSQL), and reads answer
+while another process holds the database's write lock. Then the session's routing itself,
+on a SQLite file: reads on the pool, the transaction's statements on the writer from its
+first write on, which begins with ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import make_url
+
+from unitysvc_server.storage import db
+from unitysvc_server.storage.tables.secrets import SecretRow
+from unitysvc_server.testing import LocalPlatform, fresh_postgres_database, run_sync
+
+
+def _put_concurrently(platform: LocalPlatform, key: str, names: int, each: int) -> list[int]:
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(
+            base_url=platform.api_url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        ) as client:
+            responses = await asyncio.gather(
+                *(
+                    client.put(f"/secrets/RACE_{i % names}", json={"value": f"v{i}"})
+                    for i in range(names * each)
+                )
+            )
+        return [r.status_code for r in responses]
+
+    return run_sync(run())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalPlatform]:
+    if request.param == "sqlite":
+        with LocalPlatform(data_dir=tmp_path / "data") as platform:
+            yield platform
+        return
+    server = request.getfixturevalue("postgres_server_url")
+    with (
+        fresh_postgres_database(server) as url,
+        LocalPlatform(data_dir=tmp_path / "data", database_url=url) as platform,
+    ):
+        yield platform
+
+
+def test_concurrent_puts_of_new_names_insert_once_and_update(any_platform: LocalPlatform) -> None:
+    key = any_platform.create_customer("writers")
+    statuses = _put_concurrently(any_platform, key, names=4, each=12)
+    assert collections.Counter(statuses) == {201: 4, 200: 44}
+    with any_platform.http(key) as api:
+        listed = api.get("/secrets/").json()
+    assert sorted(s["name"] for s in listed["data"]) == [f"RACE_{i}" for i in range(4)]
+
+
+def _database_file(platform: LocalPlatform) -> str:
+    path = make_url(platform.database_url).database
+    assert path
+    return path
+
+
+def test_reads_answer_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
+    with LocalPlatform(data_dir=tmp_path / "data") as platform:
+        key = platform.create_customer("reader")
+        with platform.http(key) as api:
+            assert api.put("/secrets/BEFORE", json={"value": "x"}).status_code == 201
+            holder = sqlite3.connect(_database_file(platform), isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")  # what another server or the CLI may hold
+            put: dict[str, Any] = {}
+
+            def write() -> None:
+                with platform.http(key) as writer:
+                    put["response"] = writer.put("/secrets/DURING", json={"value": "y"})
+
+            thread = threading.Thread(target=write)
+            thread.start()
+            try:
+                # Well inside the 10 s busy timeout the writer waits for.
+                listed = api.get("/secrets/", timeout=5)
+                assert listed.status_code == 200
+                assert [s["name"] for s in listed.json()["data"]] == ["BEFORE"]
+                assert api.get("/secrets/BEFORE", timeout=5).status_code == 200
+                assert "response" not in put  # still waiting for the lock
+            finally:
+                holder.execute("ROLLBACK")
+                holder.close()
+                thread.join(30)
+            assert put["response"].status_code == 201, put["response"].text
+            assert api.get("/secrets/DURING").status_code == 200
+
+
+@pytest.fixture
+def sqlite_file(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'routing.db'}"
+
+    async def create() -> None:
+        engine = db.create_engine(url)
+        await db.migrate(engine)
+        await engine.dispose()
+
+    run_sync(create())
+    return url
+
+
+def test_sessions_read_on_the_pool_and_write_through_the_writer(sqlite_file: str) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def run() -> None:
+        engine = db.create_engine(sqlite_file)
+        writer = db.sqlite_writer(sqlite_file)
+        assert writer is not None
+        for name, target in (("pool", engine), ("writer", writer)):
+            event.listen(
+                target.sync_engine,
+                "before_cursor_execute",
+                lambda _c, _cur, statement, *_a, name=name: seen.append(
+                    (name, statement.split()[0] + " " + statement.split()[1])
+                ),
+            )
+        sessions = db.make_sessionmaker(engine, writer=writer)
+        try:
+            async with sessions() as session:
+                await session.scalar(select(SecretRow).limit(1))
+                await session.execute(update(SecretRow).values(description="d"))
+                await session.scalar(select(SecretRow).limit(1))  # its own writes
+                await session.commit()
+                await session.scalar(select(SecretRow).limit(1))  # a new transaction
+        finally:
+            await engine.dispose()
+            await writer.dispose()
+
+    run_sync(run())
+    assert seen == [
+        ("pool", "SELECT secrets.customer_id,"),
+        ("writer", "BEGIN IMMEDIATE"),
+        ("writer", "UPDATE secrets"),
+        ("writer", "SELECT secrets.customer_id,"),
+        ("pool", "SELECT secrets.customer_id,"),
+    ]
+
+
+def test_postgresql_and_memory_have_no_writer() -> None:
+    assert db.sqlite_writer("postgresql+asyncpg://u@127.0.0.1/db") is None
+    assert db.sqlite_writer("sqlite+aiosqlite:///:memory:") is None
