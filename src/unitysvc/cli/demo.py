@@ -102,8 +102,14 @@ class _Printer:
 
 
 @contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C, so ``kill`` still stops the platform and cleans up."""
+def _stop_on_signals() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM both raise KeyboardInterrupt, so either stops the
+    platform and cleans up.
+
+    SIGINT is set explicitly too: a process started in the background by a
+    non-interactive shell inherits SIGINT *ignored*, and Python then installs no
+    KeyboardInterrupt handler — ``kill -INT`` would do nothing.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -111,11 +117,15 @@ def _stop_on_sigterm() -> Iterator[None]:
     def interrupt(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, interrupt),
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 @contextmanager
@@ -430,11 +440,8 @@ def _keep(console: Console, api_url: str, key: str) -> None:
         console.print("then try: usvc groups list   or   python examples/quickstart.py")
         console.print("Press Ctrl-C to stop.")
         console.file.flush()
-        # Short sleeps, not one long one: a signal the kernel hands to another thread of
-        # this process (the platform's) does not interrupt the main thread's sleep, and
-        # Python raises KeyboardInterrupt only when the main thread next runs.
         while True:
-            time.sleep(0.2)
+            time.sleep(3600)
     except KeyboardInterrupt:
         console.print()
 
@@ -463,7 +470,7 @@ def demo(
     log and shows what it all cost. Leaves nothing running.
     """
     _require_platform()
-    with _stop_on_sigterm():
+    with _stop_on_signals():
         _run(stdout_console(), keep)
 
 
