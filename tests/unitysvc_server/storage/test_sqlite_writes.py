@@ -43,10 +43,17 @@ def _put_concurrently(platform: LocalPlatform, key: str, names: int, each: int) 
     return run_sync(run())
 
 
+def _sqlite_platform(tmp_path: Path) -> LocalPlatform:
+    """A platform on a SQLite file, even when the run puts platforms on PostgreSQL."""
+    data = tmp_path / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    return LocalPlatform(data_dir=data, database_url=f"sqlite+aiosqlite:///{data / 'usvc.db'}")
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LocalPlatform]:
     if request.param == "sqlite":
-        with LocalPlatform(data_dir=tmp_path / "data") as platform:
+        with _sqlite_platform(tmp_path) as platform:
             yield platform
         return
     server = request.getfixturevalue("postgres_server_url")
@@ -67,13 +74,13 @@ def test_concurrent_puts_of_new_names_insert_once_and_update(any_platform: Local
 
 
 def _database_file(platform: LocalPlatform) -> str:
-    path = make_url(platform.database_url).database
-    assert path
-    return path
+    url = make_url(platform.database_url)
+    assert url.get_backend_name() == "sqlite" and url.database, platform.database_url
+    return url.database
 
 
 def test_reads_answer_while_another_process_holds_the_write_lock(tmp_path: Path) -> None:
-    with LocalPlatform(data_dir=tmp_path / "data") as platform:
+    with _sqlite_platform(tmp_path) as platform:
         key = platform.create_customer("reader")
         with platform.http(key) as api:
             assert api.put("/secrets/BEFORE", json={"value": "x"}).status_code == 201
