@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from gateway_helpers import FakeUpstream, free_port
 
@@ -70,6 +71,24 @@ def key(platform: LocalPlatform) -> str:
 def client(platform: LocalPlatform, key: str) -> Iterator[unitysvc.Client]:
     with platform.client(key) as sdk:
         yield sdk
+
+
+@pytest.fixture
+def gateway(platform: LocalPlatform, key: str) -> Iterator[httpx.Client]:
+    """Raw HTTP to the gateway as the test's customer (headers and status exactly)."""
+    with httpx.Client(
+        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+    ) as http:
+        yield http
+
+
+@pytest.fixture
+def fake_id(platform: LocalPlatform) -> str:
+    """The id of the ``fake`` service of the module's platform (function scope: modules
+    with a platform of their own, started with other options, get theirs)."""
+    service = platform.app.runtime.catalog.service_by_name("fake")
+    assert service is not None
+    return str(service.id)
 
 
 @pytest.fixture

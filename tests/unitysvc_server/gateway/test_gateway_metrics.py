@@ -82,22 +82,6 @@ def wait_until_moved(
     return found["now"]
 
 
-@pytest.fixture
-def gateway(platform: LocalPlatform) -> Iterator[httpx.Client]:
-    key = platform.create_customer(f"metrics-{uuid.uuid4().hex[:10]}")
-    with httpx.Client(
-        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def fake_id(platform: LocalPlatform) -> str:
-    service = platform.app.runtime.catalog.service_by_name("fake")
-    assert service is not None
-    return str(service.id)
-
-
 def chat(words: str) -> dict[str, Any]:
     return {"model": "demo-small", "messages": [{"role": "user", "content": words}]}
 

@@ -108,22 +108,6 @@ def platform(fake: FakeUpstream, receiver: OtlpReceiver) -> Iterator[LocalPlatfo
         yield running
 
 
-@pytest.fixture
-def gateway(platform: LocalPlatform) -> Iterator[httpx.Client]:
-    key = platform.create_customer(f"trace-{uuid.uuid4().hex[:10]}")
-    with httpx.Client(
-        base_url=platform.gateway_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
-    ) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def fake_id(platform: LocalPlatform) -> str:
-    service = platform.app.runtime.catalog.service_by_name("fake")
-    assert service is not None
-    return str(service.id)
-
-
 def upstream_traceparent(fake: FakeUpstream, marker: str) -> str:
     (hit,) = [hit for hit in fake.hits if marker in hit["path"]]
     traceparent: str = hit["headers"]["traceparent"]
