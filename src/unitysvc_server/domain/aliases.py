@@ -394,7 +394,7 @@ def _matches_filters(row: AliasRow, target: str | None, routing_key: str | None)
 
 async def live_aliases(session: Session, customer_id: uuid.UUID) -> list[AliasRow]:
     """The customer's live (not deactivated) alias rows, oldest first."""
-    return list(await queries.live(session, customer_id))
+    return await queries.live(session, customer_id)
 
 
 def pick_routing_alias(

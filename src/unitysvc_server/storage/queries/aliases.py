@@ -141,7 +141,7 @@ async def live_by_name_for_update(
     return rows.all()
 
 
-async def live(session: Session, customer_id: uuid.UUID) -> Sequence[AliasRow]:
+async def live(session: Session, customer_id: uuid.UUID) -> list[AliasRow]:
     """The customer's live aliases, oldest first."""
     rows = await session.scalars(_live(customer_id).order_by(AliasRow.created_at, AliasRow.id))
-    return rows.all()
+    return list(rows)
