@@ -17,10 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     ServiceAliasCreate,
     ServiceAliasesPublic,
@@ -32,6 +28,9 @@ from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import aliases as queries
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.aliases import AliasRow
 
 __all__ = [
@@ -175,7 +174,7 @@ def alias_public(row: AliasRow) -> ServiceAliasPublic:
 
 
 async def create_alias(
-    session: AsyncSession, customer_id: uuid.UUID, body: ServiceAliasCreate, *, shared: bool
+    session: Session, customer_id: uuid.UUID, body: ServiceAliasCreate, *, shared: bool
 ) -> AliasRow:
     """Create an alias.
 
@@ -192,7 +191,7 @@ async def create_alias(
     canonical = canonical_routing_key(body.request_routing_key)
     wants_routing = body.is_routing is not False
     if wants_routing:
-        wants_routing = await _routing_sibling(session, customer_id, name, canonical) is None
+        wants_routing = await queries.routing_sibling(session, customer_id, name, canonical) is None
     row = AliasRow(
         customer_id=customer_id,
         owner_id=None if shared else customer_id,
@@ -204,13 +203,15 @@ async def create_alias(
         routing_key_override=body.routing_key_override or None,
         is_routing=wants_routing,
     )
-    session.add(row)
-    await _flush_or_conflict(session, _conflict_message(name))
+    try:
+        await queries.insert(session, row)
+    except Duplicate as exc:
+        raise Conflict(_conflict_message(name)) from exc
     return row
 
 
 async def list_aliases(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     *,
     skip: int,
@@ -220,21 +221,19 @@ async def list_aliases(
     shared: bool,
 ) -> ServiceAliasesPublic:
     """A page of the customer's aliases, oldest first; ``count`` is the total."""
-    query = select(AliasRow).where(AliasRow.customer_id == customer_id)
-    if name is not None:
-        query = query.where(AliasRow.name == name)
-    if not include_deactivated:
-        query = query.where(AliasRow.deactivated_at.is_(None))
-    if shared:
-        query = query.where(AliasRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(AliasRow.created_at, AliasRow.id).offset(skip).limit(limit)
+    total, rows = await queries.page(
+        session,
+        customer_id,
+        skip=skip,
+        limit=limit,
+        name=name,
+        include_deactivated=include_deactivated,
+        shared=shared,
     )
-    return ServiceAliasesPublic(data=[alias_public(row) for row in rows], count=total or 0)
+    return ServiceAliasesPublic(data=[alias_public(row) for row in rows], count=total)
 
 
-async def get_alias(session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID) -> AliasRow:
+async def get_alias(session: Session, customer_id: uuid.UUID, alias_id: uuid.UUID) -> AliasRow:
     """One of the customer's aliases (deactivated ones included).
 
     Raises:
@@ -262,7 +261,7 @@ _PATCH = {
 
 
 async def update_alias(
-    session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID, body: ServiceAliasUpdate
+    session: Session, customer_id: uuid.UUID, alias_id: uuid.UUID, body: ServiceAliasUpdate
 ) -> AliasRow:
     """Update the given fields of a live alias (the name is immutable).
 
@@ -281,7 +280,7 @@ async def update_alias(
 
 
 async def deactivate_alias(
-    session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, alias_id: uuid.UUID
 ) -> AliasRow:
     """Soft-delete an alias: it stops routing and is hidden from default listings.
 
@@ -294,7 +293,7 @@ async def deactivate_alias(
     if row.deactivated_at is None:
         row.deactivated_at = utcnow()
         row.is_routing = False
-        await session.flush()
+        await queries.flush(session)
     return row
 
 
@@ -302,7 +301,7 @@ async def deactivate_alias(
 
 
 async def switch_alias(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     identifier: str,
     *,
@@ -327,21 +326,7 @@ async def switch_alias(
     if on and not chosen.is_routing:
         # One statement over the whole sibling set: whatever routes *now* is
         # demoted, even a row promoted by a concurrent switch after our read.
-        result = await session.execute(
-            update(AliasRow)
-            .where(
-                AliasRow.customer_id == customer_id,
-                AliasRow.name == chosen.name,
-                AliasRow.routing_key_canonical == chosen.routing_key_canonical,
-                AliasRow.is_routing.is_(True),
-                AliasRow.deactivated_at.is_(None),
-                AliasRow.id != chosen.id,
-            )
-            .values(is_routing=False, updated_at=utcnow())
-            .returning(AliasRow.id),
-            execution_options={"synchronize_session": "fetch"},
-        )
-        demoted = next(iter(result.scalars()), None)
+        demoted = await queries.demote_routing_siblings(session, customer_id, chosen, utcnow())
         chosen.is_routing = True
     elif not on and chosen.is_routing:
         chosen.is_routing = False
@@ -352,31 +337,24 @@ async def switch_alias(
 
 
 async def _switch_matches(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     identifier: str,
     target: str | None,
     routing_key: str | None,
 ) -> list[AliasRow]:
-    live = select(AliasRow).where(
-        AliasRow.customer_id == customer_id, AliasRow.deactivated_at.is_(None)
-    )
     try:
         alias_id = uuid.UUID(identifier)
     except ValueError:
         alias_id = None
     if alias_id is not None:
-        row = await session.scalar(live.where(AliasRow.id == alias_id).with_for_update())
+        row = await queries.live_for_update(session, customer_id, alias_id)
         if row is not None:
             return [row]
     elif _is_partial_uuid(identifier):
         ids = [
             row_id
-            for row_id in await session.scalars(
-                select(AliasRow.id).where(
-                    AliasRow.customer_id == customer_id, AliasRow.deactivated_at.is_(None)
-                )
-            )
+            for row_id in await queries.live_ids(session, customer_id)
             if str(row_id).startswith(identifier) or row_id.hex.startswith(identifier)
         ]
         if len(ids) > 1:
@@ -384,16 +362,10 @@ async def _switch_matches(
                 f"{identifier!r} matches {len(ids)} aliases; give more digits or the full id"
             )
         if ids:
-            row = await session.scalar(live.where(AliasRow.id == ids[0]).with_for_update())
+            row = await queries.live_for_update(session, customer_id, ids[0])
             if row is not None:
                 return [row]
-    rows = list(
-        await session.scalars(
-            live.where(AliasRow.name == identifier)
-            .order_by(AliasRow.created_at, AliasRow.id)
-            .with_for_update()
-        )
-    )
+    rows = await queries.live_by_name_for_update(session, customer_id, identifier)
     matches = [row for row in rows if _matches_filters(row, target, routing_key)]
     if not matches:
         narrowed = " with the given target/routing_key filters" if rows else ""
@@ -420,14 +392,9 @@ def _matches_filters(row: AliasRow, target: str | None, routing_key: str | None)
 # -- gateway lookup ------------------------------------------------------------
 
 
-async def live_aliases(session: AsyncSession, customer_id: uuid.UUID) -> list[AliasRow]:
+async def live_aliases(session: Session, customer_id: uuid.UUID) -> list[AliasRow]:
     """The customer's live (not deactivated) alias rows, oldest first."""
-    rows = await session.scalars(
-        select(AliasRow)
-        .where(AliasRow.customer_id == customer_id, AliasRow.deactivated_at.is_(None))
-        .order_by(AliasRow.created_at, AliasRow.id)
-    )
-    return list(rows)
+    return await queries.live(session, customer_id)
 
 
 def pick_routing_alias(
@@ -457,20 +424,6 @@ def pick_routing_alias(
 # -- helpers -------------------------------------------------------------------
 
 
-async def _routing_sibling(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, canonical: str
-) -> AliasRow | None:
-    return await session.scalar(
-        select(AliasRow).where(
-            AliasRow.customer_id == customer_id,
-            AliasRow.name == name,
-            AliasRow.routing_key_canonical == canonical,
-            AliasRow.is_routing.is_(True),
-            AliasRow.deactivated_at.is_(None),
-        )
-    )
-
-
 def _conflict_message(name: str) -> str:
     return (
         f"alias {name!r} already has a live row with this request_routing_key and "
@@ -478,8 +431,8 @@ def _conflict_message(name: str) -> str:
     )
 
 
-async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
+async def _flush_or_conflict(session: Session, message: str) -> None:
     try:
-        await session.flush()
-    except IntegrityError as exc:
+        await queries.flush_unique(session)
+    except Duplicate as exc:
         raise Conflict(message) from exc

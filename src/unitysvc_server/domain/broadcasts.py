@@ -7,10 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     BroadcastCreate,
     BroadcastPublic,
@@ -30,6 +26,9 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import broadcasts as queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.broadcasts import BroadcastRow, BroadcastTargetRow
 
 __all__ = [
@@ -100,7 +99,7 @@ def _new_targets(bodies: Sequence[BroadcastTargetCreate], loc: Loc) -> list[Broa
 
 
 async def create_broadcast(
-    session: AsyncSession, customer_id: uuid.UUID, body: BroadcastCreate, *, shared: bool
+    session: Session, customer_id: uuid.UUID, body: BroadcastCreate, *, shared: bool
 ) -> BroadcastRow:
     """Create a broadcast with its initial targets.
 
@@ -121,28 +120,23 @@ async def create_broadcast(
         enabled=body.enabled is not False,
         targets=_new_targets(body.targets or [], ("body", "targets")),
     )
-    session.add(broadcast)
     try:
-        await session.flush()
-    except IntegrityError as exc:
+        await queries.insert(session, broadcast)
+    except Duplicate as exc:
         raise Conflict(f"a broadcast named {broadcast.name!r} already exists") from exc
     return broadcast
 
 
 async def list_broadcasts(
-    session: AsyncSession, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
+    session: Session, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
 ) -> BroadcastsPublic:
     """A page of the customer's broadcasts by name; ``count`` is the total."""
-    query = select(BroadcastRow).where(BroadcastRow.customer_id == customer_id)
-    if shared:
-        query = query.where(BroadcastRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(BroadcastRow.name).offset(skip).limit(limit))
-    return BroadcastsPublic(data=[broadcast_public(row) for row in rows], count=total or 0)
+    total, rows = await queries.page(session, customer_id, skip=skip, limit=limit, shared=shared)
+    return BroadcastsPublic(data=[broadcast_public(row) for row in rows], count=total)
 
 
 async def get_broadcast(
-    session: AsyncSession, customer_id: uuid.UUID, broadcast_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, broadcast_id: uuid.UUID
 ) -> BroadcastRow:
     """One of the customer's broadcasts, targets loaded.
 
@@ -153,18 +147,14 @@ async def get_broadcast(
 
 
 async def broadcast_by_name(
-    session: AsyncSession, customer_id: uuid.UUID, name: str
+    session: Session, customer_id: uuid.UUID, name: str
 ) -> BroadcastRow | None:
     """The customer's broadcast called ``name`` (for the gateway's ``b/<name>``).
 
     Use :func:`ordered_targets` for the targets; ``enabled`` and ``mode`` are the
     caller's to honour.
     """
-    return await session.scalar(
-        select(BroadcastRow).where(
-            BroadcastRow.customer_id == customer_id, BroadcastRow.name == name
-        )
-    )
+    return await queries.by_name(session, customer_id, name)
 
 
 #: How ``PATCH /broadcasts/{id}`` applies each field.
@@ -177,7 +167,7 @@ _PATCH = {
 
 
 async def update_broadcast(
-    session: AsyncSession, customer_id: uuid.UUID, broadcast_id: uuid.UUID, body: BroadcastUpdate
+    session: Session, customer_id: uuid.UUID, broadcast_id: uuid.UUID, body: BroadcastUpdate
 ) -> BroadcastRow:
     """Update the given top-level fields of a broadcast.
 
@@ -187,12 +177,12 @@ async def update_broadcast(
     """
     broadcast = await get_broadcast(session, customer_id, broadcast_id)
     apply_patch(broadcast, body, _PATCH)
-    await session.flush()
+    await queries.flush(session)
     return broadcast
 
 
 async def delete_broadcast(
-    session: AsyncSession, customer_id: uuid.UUID, broadcast_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, broadcast_id: uuid.UUID
 ) -> None:
     """Delete a broadcast and its targets.
 
@@ -200,12 +190,11 @@ async def delete_broadcast(
         NotFound: No such broadcast.
     """
     broadcast = await get_broadcast(session, customer_id, broadcast_id)
-    await session.delete(broadcast)
-    await session.flush()
+    await queries.delete(session, broadcast)
 
 
 async def replace_targets(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     broadcast_id: uuid.UUID,
     bodies: Sequence[BroadcastTargetCreate],
@@ -219,12 +208,12 @@ async def replace_targets(
     broadcast = await get_broadcast(session, customer_id, broadcast_id)
     broadcast.targets = _new_targets(bodies, ("body",))
     broadcast.updated_at = utcnow()
-    await session.flush()
+    await queries.flush(session)
     return broadcast
 
 
 async def add_target(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     broadcast_id: uuid.UUID,
     body: BroadcastTargetCreate,
@@ -238,12 +227,12 @@ async def add_target(
     broadcast = await get_broadcast(session, customer_id, broadcast_id)
     target = _new_target(body, ("body",))
     broadcast.targets.append(target)
-    await session.flush()
+    await queries.flush(session)
     return target
 
 
 async def remove_target(
-    session: AsyncSession, customer_id: uuid.UUID, broadcast_id: uuid.UUID, target_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, broadcast_id: uuid.UUID, target_id: uuid.UUID
 ) -> None:
     """Remove one target.
 
@@ -254,7 +243,7 @@ async def remove_target(
     for target in broadcast.targets:
         if target.id == target_id:
             broadcast.targets.remove(target)
-            await session.flush()
+            await queries.flush(session)
             return
     raise NotFound(f"target {target_id} not found in broadcast {broadcast_id}")
 
@@ -279,14 +268,20 @@ class BroadcastPlan:
 
 
 async def broadcast_plan(
-    session: AsyncSession, customer_id: uuid.UUID, name: str
+    sessions: Sessions, customer_id: uuid.UUID, name: str
 ) -> BroadcastPlan | None:
-    """The customer's broadcast called ``name`` with its targets in order, or None."""
-    broadcast = await broadcast_by_name(session, customer_id, name)
-    if broadcast is None:
-        return None
-    targets = tuple(
-        BroadcastTargetPlan(t.name, t.target_path, t.routing_key_override or None)
-        for t in ordered_targets(broadcast)
-    )
-    return BroadcastPlan(broadcast.enabled, broadcast.mode, broadcast.target_timeout_ms, targets)
+    """The customer's broadcast called ``name`` with its targets in order, or None.
+
+    Reads in a session of its own, closed before the gateway fires the targets.
+    """
+    async with sessions() as session:
+        broadcast = await broadcast_by_name(session, customer_id, name)
+        if broadcast is None:
+            return None
+        targets = tuple(
+            BroadcastTargetPlan(t.name, t.target_path, t.routing_key_override or None)
+            for t in ordered_targets(broadcast)
+        )
+        return BroadcastPlan(
+            broadcast.enabled, broadcast.mode, broadcast.target_timeout_ms, targets
+        )

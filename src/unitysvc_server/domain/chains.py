@@ -12,10 +12,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     ChainCreate,
     ChainPublic,
@@ -37,6 +33,9 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import chains as queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.chains import ChainRow, ChainStepRow
 
 __all__ = [
@@ -109,7 +108,7 @@ def _new_steps(bodies: Sequence[ChainStepCreate], loc: Loc) -> list[ChainStepRow
 
 
 async def create_chain(
-    session: AsyncSession, customer_id: uuid.UUID, body: ChainCreate, *, shared: bool
+    session: Session, customer_id: uuid.UUID, body: ChainCreate, *, shared: bool
 ) -> ChainRow:
     """Create a chain with its initial steps.
 
@@ -131,24 +130,22 @@ async def create_chain(
         enabled=body.enabled is not False,
         steps=_new_steps(body.steps or [], ("body", "steps")),
     )
-    session.add(chain)
-    await _flush_or_conflict(session, chain.name)
+    try:
+        await queries.insert(session, chain)
+    except Duplicate as exc:
+        raise Conflict(f"a chain named {chain.name!r} already exists") from exc
     return chain
 
 
 async def list_chains(
-    session: AsyncSession, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
+    session: Session, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
 ) -> ChainsPublic:
     """A page of the customer's chains by name; ``count`` is the total."""
-    query = select(ChainRow).where(ChainRow.customer_id == customer_id)
-    if shared:
-        query = query.where(ChainRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(ChainRow.name).offset(skip).limit(limit))
-    return ChainsPublic(data=[chain_public(row) for row in rows], count=total or 0)
+    total, rows = await queries.page(session, customer_id, skip=skip, limit=limit, shared=shared)
+    return ChainsPublic(data=[chain_public(row) for row in rows], count=total)
 
 
-async def get_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID) -> ChainRow:
+async def get_chain(session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID) -> ChainRow:
     """One of the customer's chains, steps loaded.
 
     Raises:
@@ -157,17 +154,13 @@ async def get_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uui
     return await get_owned(session, ChainRow, chain_id, customer_id, what="chain")
 
 
-async def chain_by_name(
-    session: AsyncSession, customer_id: uuid.UUID, name: str
-) -> ChainRow | None:
+async def chain_by_name(session: Session, customer_id: uuid.UUID, name: str) -> ChainRow | None:
     """The customer's chain called ``name`` (for the gateway's ``c/<name>``), steps loaded.
 
     Use :func:`ordered_steps` for the execution order; ``enabled`` is the
     caller's to check.
     """
-    return await session.scalar(
-        select(ChainRow).where(ChainRow.customer_id == customer_id, ChainRow.name == name)
-    )
+    return await queries.by_name(session, customer_id, name)
 
 
 #: How ``PATCH /chains/{id}`` applies each field.
@@ -196,7 +189,7 @@ _STEP_PATCH = {
 
 
 async def update_chain(
-    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainUpdate
+    session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainUpdate
 ) -> ChainRow:
     """Update the given top-level fields of a chain.
 
@@ -206,23 +199,22 @@ async def update_chain(
     """
     chain = await get_chain(session, customer_id, chain_id)
     apply_patch(chain, body, _PATCH)
-    await session.flush()
+    await queries.flush(session)
     return chain
 
 
-async def delete_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID) -> None:
+async def delete_chain(session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID) -> None:
     """Delete a chain and its steps.
 
     Raises:
         NotFound: No such chain.
     """
     chain = await get_chain(session, customer_id, chain_id)
-    await session.delete(chain)
-    await session.flush()
+    await queries.delete(session, chain)
 
 
 async def replace_steps(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     chain_id: uuid.UUID,
     bodies: Sequence[ChainStepCreate],
@@ -236,12 +228,12 @@ async def replace_steps(
     chain = await get_chain(session, customer_id, chain_id)
     chain.steps = _new_steps(bodies, ("body",))
     chain.updated_at = utcnow()
-    await session.flush()
+    await queries.flush(session)
     return chain
 
 
 async def add_step(
-    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainStepCreate
+    session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID, body: ChainStepCreate
 ) -> ChainStepRow:
     """Append a step to a chain.
 
@@ -252,12 +244,12 @@ async def add_step(
     chain = await get_chain(session, customer_id, chain_id)
     step = _new_step(body, ("body",))
     chain.steps.append(step)
-    await session.flush()
+    await queries.flush(session)
     return step
 
 
 async def _get_step(
-    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, step_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID, step_id: uuid.UUID
 ) -> tuple[ChainRow, ChainStepRow]:
     chain = await get_chain(session, customer_id, chain_id)
     for step in chain.steps:
@@ -267,7 +259,7 @@ async def _get_step(
 
 
 async def update_step(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     chain_id: uuid.UUID,
     step_id: uuid.UUID,
@@ -281,12 +273,12 @@ async def update_step(
     """
     _, step = await _get_step(session, customer_id, chain_id, step_id)
     apply_patch(step, body, _STEP_PATCH)
-    await session.flush()
+    await queries.flush(session)
     return step
 
 
 async def remove_step(
-    session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID, step_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID, step_id: uuid.UUID
 ) -> None:
     """Remove one step.
 
@@ -295,14 +287,7 @@ async def remove_step(
     """
     chain, step = await _get_step(session, customer_id, chain_id, step_id)
     chain.steps.remove(step)
-    await session.flush()
-
-
-async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        raise Conflict(f"a chain named {name!r} already exists") from exc
+    await queries.flush(session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,14 +309,20 @@ class ChainPlan:
     steps: tuple[ChainStepPlan, ...]
 
 
-async def chain_plan(session: AsyncSession, customer_id: uuid.UUID, name: str) -> ChainPlan | None:
-    """The customer's chain called ``name`` as steps in execution order, or None."""
-    chain = await chain_by_name(session, customer_id, name)
-    if chain is None:
-        return None
-    default_ms = chain.default_timeout_ms
-    steps = tuple(
-        ChainStepPlan(s.name, s.target_path, s.on_success, s.on_failure, s.timeout_ms or default_ms)
-        for s in ordered_steps(chain)
-    )
-    return ChainPlan(chain.enabled, steps)
+async def chain_plan(sessions: Sessions, customer_id: uuid.UUID, name: str) -> ChainPlan | None:
+    """The customer's chain called ``name`` as steps in execution order, or None.
+
+    Reads in a session of its own, closed before the gateway runs the steps.
+    """
+    async with sessions() as session:
+        chain = await chain_by_name(session, customer_id, name)
+        if chain is None:
+            return None
+        default_ms = chain.default_timeout_ms
+        steps = tuple(
+            ChainStepPlan(
+                s.name, s.target_path, s.on_success, s.on_failure, s.timeout_ms or default_ms
+            )
+            for s in ordered_steps(chain)
+        )
+        return ChainPlan(chain.enabled, steps)

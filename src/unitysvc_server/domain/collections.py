@@ -17,10 +17,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     CustomerGroupMembershipEntry,
     CustomerGroupMembershipResponse,
@@ -44,6 +40,9 @@ from unitysvc_server.domain.enrollments import dispatchability
 from unitysvc_server.domain.errors import Conflict, Forbidden, NotFound, Unprocessable
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_sort_order
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import collections as queries
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.collections import CollectionMemberRow, CollectionRow
 
 MAX_MEMBERS = 20
@@ -118,31 +117,21 @@ def collection_group_type(row: CollectionRow, catalog: Catalog) -> GroupType:
 
 
 async def list_collections(
-    session: AsyncSession, customer_id: uuid.UUID, *, shared_only: bool = False
+    session: Session, customer_id: uuid.UUID, *, shared_only: bool = False
 ) -> Sequence[CollectionRow]:
     """The customer's collections (personal and shared, or shared only), by name."""
-    where = [CollectionRow.customer_id == customer_id]
-    if shared_only:
-        where.append(CollectionRow.shared.is_(True))
-    rows = await session.execute(
-        select(CollectionRow).where(*where).order_by(CollectionRow.name, CollectionRow.shared)
-    )
-    return rows.scalars().all()
+    return await queries.for_customer(session, customer_id, shared_only=shared_only)
 
 
 async def find_collection(
-    session: AsyncSession, customer_id: uuid.UUID, collection_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, collection_id: uuid.UUID
 ) -> CollectionRow | None:
     """The customer's collection ``collection_id``, or None."""
-    return await session.scalar(
-        select(CollectionRow).where(
-            CollectionRow.id == collection_id, CollectionRow.customer_id == customer_id
-        )
-    )
+    return await queries.by_id(session, customer_id, collection_id)
 
 
 async def get_collection(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, group_id: uuid.UUID
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, group_id: uuid.UUID
 ) -> CollectionRow:
     """The customer's collection for a management call.
 
@@ -183,11 +172,11 @@ def as_group(row: CollectionRow, catalog: Catalog) -> CatalogGroup:
 # -- writes -----------------------------------------------------------------------------------
 
 
-async def _flush_or_conflict(session: AsyncSession, message: str) -> None:
+async def _flush_or_conflict(session: Session, message: str) -> None:
     try:
         async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
+            await queries.flush_unique(session)
+    except Duplicate:
         raise Conflict(message) from None
 
 
@@ -198,7 +187,7 @@ def _text(value: str | None, field: str, limit: int) -> str | None:
 
 
 async def create_collection(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     body: ServiceCollectionCreate,
@@ -222,7 +211,7 @@ async def create_collection(
         description=_text(body.description, "description", MAX_DESCRIPTION),
         members=[],
     )
-    session.add(row)
+    queries.add(session, row)
     scope = "shared" if shared else "personal"
     await _flush_or_conflict(session, f"a {scope} collection named {name!r} already exists")
     return row
@@ -246,7 +235,7 @@ _PATCH = {
 
 
 async def update_collection(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     group_id: uuid.UUID,
@@ -255,21 +244,20 @@ async def update_collection(
     """Change a collection's display name, description or enabled flag (fields sent only)."""
     row = await get_collection(session, catalog, customer_id, group_id)
     apply_patch(row, body, _PATCH)
-    await session.flush()
+    await queries.flush(session)
     return row
 
 
 async def delete_collection(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, group_id: uuid.UUID
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, group_id: uuid.UUID
 ) -> None:
     """Delete a collection and its members."""
     row = await get_collection(session, catalog, customer_id, group_id)
-    await session.delete(row)
-    await session.flush()
+    await queries.delete(session, row)
 
 
 async def _require_dispatchable(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, service_id: uuid.UUID
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, service_id: uuid.UUID
 ) -> CatalogService:
     service = catalog.service(service_id)
     if service is None or not service.is_listed:
@@ -302,7 +290,7 @@ def _add_member(
 
 
 async def add_member(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     group_id: uuid.UUID,
@@ -328,7 +316,7 @@ async def add_member(
 
 
 async def remove_member(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     group_id: uuid.UUID,
@@ -344,14 +332,14 @@ async def remove_member(
     if member is None:
         raise NotFound(f"service {service_id} is not a member of {row.name!r}")
     row.members.remove(member)
-    await session.flush()
+    await queries.flush(session)
 
 
 # -- the "add to group" dropdown of a service ------------------------------------------------
 
 
 async def membership(
-    session: AsyncSession, customer_id: uuid.UUID, service: CatalogService
+    session: Session, customer_id: uuid.UUID, service: CatalogService
 ) -> CustomerGroupMembershipResponse:
     """The caller's collections flagged with whether ``service`` is in each, Favorites first."""
     rows = await list_collections(session, customer_id)
@@ -387,7 +375,7 @@ def _membership_response(
 
 
 async def _favorites(
-    session: AsyncSession, customer_id: uuid.UUID, rows: Sequence[CollectionRow]
+    session: Session, customer_id: uuid.UUID, rows: Sequence[CollectionRow]
 ) -> CollectionRow:
     found = next((r for r in rows if r.is_default), None)
     if found is not None:
@@ -404,12 +392,12 @@ async def _favorites(
         is_default=True,
         members=[],
     )
-    session.add(row)
+    queries.add(session, row)
     return row
 
 
 async def set_membership(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     service: CatalogService,
@@ -444,7 +432,7 @@ async def set_membership(
             _add_member(row, service.id, None, len(row.members))
         elif not keep and has is not None:
             row.members.remove(has)
-    await session.flush()
+    await queries.flush(session)
     # ``rows`` already holds the new state and the service was checked
     # dispatchable above: answer without querying both again.
     return _membership_response(rows, service, eligible=True)

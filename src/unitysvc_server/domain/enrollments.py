@@ -28,8 +28,6 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 from jsonschema.validators import validator_for
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
     CustomerEnrollment,
@@ -51,6 +49,8 @@ from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.storage.queries import enrollments as queries
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 PENDING, INCOMPLETE, ACTIVE, PAUSED, CANCELLED = (
@@ -296,17 +296,17 @@ def _channel_strings(value: Any, where: str) -> list[tuple[str, str]]:
     return []
 
 
-async def _unique_code(session: AsyncSession) -> str:
+async def _unique_code(session: Session) -> str:
     for _ in range(32):
         code = new_code()
-        taken = await session.scalar(select(EnrollmentRow.id).where(EnrollmentRow.code == code))
+        taken = await queries.id_by_code(session, code)
         if taken is None:
             return code
     raise RuntimeError("could not find a free enrollment code after 32 attempts")
 
 
 async def activate(
-    session: AsyncSession, row: EnrollmentRow, catalog: Catalog, crypto: SecretBox
+    session: Session, row: EnrollmentRow, catalog: Catalog, crypto: SecretBox
 ) -> EnrollmentRow:
     """Run the activation task for a pending enrollment (no-op otherwise)."""
     if row.status != PENDING:
@@ -322,7 +322,7 @@ async def activate(
     else:
         row.status = INCOMPLETE
         row.status_reason = reason
-    await session.flush()
+    await queries.flush(session)
     return row
 
 
@@ -340,7 +340,7 @@ def _check_service(catalog: Catalog, service_id: uuid.UUID) -> CatalogService:
 
 
 async def create_enrollment(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     body: ServiceEnrollmentCreate,
     *,
@@ -358,21 +358,7 @@ async def create_enrollment(
     """
     _check_service(catalog, body.service_id)
     params = dict(body.parameters) if body.parameters else None
-    rows = (
-        (
-            await session.execute(
-                select(EnrollmentRow)
-                .where(
-                    EnrollmentRow.customer_id == customer_id,
-                    EnrollmentRow.service_id == body.service_id,
-                    EnrollmentRow.shared == shared,
-                )
-                .order_by(EnrollmentRow.created_at.desc())
-            )
-        )
-        .scalars()
-        .all()
-    )
+    rows = await queries.for_service(session, customer_id, body.service_id, shared=shared)
     for row in rows:
         if row.status in LIVE and decrypt_parameters(row, crypto) == (params or {}):
             raise Conflict(
@@ -388,7 +374,7 @@ async def create_enrollment(
         reusable.task_id = task_id
         if params is not None:
             reusable.parameters_encrypted = _encrypt_parameters(params, crypto)
-        await session.flush()
+        await queries.flush(session)
         return reusable, True
     row = EnrollmentRow(
         customer_id=customer_id,
@@ -398,8 +384,7 @@ async def create_enrollment(
         parameters_encrypted=_encrypt_parameters(params, crypto),
         task_id=task_id,
     )
-    session.add(row)
-    await session.flush()
+    await queries.insert(session, row)
     return row, False
 
 
@@ -417,7 +402,7 @@ def create_response(row: EnrollmentRow, reused: bool) -> CustomerEnrollmentCreat
 
 
 async def get_enrollment(
-    session: AsyncSession, customer_id: uuid.UUID, enrollment_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, enrollment_id: uuid.UUID
 ) -> EnrollmentRow:
     """The customer's enrollment ``enrollment_id``.
 
@@ -428,7 +413,7 @@ async def get_enrollment(
 
 
 async def list_enrollments(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     *,
     skip: int,
@@ -443,36 +428,20 @@ async def list_enrollments(
     ``shared=True`` (the contract's default) lists personal and shared ones;
     ``False`` only personal ones. ``count`` is the total before paging.
     """
-    where = [EnrollmentRow.customer_id == customer_id]
-    if not shared:
-        where.append(EnrollmentRow.shared.is_(False))
-    total = await session.scalar(select(func.count()).select_from(EnrollmentRow).where(*where))
-    rows = (
-        (
-            await session.execute(
-                select(EnrollmentRow)
-                .where(*where)
-                .order_by(EnrollmentRow.created_at.desc(), EnrollmentRow.id.desc())
-                .offset(skip)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    total, rows = await queries.page(session, customer_id, skip=skip, limit=limit, shared=shared)
     return CustomerEnrollmentsResponse(
         data=[
             to_public(r, crypto, catalog, include_service_details=include_service_details)
             for r in rows
         ],
-        count=int(total or 0),
+        count=total,
         skip=skip,
         limit=limit,
     )
 
 
 async def cancel_enrollment(
-    session: AsyncSession, customer_id: uuid.UUID, enrollment_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, enrollment_id: uuid.UUID
 ) -> CustomerEnrollmentCancelResponse:
     """Cancel an enrollment; its parameters and code are kept for re-enrolling.
 
@@ -485,7 +454,7 @@ async def cancel_enrollment(
     if row.status != CANCELLED:
         row.status = CANCELLED
         row.cancelled_at = utcnow()
-        await session.flush()
+        await queries.flush(session)
     return CustomerEnrollmentCancelResponse(
         enrollment_id=row.id,
         status="cancelled",
@@ -498,45 +467,21 @@ async def cancel_enrollment(
 
 
 async def active_enrollments_for(
-    session: AsyncSession, customer_id: uuid.UUID, service_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, service_id: uuid.UUID
 ) -> Sequence[EnrollmentRow]:
     """The customer's active enrollments in ``service_id``, oldest first."""
-    return (
-        (
-            await session.execute(
-                select(EnrollmentRow)
-                .where(
-                    EnrollmentRow.customer_id == customer_id,
-                    EnrollmentRow.service_id == service_id,
-                    EnrollmentRow.status == ACTIVE,
-                )
-                .order_by(EnrollmentRow.activated_at, EnrollmentRow.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    return await queries.in_service_with_status(session, customer_id, service_id, ACTIVE)
 
 
-async def pending_ids(session: AsyncSession, limit: int = 100) -> list[uuid.UUID]:
+async def pending_ids(session: Session, limit: int = 100) -> list[uuid.UUID]:
     """Ids of pending enrollments, oldest first (the worker's queue)."""
-    rows = await session.execute(
-        select(EnrollmentRow.id)
-        .where(EnrollmentRow.status == PENDING)
-        .order_by(EnrollmentRow.created_at)
-        .limit(limit)
-    )
-    return list(rows.scalars().all())
+    return await queries.ids_with_status(session, PENDING, limit)
 
 
-async def lock_pending(session: AsyncSession, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
+async def lock_pending(session: Session, enrollment_id: uuid.UUID) -> EnrollmentRow | None:
     """The enrollment, locked for this transaction, if it is still pending and no other
     process holds it (``FOR UPDATE SKIP LOCKED`` on PostgreSQL); else None."""
-    row = await session.scalar(
-        select(EnrollmentRow)
-        .where(EnrollmentRow.id == enrollment_id)
-        .with_for_update(skip_locked=True)
-    )
+    row = await queries.lock_skip_locked(session, enrollment_id)
     return row if row is not None and row.status == PENDING else None
 
 
@@ -549,7 +494,7 @@ class Dispatchability:
 
 
 async def dispatchability(
-    session: AsyncSession, customer_id: uuid.UUID, service: CatalogService
+    session: Session, customer_id: uuid.UUID, service: CatalogService
 ) -> Dispatchability:
     """A customer can dispatch a listed service that needs no enrollment, or one they hold."""
     if not service.is_listed:

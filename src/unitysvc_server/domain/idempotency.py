@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from unitysvc_server.clock import utcnow
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import idempotency as queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.idempotency import IdempotencyRow
 
 #: ASGI scope key under which the middleware hands the claim to the session.
@@ -99,19 +98,9 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def _where(customer_id: uuid.UUID, key: str) -> Any:
-    return (IdempotencyRow.customer_id == customer_id) & (IdempotencyRow.key == key)
-
-
-async def lookup(session: AsyncSession, customer_id: uuid.UUID, key: str) -> StoredResponse | None:
+async def lookup(session: Session, customer_id: uuid.UUID, key: str) -> StoredResponse | None:
     """Return what is stored for ``key``, or None if it is unused (or expired)."""
-    row = (
-        await session.execute(
-            select(IdempotencyRow).where(
-                _where(customer_id, key), IdempotencyRow.created_at > utcnow() - RETENTION
-            )
-        )
-    ).scalar_one_or_none()
+    row = await queries.row_since(session, customer_id, key, utcnow() - RETENTION)
     if row is None:
         return None
     return StoredResponse(
@@ -124,9 +113,7 @@ async def lookup(session: AsyncSession, customer_id: uuid.UUID, key: str) -> Sto
     )
 
 
-async def claim(
-    sessionmaker: async_sessionmaker[AsyncSession], claim: IdempotencyClaim
-) -> StoredResponse | None:
+async def claim(sessionmaker: Sessions, claim: IdempotencyClaim) -> StoredResponse | None:
     """Claim the key for ``claim`` in a committed transaction of its own.
 
     Returns:
@@ -138,23 +125,19 @@ async def claim(
             try:
                 async with session.begin():
                     # An expired row of the same key would block the unique constraint.
-                    await session.execute(
-                        delete(IdempotencyRow).where(
-                            IdempotencyRow.customer_id == claim.customer_id,
-                            IdempotencyRow.created_at <= utcnow() - RETENTION,
-                        )
-                    )
-                    session.add(
+                    await queries.delete_expired(session, claim.customer_id, utcnow() - RETENTION)
+                    await queries.insert(
+                        session,
                         IdempotencyRow(
                             customer_id=claim.customer_id,
                             key=claim.key,
                             fingerprint=claim.fingerprint,
                             method=claim.method,
                             path=claim.path[:2000],
-                        )
+                        ),
                     )
                 return None
-            except IntegrityError:
+            except Duplicate:
                 pass
         async with sessionmaker() as session:
             stored = await lookup(session, claim.customer_id, claim.key)
@@ -163,31 +146,20 @@ async def claim(
             if not stored.abandoned:
                 return stored
             async with session.begin():
-                await session.execute(
-                    delete(IdempotencyRow).where(
-                        _where(claim.customer_id, claim.key),
-                        IdempotencyRow.status_code.is_(None),
-                        IdempotencyRow.work_committed_at.is_(None),
-                    )
-                )
+                await queries.delete_abandoned(session, claim.customer_id, claim.key)
     async with sessionmaker() as session:
         return await lookup(session, claim.customer_id, claim.key)
 
 
-async def mark_committed(session: AsyncSession, claim: IdempotencyClaim) -> None:
+async def mark_committed(session: Session, claim: IdempotencyClaim) -> None:
     """Mark, in the request's own transaction, that its work is part of this commit."""
-    await session.execute(
-        update(IdempotencyRow)
-        .where(
-            _where(claim.customer_id, claim.key),
-            IdempotencyRow.fingerprint == claim.fingerprint,
-        )
-        .values(work_committed_at=utcnow())
+    await queries.update_claim(
+        session, claim.customer_id, claim.key, claim.fingerprint, work_committed_at=utcnow()
     )
 
 
 async def store_response(
-    session: AsyncSession,
+    session: Session,
     claim: IdempotencyClaim,
     status_code: int,
     headers: list[tuple[str, str]],
@@ -199,23 +171,9 @@ async def store_response(
         "response_headers": [list(pair) for pair in headers],
         "response_body": body,
     }
-    await session.execute(
-        update(IdempotencyRow)
-        .where(
-            _where(claim.customer_id, claim.key),
-            IdempotencyRow.fingerprint == claim.fingerprint,
-        )
-        .values(**values)
-    )
+    await queries.update_claim(session, claim.customer_id, claim.key, claim.fingerprint, **values)
 
 
-async def release(session: AsyncSession, claim: IdempotencyClaim) -> None:
+async def release(session: Session, claim: IdempotencyClaim) -> None:
     """Give the key back: the request failed without committing any work."""
-    await session.execute(
-        delete(IdempotencyRow).where(
-            _where(claim.customer_id, claim.key),
-            IdempotencyRow.fingerprint == claim.fingerprint,
-            IdempotencyRow.status_code.is_(None),
-            IdempotencyRow.work_committed_at.is_(None),
-        )
-    )
+    await queries.delete_unanswered(session, claim.customer_id, claim.key, claim.fingerprint)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc_server.domain.errors import NotFound
+from unitysvc_server.storage.queries import ownership as queries
+from unitysvc_server.storage.session import Session
 
 RowT = TypeVar("RowT")
 
 
 async def get_owned(
-    session: AsyncSession,
+    session: Session,
     table: type[RowT],
     row_id: uuid.UUID,
     customer_id: uuid.UUID,
@@ -33,13 +32,9 @@ async def get_owned(
         customer_id: The caller.
         what: Noun for the error message (default: the table name).
     """
-    model: Any = table
-    row = (
-        await session.execute(
-            select(model).where(model.id == row_id, model.customer_id == customer_id)
-        )
-    ).scalar_one_or_none()
+    row = await queries.owned_row(session, table, row_id, customer_id)
     if row is None:
+        model: Any = table
         noun = what or str(getattr(model, "__tablename__", "object")).rstrip("s")
         raise NotFound(f"{noun} {row_id} not found")
-    return row  # type: ignore[no-any-return]
+    return row

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import ResolveCandidate, ResolveRequest, ResolveResponse
 from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.domain.addresses import CATALOG_KINDS, CallerFacts, resolve_address
@@ -49,6 +47,7 @@ from unitysvc_server.routing.selection import (
     Strategy,
     UnknownStrategy,
 )
+from unitysvc_server.storage.session import Session
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class Resolution:
 
 @dataclass
 class _Context:
-    session: AsyncSession
+    session: Session
     catalog: Catalog
     caller: CallerFacts
     override: str | None
@@ -161,7 +160,7 @@ def _wire(candidate: Candidate) -> ResolveCandidate:
 
 
 async def resolve(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     body: ResolveRequest,

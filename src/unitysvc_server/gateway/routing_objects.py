@@ -28,12 +28,11 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from unitysvc_server.asgi_io import json_depth_exceeds
 from unitysvc_server.domain.broadcasts import BroadcastTargetPlan, broadcast_plan
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.chains import chain_plan
+from unitysvc_server.domain.sessions import Sessions
 from unitysvc_server.gateway.errors import GatewayError, error_response
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
@@ -110,7 +109,7 @@ class RoutingObjects:
     """Dispatches ``a/``, ``c/`` and ``b/`` addresses.
 
     Args:
-        sessionmaker: Database sessions (for the lookups).
+        sessions: Database sessions (for the chain and broadcast lookups).
         child: Runs a gateway path as a child request.
         spawn: Runs background coroutines (async broadcasts).
         caller_context: Returns a customer's (cached) routing facts (aliases).
@@ -118,12 +117,12 @@ class RoutingObjects:
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessions: Sessions,
         child: ChildDispatch,
         spawn: Spawn,
         caller_context: CallerContextLookup,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._sessions = sessions
         self._child = child
         self._spawn = spawn
         self._caller_context = caller_context
@@ -154,8 +153,7 @@ class RoutingObjects:
     async def chain(self, request: GatewayRequest) -> GatewayResponse:
         """Dispatch ``c/<name>``."""
         path = request.path
-        async with self._sessionmaker() as session:
-            chain = await chain_plan(session, request.caller.customer_id, path.name)
+        chain = await chain_plan(self._sessions, request.caller.customer_id, path.name)
         if chain is None:
             raise GatewayError(
                 404,
@@ -198,8 +196,7 @@ class RoutingObjects:
     async def broadcast(self, request: GatewayRequest) -> GatewayResponse:
         """Dispatch ``b/<name>``."""
         path = request.path
-        async with self._sessionmaker() as session:
-            broadcast = await broadcast_plan(session, request.caller.customer_id, path.name)
+        broadcast = await broadcast_plan(self._sessions, request.caller.customer_id, path.name)
         if broadcast is None:
             raise GatewayError(
                 404,
