@@ -12,35 +12,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import date
-from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from unitysvc_server.storage.queries import budget_spend as queries
+from unitysvc_server.storage.session import Session, Sessions
 
-from unitysvc_server.storage.tables.budgets import BudgetSpendRow
-
-__all__ = ["add_spend", "read_spend"]
+__all__ = ["add_spend", "read_spend", "record_spend", "spend_now"]
 
 
 async def read_spend(
-    session: AsyncSession, budget_ids: Collection[uuid.UUID], cycle_start: date
+    session: Session, budget_ids: Collection[uuid.UUID], cycle_start: date
 ) -> dict[uuid.UUID, int]:
     """What each of ``budget_ids`` has counted in the cycle starting ``cycle_start``
     (absent: nothing yet)."""
     if not budget_ids:
         return {}
-    rows = await session.execute(
-        select(BudgetSpendRow.budget_id, BudgetSpendRow.spent_pico).where(
-            BudgetSpendRow.budget_id.in_(list(budget_ids)),
-            BudgetSpendRow.cycle_start == cycle_start,
-        )
-    )
-    return {budget_id: int(spent) for budget_id, spent in rows}
+    return await queries.spent(session, budget_ids, cycle_start)
 
 
 async def add_spend(
-    session: AsyncSession, amounts: Mapping[uuid.UUID, int], cycle_start: date
+    session: Session, amounts: Mapping[uuid.UUID, int], cycle_start: date
 ) -> dict[uuid.UUID, int]:
     """Add ``amounts`` (budget id -> units) to the cycle's counters in one atomic statement.
 
@@ -48,18 +38,20 @@ async def add_spend(
     """
     if not amounts:
         return {}
-    # One order for every writer: PostgreSQL locks the rows in VALUES order, so two
-    # calls counting against the same budgets can never deadlock.
-    values = [
-        {"budget_id": budget_id, "cycle_start": cycle_start, "spent_pico": amounts[budget_id]}
-        for budget_id in sorted(amounts)
-    ]
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(BudgetSpendRow).values(values)
-    statement = statement.on_conflict_do_update(
-        index_elements=[BudgetSpendRow.budget_id, BudgetSpendRow.cycle_start],
-        set_={"spent_pico": BudgetSpendRow.spent_pico + statement.excluded.spent_pico},
-    ).returning(BudgetSpendRow.budget_id, BudgetSpendRow.spent_pico)
-    rows = await session.execute(statement)
-    return {budget_id: int(spent) for budget_id, spent in rows}
+    return await queries.add(session, amounts, cycle_start)
+
+
+async def spend_now(
+    sessions: Sessions, budget_ids: Collection[uuid.UUID], cycle_start: date
+) -> dict[uuid.UUID, int]:
+    """:func:`read_spend` in a session of its own (the gateway's admission check)."""
+    async with sessions() as session:
+        return await read_spend(session, budget_ids, cycle_start)
+
+
+async def record_spend(
+    sessions: Sessions, amounts: Mapping[uuid.UUID, int], cycle_start: date
+) -> None:
+    """:func:`add_spend` in a transaction of its own, committed (the gateway's settlement)."""
+    async with sessions() as session, session.begin():
+        await add_spend(session, amounts, cycle_start)

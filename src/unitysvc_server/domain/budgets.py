@@ -16,10 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import BudgetCreate, BudgetPublic, BudgetsPublic, BudgetStatus, BudgetUpdate
 from unitysvc_server.catalog.model import Catalog
 from unitysvc_server.crypto import api_key_hint, hash_api_key
@@ -31,10 +27,11 @@ from unitysvc_server.domain.usage import (
     cycle_bounds,
     format_charge,
 )
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import budgets as queries
+from unitysvc_server.storage.queries import usage as usage_queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.budgets import BudgetRow
-from unitysvc_server.storage.tables.collections import CollectionRow
-from unitysvc_server.storage.tables.customers import ApiKeyRow
-from unitysvc_server.storage.tables.usage import UsageEventRow
 
 __all__ = [
     "MAX_AMOUNT",
@@ -48,6 +45,7 @@ __all__ = [
     "get_budget",
     "get_status",
     "list_budgets",
+    "load_rules",
     "to_units",
     "update_budget",
 ]
@@ -175,14 +173,15 @@ def _rule(row: BudgetRow) -> BudgetRule:
     )
 
 
-async def budget_rules(session: AsyncSession, customer_id: uuid.UUID) -> tuple[BudgetRule, ...]:
+async def budget_rules(session: Session, customer_id: uuid.UUID) -> tuple[BudgetRule, ...]:
     """Every budget of ``customer_id`` as the gateway checks them (oldest first)."""
-    rows = await session.scalars(
-        select(BudgetRow)
-        .where(BudgetRow.customer_id == customer_id)
-        .order_by(BudgetRow.created_at, BudgetRow.id)
-    )
-    return tuple(_rule(row) for row in rows)
+    return tuple(_rule(row) for row in await queries.for_customer(session, customer_id))
+
+
+async def load_rules(sessions: Sessions, customer_id: uuid.UUID) -> tuple[BudgetRule, ...]:
+    """:func:`budget_rules` in a session of its own (the gateway's cache loader)."""
+    async with sessions() as session:
+        return await budget_rules(session, customer_id)
 
 
 # -- reading ------------------------------------------------------------------------
@@ -205,18 +204,15 @@ def _status(row: BudgetRow, spent: int, start: date, following: date) -> BudgetS
     )
 
 
-async def _key_hints(session: AsyncSession, rows: list[BudgetRow]) -> dict[uuid.UUID, str]:
+async def _key_hints(session: Session, rows: list[BudgetRow]) -> dict[uuid.UUID, str]:
     key_ids = [row.key_id for row in rows if row.key_id is not None]
     if not key_ids:
         return {}
-    found = await session.execute(
-        select(ApiKeyRow.id, ApiKeyRow.hint).where(ApiKeyRow.id.in_(key_ids))
-    )
-    return {row.id: row.hint for row in found}
+    return await queries.key_hints(session, key_ids)
 
 
 async def _publics(
-    session: AsyncSession, catalog: Catalog, rows: list[BudgetRow], now: datetime
+    session: Session, catalog: Catalog, rows: list[BudgetRow], now: datetime
 ) -> list[BudgetPublic]:
     start, following = current_cycle(now)
     spent = await read_spend(session, [row.id for row in rows], start)
@@ -253,32 +249,24 @@ async def _publics(
     return out
 
 
-async def _find(session: AsyncSession, customer_id: uuid.UUID, budget_id: uuid.UUID) -> BudgetRow:
-    row = await session.scalar(
-        select(BudgetRow).where(BudgetRow.id == budget_id, BudgetRow.customer_id == customer_id)
-    )
+async def _find(session: Session, customer_id: uuid.UUID, budget_id: uuid.UUID) -> BudgetRow:
+    row = await queries.owned(session, customer_id, budget_id)
     if row is None:
         raise NotFound(f"budget {budget_id} not found; `usvc budgets list` shows yours")
     return row
 
 
 async def list_budgets(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, now: datetime
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, now: datetime
 ) -> BudgetsPublic:
     """The customer's budgets, oldest first, each with its current-cycle status."""
-    rows = list(
-        await session.scalars(
-            select(BudgetRow)
-            .where(BudgetRow.customer_id == customer_id)
-            .order_by(BudgetRow.created_at, BudgetRow.id)
-        )
-    )
+    rows = list(await queries.for_customer(session, customer_id))
     data = await _publics(session, catalog, rows, now)
     return BudgetsPublic(data=data, count=len(data))
 
 
 async def get_budget(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     budget_id: uuid.UUID,
@@ -294,7 +282,7 @@ async def get_budget(
 
 
 async def get_status(
-    session: AsyncSession, customer_id: uuid.UUID, budget_id: uuid.UUID, now: datetime
+    session: Session, customer_id: uuid.UUID, budget_id: uuid.UUID, now: datetime
 ) -> BudgetStatus:
     """A budget's spend in the current cycle.
 
@@ -329,7 +317,7 @@ def _service_target(catalog: Catalog, text: str) -> _Target:
 
 
 async def _resolve_target(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     scope: str,
@@ -355,11 +343,7 @@ async def _resolve_target(
         return _service_target(catalog, text)
     if scope == "group":
         if catalog.group(text) is None:
-            own = await session.scalar(
-                select(CollectionRow.id).where(
-                    CollectionRow.customer_id == customer_id, CollectionRow.name == text
-                )
-            )
+            own = await queries.collection_id(session, customer_id, text)
             if own is None:
                 raise Unprocessable(
                     where,
@@ -369,19 +353,10 @@ async def _resolve_target(
         group = catalog.group(text)
         return None, (group.name if group is not None else text), None, DEFAULT_CURRENCY
     # key: the whole key (matched by its hash) or its listed hint, among the caller's own.
-    condition = (
-        ApiKeyRow.key_hash == hash_api_key(text)
+    found = (
+        await queries.live_key_ids_by_hash(session, customer_id, hash_api_key(text))
         if len(text) > len(api_key_hint(text))
-        else ApiKeyRow.hint == text
-    )
-    found = list(
-        await session.scalars(
-            select(ApiKeyRow.id).where(
-                ApiKeyRow.customer_id == customer_id,
-                ApiKeyRow.revoked_at.is_(None),
-                condition,
-            )
-        )
+        else await queries.live_key_ids_by_hint(session, customer_id, text)
     )
     shown = api_key_hint(text)  # never echo a whole key
     if not found:
@@ -393,7 +368,7 @@ async def _resolve_target(
     return None, None, found[0], DEFAULT_CURRENCY
 
 
-async def _seed(session: AsyncSession, row: BudgetRow, now: datetime) -> None:
+async def _seed(session: Session, row: BudgetRow, now: datetime) -> None:
     """Count what the cycle already charged in the new budget's scope.
 
     Usage events record the service, not the key or the group a call came through: those
@@ -402,28 +377,24 @@ async def _seed(session: AsyncSession, row: BudgetRow, now: datetime) -> None:
     if row.scope not in ("all", "service"):
         return
     start, following = current_cycle(now)
-    query = select(func.sum(UsageEventRow.charge_pico)).where(
-        UsageEventRow.customer_id == row.customer_id,
-        UsageEventRow.currency == row.currency,
-        UsageEventRow.event_timestamp >= datetime.combine(start, datetime.min.time(), UTC),
-        UsageEventRow.event_timestamp < datetime.combine(following, datetime.min.time(), UTC),
+    already = await usage_queries.charged(
+        session,
+        row.customer_id,
+        row.currency,
+        datetime.combine(start, datetime.min.time(), UTC),
+        datetime.combine(following, datetime.min.time(), UTC),
+        service_id=row.service_id,
     )
-    if row.service_id is not None:
-        query = query.where(UsageEventRow.service_id == row.service_id)
-    already = int(await session.scalar(query) or 0)
     if already:
         await add_spend(session, {row.id: already}, start)
 
 
-async def _flush_or_conflict(session: AsyncSession, name: str) -> None:
-    try:
-        await session.flush()
-    except IntegrityError:
-        raise Conflict(f"you already have a budget named {name!r}; pick another name") from None
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"you already have a budget named {name!r}; pick another name")
 
 
 async def create_budget(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     body: BudgetCreate,
@@ -459,14 +430,16 @@ async def create_budget(
         currency=currency,
         created_at=now,
     )
-    session.add(row)
-    await _flush_or_conflict(session, name)
+    try:
+        await queries.insert(session, row)
+    except Duplicate:
+        raise _name_taken(name) from None
     await _seed(session, row, now)
     return (await _publics(session, catalog, [row], now))[0]
 
 
 async def update_budget(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     budget_id: uuid.UUID,
@@ -497,18 +470,18 @@ async def update_budget(
             raise Unprocessable(("body", "name"), "name must not be blank, e.g. 'monthly'")
         row.name = name
     row.cap_pico, row.alert_pico = cap, alert
-    await _flush_or_conflict(session, row.name)
+    try:
+        await queries.flush_unique(session)
+    except Duplicate:
+        raise _name_taken(row.name) from None
     return (await _publics(session, catalog, [row], now))[0]
 
 
-async def delete_budget(
-    session: AsyncSession, customer_id: uuid.UUID, budget_id: uuid.UUID
-) -> None:
+async def delete_budget(session: Session, customer_id: uuid.UUID, budget_id: uuid.UUID) -> None:
     """Delete one of the customer's budgets (its counters go with it).
 
     Raises:
         NotFound: No such budget of this customer.
     """
     row = await _find(session, customer_id, budget_id)
-    await session.delete(row)
-    await session.flush()
+    await queries.delete(session, row)

@@ -25,10 +25,6 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     LoggingStatusResponse,
     PreferenceAccountPublic,
@@ -41,9 +37,9 @@ from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.enrollments import normalize_code
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.routing.paths import is_uuid
-from unitysvc_server.storage.tables.aliases import AliasRow
-from unitysvc_server.storage.tables.broadcasts import BroadcastRow
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import preferences as queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.preferences import PreferenceRow
 
 __all__ = [
@@ -54,6 +50,7 @@ __all__ = [
     "clear_preference",
     "get_preference",
     "list_preferences",
+    "load_request_log_mode",
     "request_log_mode",
     "set_preference",
     "start_logging",
@@ -108,15 +105,11 @@ def _listed_service_path(catalog: Catalog, path: str) -> bool:
 
 
 async def _notification(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, path: str
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, path: str
 ) -> dict[str, Any]:
     head, _, rest = path.partition("/")
     if head == "b" and rest:
-        found = await session.scalar(
-            select(BroadcastRow.id).where(
-                BroadcastRow.customer_id == customer_id, BroadcastRow.name == rest
-            )
-        )
+        found = await queries.broadcast_id(session, customer_id, rest)
         if found is None:
             raise Unprocessable(
                 _LOC, f"you have no broadcast named {rest!r}; create it with POST /v1/broadcasts/"
@@ -124,15 +117,7 @@ async def _notification(
     elif head == "e" and rest:
         code = normalize_code(rest)
         found = (
-            None
-            if code is None
-            else await session.scalar(
-                select(EnrollmentRow.id).where(
-                    EnrollmentRow.customer_id == customer_id,
-                    EnrollmentRow.code == code,
-                    EnrollmentRow.status == "active",
-                )
-            )
+            None if code is None else await queries.active_enrollment_id(session, customer_id, code)
         )
         if found is None:
             raise Unprocessable(
@@ -151,17 +136,11 @@ async def _notification(
 
 
 async def _ai(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, path: str
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, path: str
 ) -> dict[str, Any]:
     head, _, rest = path.partition("/")
     if head == "a" and rest:
-        found = await session.scalar(
-            select(AliasRow.id).where(
-                AliasRow.customer_id == customer_id,
-                AliasRow.name == rest,
-                AliasRow.deactivated_at.is_(None),
-            )
-        )
+        found = await queries.live_alias_id(session, customer_id, rest)
         if found is None:
             raise Unprocessable(
                 _LOC, f"you have no alias named {rest!r}; create it with POST /v1/aliases/"
@@ -192,7 +171,7 @@ def _request_log(value: PreferenceValue | str) -> dict[str, Any]:
 
 
 async def _validated(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     name: str,
@@ -230,48 +209,45 @@ def _public(customer: Customer, name: str, stored: dict[str, Any] | None) -> Pre
     )
 
 
-async def _stored(session: AsyncSession, customer_id: uuid.UUID) -> dict[str, dict[str, Any]]:
-    rows = await session.scalars(
-        select(PreferenceRow).where(PreferenceRow.customer_id == customer_id)
-    )
-    return {row.name: row.value for row in rows}
+async def _stored(session: Session, customer_id: uuid.UUID) -> dict[str, dict[str, Any]]:
+    return await queries.values(session, customer_id)
 
 
-async def list_preferences(session: AsyncSession, customer: Customer) -> PreferencesPublic:
+async def list_preferences(session: Session, customer: Customer) -> PreferencesPublic:
     """Every preference, as the customer sees it (unset ones included)."""
     stored = await _stored(session, customer.id)
     return PreferencesPublic(data=[_public(customer, name, stored.get(name)) for name in NAMES])
 
 
-async def get_preference(session: AsyncSession, customer: Customer, name: str) -> PreferencePublic:
+async def get_preference(session: Session, customer: Customer, name: str) -> PreferencePublic:
     """One preference.
 
     Raises:
         NotFound: ``name`` is not a preference.
     """
-    row = await session.get(PreferenceRow, (customer.id, _check_name(name)))
+    row = await queries.get(session, customer.id, _check_name(name))
     return _public(customer, name, row.value if row is not None else None)
 
 
 async def _write(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, value: dict[str, Any] | None
+    session: Session, customer_id: uuid.UUID, name: str, value: dict[str, Any] | None
 ) -> None:
-    row = await session.get(PreferenceRow, (customer_id, name))
+    row = await queries.get(session, customer_id, name)
     if value is None:
         if row is not None:
-            await session.delete(row)
+            await queries.delete(session, row)
     elif row is None:
-        session.add(PreferenceRow(customer_id=customer_id, name=name, value=value))
+        queries.add(session, PreferenceRow(customer_id=customer_id, name=name, value=value))
     elif row.value != value:
         row.value = value
     try:
-        await session.flush()
-    except IntegrityError as exc:
+        await queries.flush_unique(session)
+    except Duplicate as exc:
         raise Conflict(f"the {name} preference was changed concurrently; retry") from exc
 
 
 async def set_preference(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer: Customer,
     name: str,
@@ -289,9 +265,7 @@ async def set_preference(
     return _public(customer, name, stored)
 
 
-async def clear_preference(
-    session: AsyncSession, customer: Customer, name: str
-) -> PreferencePublic:
+async def clear_preference(session: Session, customer: Customer, name: str) -> PreferencePublic:
     """Clear one preference (idempotent).
 
     Raises:
@@ -304,15 +278,23 @@ async def clear_preference(
 # -- request logging ------------------------------------------------------------------
 
 
-async def request_log_mode(session: AsyncSession, customer_id: uuid.UUID) -> RequestLogMode | None:
+async def request_log_mode(session: Session, customer_id: uuid.UUID) -> RequestLogMode | None:
     """The customer's request-logging mode, ``None`` when logging is off."""
-    row = await session.get(PreferenceRow, (customer_id, REQUEST_LOG))
+    row = await queries.get(session, customer_id, REQUEST_LOG)
     mode = row.value.get("mode") if row is not None else None
     return "complete" if mode == "complete" else "truncated" if mode == "truncated" else None
 
 
+async def load_request_log_mode(
+    sessions: Sessions, customer_id: uuid.UUID
+) -> RequestLogMode | None:
+    """:func:`request_log_mode` in a session of its own (the gateway's cache loader)."""
+    async with sessions() as session:
+        return await request_log_mode(session, customer_id)
+
+
 async def start_logging(
-    session: AsyncSession, customer_id: uuid.UUID, truncate_long_message: bool | None
+    session: Session, customer_id: uuid.UUID, truncate_long_message: bool | None
 ) -> LoggingStatusResponse:
     """``POST /request-logs/start``: set the ``request-log`` preference (idempotent).
 
@@ -329,7 +311,7 @@ async def start_logging(
     return LoggingStatusResponse(enabled=True)
 
 
-async def stop_logging(session: AsyncSession, customer_id: uuid.UUID) -> LoggingStatusResponse:
+async def stop_logging(session: Session, customer_id: uuid.UUID) -> LoggingStatusResponse:
     """``POST /request-logs/stop``: clear the ``request-log`` preference (idempotent)."""
     await _write(session, customer_id, REQUEST_LOG, None)
     return LoggingStatusResponse(enabled=False)

@@ -15,9 +15,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     RecurrentRequestCreate,
     RecurrentRequestPublic,
@@ -30,6 +27,8 @@ from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
+from unitysvc_server.storage.queries import recurrent_requests as queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
 __all__ = [
@@ -177,7 +176,7 @@ def recurrent_request_public(row: RecurrentRequestRow) -> RecurrentRequestPublic
 
 
 async def create_recurrent_request(
-    session: AsyncSession, customer_id: uuid.UUID, body: RecurrentRequestCreate
+    session: Session, customer_id: uuid.UUID, body: RecurrentRequestCreate
 ) -> RecurrentRequestRow:
     """Create a draft recurrent request.
 
@@ -197,13 +196,12 @@ async def create_recurrent_request(
         body_template=body.body_template,
         request_headers=_headers(body.request_headers),
     )
-    session.add(row)
-    await session.flush()
+    await queries.insert(session, row)
     return row
 
 
 async def schedule_gateway_call(
-    session: AsyncSession,
+    sessions: Sessions,
     customer_id: uuid.UUID,
     *,
     gateway_path: str,
@@ -213,11 +211,14 @@ async def schedule_gateway_call(
     schedule: dict[str, Any],
     first_run_at: datetime,
     name: str,
-) -> RecurrentRequestRow:
+) -> RecurrentRequestPublic:
     """Register a gateway call made through ``d/`` or ``r/``: an active recurrent request.
 
     It is visible and manageable like any other recurrent request; its first run is at
-    ``first_run_at``.
+    ``first_run_at``. Written and committed in a transaction of its own.
+
+    Returns:
+        The stored request, as the recurrent-requests API shows it.
 
     Raises:
         Unprocessable: The path, method, a header or the schedule is invalid.
@@ -235,13 +236,13 @@ async def schedule_gateway_call(
         schedule=_schedule(schedule),
         next_run_at=first_run_at,
     )
-    session.add(row)
-    await session.flush()
-    return row
+    async with sessions() as session, session.begin():
+        await queries.insert(session, row)
+        return recurrent_request_public(row)
 
 
 async def list_recurrent_requests(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     *,
     service_id: uuid.UUID | None,
@@ -251,26 +252,22 @@ async def list_recurrent_requests(
     limit: int,
 ) -> RecurrentRequestsPublic:
     """A page of the customer's recurrent requests, oldest first; ``count`` is the total."""
-    query = select(RecurrentRequestRow).where(RecurrentRequestRow.customer_id == customer_id)
-    if service_id is not None:
-        query = query.where(RecurrentRequestRow.service_id == service_id)
-    if enrollment_id is not None:
-        query = query.where(RecurrentRequestRow.enrollment_id == enrollment_id)
-    if status is not None:
-        query = query.where(RecurrentRequestRow.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(RecurrentRequestRow.created_at, RecurrentRequestRow.id)
-        .offset(skip)
-        .limit(limit)
+    total, rows = await queries.page(
+        session,
+        customer_id,
+        service_id=service_id,
+        enrollment_id=enrollment_id,
+        status=status,
+        skip=skip,
+        limit=limit,
     )
     return RecurrentRequestsPublic(
-        data=[recurrent_request_public(row) for row in rows], count=total or 0
+        data=[recurrent_request_public(row) for row in rows], count=total
     )
 
 
 async def get_recurrent_request(
-    session: AsyncSession, customer_id: uuid.UUID, request_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, request_id: uuid.UUID
 ) -> RecurrentRequestRow:
     """One of the customer's recurrent requests.
 
@@ -333,7 +330,7 @@ def _change_status(row: RecurrentRequestRow, target: str) -> None:
 
 
 async def update_recurrent_request(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     request_id: uuid.UUID,
     body: RecurrentRequestUpdate,
@@ -367,12 +364,12 @@ async def update_recurrent_request(
             row.next_run_at = next_run(row.schedule, now or utcnow())
     else:
         row.next_run_at = None
-    await session.flush()
+    await queries.flush(session)
     return row
 
 
 async def delete_recurrent_request(
-    session: AsyncSession, customer_id: uuid.UUID, request_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, request_id: uuid.UUID
 ) -> None:
     """Delete a recurrent request (the scheduler stops seeing it at once).
 
@@ -380,15 +377,14 @@ async def delete_recurrent_request(
         NotFound: No such request.
     """
     row = await get_recurrent_request(session, customer_id, request_id)
-    await session.delete(row)
-    await session.flush()
+    await queries.delete(session, row)
 
 
 # -- scheduler support ----------------------------------------------------------
 
 
 async def claim_due(
-    session: AsyncSession, now: datetime, *, limit: int = 100
+    session: Session, now: datetime, *, limit: int = 100
 ) -> list[RecurrentRequestRow]:
     """Claim the active requests due at ``now`` and advance their ``next_run_at``.
 
@@ -399,19 +395,7 @@ async def claim_due(
     intervals do not drift; runs missed while the server was down are skipped
     rather than replayed.
     """
-    rows = list(
-        await session.scalars(
-            select(RecurrentRequestRow)
-            .where(
-                RecurrentRequestRow.status == "active",
-                RecurrentRequestRow.next_run_at.is_not(None),
-                RecurrentRequestRow.next_run_at <= now,
-            )
-            .order_by(RecurrentRequestRow.next_run_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-    )
+    rows = list(await queries.due_for_update(session, now, limit))
     for row in rows:
         if row.schedule is None:
             row.next_run_at = None
@@ -421,21 +405,17 @@ async def claim_due(
             upcoming = next_run(row.schedule, now)
         # None: a one-shot schedule has had its run.
         row.next_run_at = upcoming
-    await session.flush()
+    await queries.flush(session)
     return rows
 
 
-async def next_due_at(session: AsyncSession) -> datetime | None:
+async def next_due_at(session: Session) -> datetime | None:
     """When the earliest active request is next due (``None``: nothing is scheduled)."""
-    return await session.scalar(
-        select(func.min(RecurrentRequestRow.next_run_at)).where(
-            RecurrentRequestRow.status == "active"
-        )
-    )
+    return await queries.next_due_at(session)
 
 
 async def record_run(
-    session: AsyncSession,
+    session: Session,
     request_id: uuid.UUID,
     *,
     fired_at: datetime,
@@ -455,16 +435,11 @@ async def record_run(
         error: A short, secret-free description of the failure, if any.
     """
     succeeded = 1 if status_code is not None and 200 <= status_code < 300 and not error else 0
-    await session.execute(
-        update(RecurrentRequestRow)
-        .where(RecurrentRequestRow.id == request_id)
-        .values(
-            last_run_at=fired_at,
-            run_count=RecurrentRequestRow.run_count + 1,
-            success_count=RecurrentRequestRow.success_count + succeeded,
-            failure_count=RecurrentRequestRow.failure_count + (1 - succeeded),
-            last_status_code=status_code,
-            last_error=error[:_ERROR_TEXT_LIMIT] if error else None,
-        )
-        .execution_options(synchronize_session=False)
+    await queries.record_run(
+        session,
+        request_id,
+        fired_at=fired_at,
+        succeeded=succeeded,
+        status_code=status_code,
+        error=error[:_ERROR_TEXT_LIMIT] if error else None,
     )

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from unitysvc_server.domain.recurrent_requests import claim_due, next_due_at, record_run
+from unitysvc_server.storage.queries import recurrent_requests as queries
+from unitysvc_server.storage.session import Sessions
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
 __all__ = [
@@ -112,43 +111,36 @@ Fire = Callable[[Job], Awaitable[FireResult]]
 
 
 async def lease_due(
-    sessionmaker: async_sessionmaker[AsyncSession], now: datetime, limit: int = 100
+    sessions: Sessions, now: datetime, limit: int = 100
 ) -> tuple[list[Job], datetime | None]:
     """Claim the rows due at ``now`` (advancing their next run) in one committed transaction.
 
     Returns:
         The claimed jobs, and when the earliest active request is next due afterwards.
     """
-    async with sessionmaker() as session, session.begin():
+    async with sessions() as session, session.begin():
         rows = await claim_due(session, now, limit=limit)
         return [Job.from_row(row) for row in rows], await next_due_at(session)
 
 
 async def store_run(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     job_id: uuid.UUID,
     result: FireResult,
     at: datetime,
 ) -> None:
     """Record a run's outcome: last run, counters, last status."""
-    async with sessionmaker() as session, session.begin():
+    async with sessions() as session, session.begin():
         await record_run(
             session, job_id, fired_at=at, status_code=result.status_code, error=result.error
         )
 
 
-async def load_job(
-    sessionmaker: async_sessionmaker[AsyncSession], request_id: uuid.UUID, customer_id: uuid.UUID
-) -> Job | None:
+async def load_job(sessions: Sessions, request_id: uuid.UUID, customer_id: uuid.UUID) -> Job | None:
     """The job of one of ``customer_id``'s recurrent requests, or ``None`` (not theirs,
     unknown, or cancelled)."""
-    async with sessionmaker() as session:
-        row = await session.scalar(
-            select(RecurrentRequestRow).where(
-                RecurrentRequestRow.id == request_id,
-                RecurrentRequestRow.customer_id == customer_id,
-            )
-        )
+    async with sessions() as session:
+        row = await queries.owned(session, request_id, customer_id)
         if row is None or row.status == "cancelled":
             return None
         return Job.from_row(row)

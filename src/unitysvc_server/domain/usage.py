@@ -27,12 +27,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import case, func, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import CycleUsageResponse, ServiceUsagePublic
 from unitysvc_server.catalog.model import Catalog, CatalogService, stable_id, thaw
 from unitysvc_server.domain.errors import Conflict, Unprocessable
+from unitysvc_server.storage.queries import usage as queries
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.usage import UsageEventRow
 
 __all__ = [
@@ -217,10 +216,10 @@ def _row_values(event: UsageEvent) -> dict[str, Any]:
     }
 
 
-async def write_usage_events(session: AsyncSession, events: Sequence[UsageEvent]) -> None:
+async def write_usage_events(session: Session, events: Sequence[UsageEvent]) -> None:
     """Insert a batch of usage events in one statement (the caller commits)."""
     if events:
-        await session.execute(insert(UsageEventRow), [_row_values(e) for e in events])
+        await queries.insert_events(session, [_row_values(e) for e in events])
 
 
 def _row_usage(row: UsageEventRow) -> Usage:
@@ -236,14 +235,10 @@ def _row_usage(row: UsageEventRow) -> Usage:
 
 
 async def usage_event_info(
-    session: AsyncSession, customer_id: uuid.UUID, event_id: uuid.UUID
+    session: Session, customer_id: uuid.UUID, event_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """The ``usage_event`` of a request-log detail, or ``None`` if there is none."""
-    row = await session.scalar(
-        select(UsageEventRow).where(
-            UsageEventRow.id == event_id, UsageEventRow.customer_id == customer_id
-        )
-    )
+    row = await queries.event(session, customer_id, event_id)
     if row is None:
         return None
     return {
@@ -281,7 +276,7 @@ def _midnight(day: date) -> datetime:
 
 
 async def cycle_usage(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer_id: uuid.UUID,
     cycle_start: date | None,
@@ -306,25 +301,9 @@ async def cycle_usage(
         days_elapsed = days_total
     else:
         days_elapsed = (today - start).days + 1
-    row = UsageEventRow
-    sums = [func.sum(getattr(row, name)) for name in (*_TOKEN_FIELDS, "bytes_in", "bytes_out")]
-    result = await session.execute(
-        select(
-            row.service_id,
-            row.channel,
-            row.currency,
-            func.count(),
-            func.sum(case((row.success, 1), else_=0)),
-            func.sum(row.charge_pico),
-            func.sum(row.duration_ms),
-            *sums,
-        )
-        .where(
-            row.customer_id == customer_id,
-            row.event_timestamp >= _midnight(start),
-            row.event_timestamp < _midnight(following),
-        )
-        .group_by(row.service_id, row.channel, row.currency)
+    metered_fields = (*_TOKEN_FIELDS, "bytes_in", "bytes_out")
+    result = await queries.cycle_groups(
+        session, customer_id, _midnight(start), _midnight(following), metered_fields
     )
     services: list[tuple[Decimal, str, ServiceUsagePublic]] = []
     currencies: set[str] = set()
@@ -335,7 +314,7 @@ async def cycle_usage(
         total += charge
         metrics: dict[str, float] = {
             name: int(value)
-            for name, value in zip((*_TOKEN_FIELDS, "bytes_in", "bytes_out"), metered, strict=True)
+            for name, value in zip(metered_fields, metered, strict=True)
             if value is not None
         }
         metrics["duration_seconds"] = int(duration or 0) / 1000

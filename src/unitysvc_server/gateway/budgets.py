@@ -7,7 +7,7 @@ and reads what they have counted this cycle. A budget already at or past its cap
 **402** naming the budget; one at or past its alert threshold adds
 ``x-unitysvc-budget-warning`` to the response. When the call's usage is metered (the body
 ended: a buffered answer's, or a stream's last event), its charge is added to every
-matched budget in one atomic statement (:func:`~unitysvc_server.domain.budget_spend.add_spend`)
+matched budget in one atomic statement (:func:`~unitysvc_server.domain.budget_spend.record_spend`)
 *before* the response's end reaches the caller, so the caller's next call is judged on it.
 
 Concurrency (docs/decisions.md, "Budgets and spend caps"): a call admitted while a budget
@@ -28,12 +28,12 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 from unitysvc_server.catalog.model import CatalogService
 from unitysvc_server.clock import utcnow
-from unitysvc_server.domain.budget_spend import add_spend, read_spend
-from unitysvc_server.domain.budgets import BudgetRule, budget_rules, current_cycle, from_units
+from unitysvc_server.domain.budget_spend import record_spend, spend_now
+from unitysvc_server.domain.budgets import BudgetRule, current_cycle, from_units, load_rules
+from unitysvc_server.domain.sessions import Sessions
 from unitysvc_server.domain.usage import DEFAULT_CURRENCY, UsageEvent, format_charge
 from unitysvc_server.gateway.contextcache import TTLCache
 from unitysvc_server.gateway.errors import GatewayError
@@ -157,7 +157,7 @@ class BudgetGate:
         ttl: Seconds a customer's budget list is cached (the bus drops it sooner).
     """
 
-    def __init__(self, sessionmaker: Any, ttl: float) -> None:
+    def __init__(self, sessionmaker: Sessions, ttl: float) -> None:
         self._sessionmaker = sessionmaker
         self._rules: TTLCache[uuid.UUID, tuple[BudgetRule, ...]] = TTLCache(ttl)
         self._pending: set[asyncio.Task[None]] = set()
@@ -171,8 +171,7 @@ class BudgetGate:
         """The customer's budgets (cached)."""
 
         async def load() -> tuple[tuple[BudgetRule, ...], uuid.UUID]:
-            async with self._sessionmaker() as session:
-                return await budget_rules(session, customer_id), customer_id
+            return await load_rules(self._sessionmaker, customer_id), customer_id
 
         return await self._rules.get_or_load(customer_id, load) or ()
 
@@ -199,8 +198,7 @@ class BudgetGate:
         if not matched:
             return None
         cycle_start, _ = current_cycle(utcnow())
-        async with self._sessionmaker() as session:
-            spent = await read_spend(session, [rule.id for rule in matched], cycle_start)
+        spent = await spend_now(self._sessionmaker, [rule.id for rule in matched], cycle_start)
         warnings: list[str] = []
         for rule in matched:
             used = spent.get(rule.id, 0)
@@ -233,8 +231,7 @@ class BudgetGate:
 
     async def _record(self, rules: Sequence[BudgetRule], cycle_start: date, units: int) -> None:
         try:
-            async with self._sessionmaker() as session, session.begin():
-                await add_spend(session, {rule.id: units for rule in rules}, cycle_start)
+            await record_spend(self._sessionmaker, {rule.id: units for rule in rules}, cycle_start)
             self.recorded += 1
         except Exception:
             logger.exception(

@@ -25,7 +25,7 @@ from unitysvc_server.domain import customers
 from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
 from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
-from unitysvc_server.domain.preferences import request_log_mode
+from unitysvc_server.domain.preferences import load_request_log_mode
 from unitysvc_server.domain.recurrent_runs import FireResult, load_job
 from unitysvc_server.domain.request_logs import (
     LogMode,
@@ -206,9 +206,7 @@ class GatewayComponent:
 
     async def _preference(self, customer_id: uuid.UUID) -> LogMode | None:
         async def load() -> tuple[LogMode | None, uuid.UUID]:
-            async with self._runtime.sessionmaker() as session:
-                mode = await request_log_mode(session, customer_id)
-            return mode, customer_id
+            return await load_request_log_mode(self._runtime.sessionmaker, customer_id), customer_id
 
         return await self._preference_cache.get_or_load(customer_id, load)
 

@@ -30,7 +30,6 @@ from datetime import datetime
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.recurrent_runs import (
@@ -41,6 +40,7 @@ from unitysvc_server.domain.recurrent_runs import (
     lease_due,
     store_run,
 )
+from unitysvc_server.domain.sessions import Sessions
 
 logger = logging.getLogger("unitysvc_server.gateway.scheduler")
 
@@ -87,7 +87,7 @@ class Scheduler:
 
     def __init__(
         self,
-        sessionmaker: async_sessionmaker[AsyncSession],
+        sessionmaker: Sessions,
         fire: Fire,
         spawn: Callable[[Coroutine[Any, Any, None]], object],
         *,

@@ -25,14 +25,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import DomainError
-from unitysvc_server.domain.recurrent_requests import (
-    recurrent_request_public,
-    schedule_gateway_call,
-)
+from unitysvc_server.domain.recurrent_requests import schedule_gateway_call
+from unitysvc_server.domain.sessions import Sessions
 from unitysvc_server.gateway.errors import error_response
 from unitysvc_server.gateway.pipeline import (
     BytesBody,
@@ -117,7 +113,7 @@ def _body_template(body: bytes) -> dict[str, Any] | GatewayResponse:
 def schedule_stage(
     inner: Handler,
     *,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    sessionmaker: Sessions,
     wake: Callable[[], None],
     clock: Callable[[], datetime] = utcnow,
 ) -> Handler:
@@ -159,31 +155,29 @@ def schedule_stage(
             kind = "delayed"
             schedule = {"schedule_type": "once", "run_at": first.isoformat()}
         try:
-            async with sessionmaker() as session, session.begin():
-                row = await schedule_gateway_call(
-                    session,
-                    request.caller.customer_id,
-                    gateway_path=path,
-                    method=request.method,
-                    body_template=template or None,
-                    headers=stored_headers(request.headers),
-                    schedule=schedule,
-                    first_run_at=first,
-                    name=f"{kind} {request.method} {path.split('?', 1)[0]}",
-                )
-                public = recurrent_request_public(row)
+            public = await schedule_gateway_call(
+                sessionmaker,
+                request.caller.customer_id,
+                gateway_path=path,
+                method=request.method,
+                body_template=template or None,
+                headers=stored_headers(request.headers),
+                schedule=schedule,
+                first_run_at=first,
+                name=f"{kind} {request.method} {path.split('?', 1)[0]}",
+            )
         except DomainError as exc:
             return _bad(400, f"cannot schedule this call: {exc.detail}")
         wake()
-        location = f"/v1/recurrent-requests/{row.id}"
+        location = f"/v1/recurrent-requests/{public.id}"
         payload = {
-            "id": str(row.id),
-            "recurrent_request_id": str(row.id),
+            "id": str(public.id),
+            "recurrent_request_id": str(public.id),
             "kind": kind,
             "status": public.status,
             "request_path": path,
-            "http_method": row.http_method,
-            "schedule": row.schedule,
+            "http_method": public.http_method,
+            "schedule": public.schedule,
             "next_run_at": first.isoformat(),
             "url": location,
         }
