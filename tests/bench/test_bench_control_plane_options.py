@@ -60,6 +60,7 @@ def test_database_url_from_the_environment(
         (["--database-url", "sqlite:///x.db"], "--database-url: a PostgreSQL server"),
         (["--baseline", "/no/such/baseline.json"], "--baseline: no such file"),
         (["--compare-src", "/"], "--compare-src: / holds no unitysvc_server package"),
+        (["--only", "logs,nope"], "--only: some of cpu, byok, logs, workers"),
     ],
 )
 def test_bad_options_are_refused_by_name(
@@ -69,6 +70,22 @@ def test_bad_options_are_refused_by_name(
         bench.parse_args(argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_only_some_rows(bench: ModuleType) -> None:
+    assert bench.parse_args([]).only == frozenset(bench.SECTIONS)
+    assert bench.parse_args(["--only", "logs, workers"]).only == {"logs", "workers"}
+    figures = {"first_ms": 10.0, "last_ms": 11.0, "ratio": 1.1}
+    results = {
+        "backends": ["SQLite"],
+        "logs": {"10000": {"SQLite": {"skip": figures, "cursor": figures}}},
+    }
+    table, _ = bench.rows_of(results, None)
+    assert [row[0] for row in table] == [
+        "request logs 10k, skip: first / last ms",
+        "request logs 10k, cursor: first / last ms",
+    ]
+    assert table[0][1:] == ["10.0 / 11.0 (1.10x)", "-", "last <= 1.2x first", "ok"]
 
 
 def _logs_server(rows: int, cursor: str | None, next_field: str | None) -> httpx.MockTransport:

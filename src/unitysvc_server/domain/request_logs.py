@@ -261,7 +261,7 @@ async def list_request_logs(
     began = now or utcnow()
     windowed = _windowed(filters, began)
     total = await queries.count_for(session, customer_id, windowed)
-    rows = await queries.page_at(session, customer_id, windowed, skip, limit)
+    rows = await queries.page_at(session, customer_id, windowed, skip, limit, total)
     return _page(rows, skip, limit, total, began)
 
 

@@ -45,6 +45,7 @@ class LogFilters:
 
 
 _NEWEST_FIRST = (RequestLogRow.event_timestamp.desc(), RequestLogRow.id.desc())
+_OLDEST_FIRST = (RequestLogRow.event_timestamp.asc(), RequestLogRow.id.asc())
 
 
 def _conditions(customer_id: uuid.UUID, filters: LogFilters) -> list[ColumnElement[bool]]:
@@ -93,29 +94,55 @@ async def count_for(session: Session, customer_id: uuid.UUID, filters: LogFilter
     """How many of the customer's rows match ``filters``."""
     return (
         await session.scalar(
-            select(func.count(RequestLogRow.id)).where(*_conditions(customer_id, filters))
+            select(func.count())
+            .select_from(RequestLogRow)
+            .where(*_conditions(customer_id, filters))
         )
         or 0
     )
 
 
 async def page_at(
-    session: Session, customer_id: uuid.UUID, filters: LogFilters, skip: int, limit: int
+    session: Session,
+    customer_id: uuid.UUID,
+    filters: LogFilters,
+    skip: int,
+    limit: int,
+    total: int,
 ) -> list[RequestLogRow]:
-    """The matching rows ``skip`` to ``skip + limit``, newest first."""
+    """The matching rows ``skip`` to ``skip + limit``, newest first, of ``total`` matching.
+
+    A page nearer the oldest row than the newest is read from the oldest end: the last
+    page of a long list costs what the first does.
+    """
+    after = total - skip - limit  # matching rows older than the page
+    if skip >= total:
+        return []
+    conditions = _conditions(customer_id, filters)
+    if after < skip:
+        # OFFSET still walks the index entries it skips: walk the fewer ones.
+        ids = (
+            select(RequestLogRow.id)
+            .where(*conditions)
+            .order_by(*_OLDEST_FIRST)
+            .offset(max(after, 0))
+            .limit(min(limit, total - skip))
+        )
+    else:
+        ids = (
+            select(RequestLogRow.id)
+            .where(*conditions)
+            .order_by(*_NEWEST_FIRST)
+            .offset(skip)
+            .limit(limit)
+        )
     # The page's ids by the index alone (OFFSET discards index entries, not rows), then
     # its rows.
-    ids = (
-        select(RequestLogRow.id)
-        .where(*_conditions(customer_id, filters))
-        .order_by(*_NEWEST_FIRST)
-        .offset(skip)
-        .limit(limit)
-        .scalar_subquery()
-    )
     return list(
         await session.scalars(
-            select(RequestLogRow).where(RequestLogRow.id.in_(ids)).order_by(*_NEWEST_FIRST)
+            select(RequestLogRow)
+            .where(RequestLogRow.id.in_(ids.scalar_subquery()))
+            .order_by(*_NEWEST_FIRST)
         )
     )
 
