@@ -25,6 +25,9 @@ with ``wrk`` as the load generator (``apt-get install -y wrk``):
   ``ANALYZE``d after seeding, as autovacuum would have by then.
 * Gateway throughput at concurrency 20 with ``--workers 1`` vs ``--workers 2``, when
   ``usvc server start --help`` lists ``--workers`` ("n/a" otherwise). Target: >= 1.7x.
+  Beside it, the CPU per request of the server, the bench upstream, wrk and the
+  PostgreSQL backends in the 1-worker run, the ratio that leaves possible on this
+  machine's cores (:func:`ceiling`), and the cores the server got with the load average.
 * Gateway throughput at concurrency 20, BYOK vs not (``bench_gateway.py``'s two channels).
   Target: BYOK >= 0.8x.
 
@@ -47,6 +50,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -741,9 +745,51 @@ def prepare(server: Server, workdir: Path, run: frozenset[str] = frozenset(SECTI
         gateway_rps(server, service, 1, workdir)
 
 
+def _processes() -> dict[int, tuple[int, float, str]]:
+    """Every process: pid -> (parent pid, CPU seconds, command line)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, float, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            command,
+        )
+    return found
+
+
+def cpu_shares(server: Server) -> dict[str, float]:
+    """CPU seconds so far of what a gateway run keeps busy besides the server: the bench
+    upstream (this process's child), wrk (reaped children of this process) and, on
+    PostgreSQL, the backends serving the server's database (by their process title)."""
+    database = server.database_url.rsplit("/", 1)[-1] if server.backend == "PostgreSQL" else None
+    upstream = postgres = 0.0
+    for parent, seconds, command in _processes().values():
+        if parent == os.getpid() and "bench_upstream:app" in command:
+            upstream += seconds
+        elif database and command.startswith("postgres: ") and f" {database} " in command:
+            postgres += seconds
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "server": cpu_seconds(server.pid),
+        "upstream": upstream,
+        "wrk": reaped.ru_utime + reaped.ru_stime,
+        "database": postgres,
+    }
+
+
 def workers_row(workdir: Path, up_port: int, backend: str, opts: Options) -> dict[str, Any]:
     """Gateway req/s at concurrency 20 on fresh servers with one worker and with two (each
-    stopped once measured)."""
+    stopped once measured), with the CPU each part of the run took per request and the
+    load average after it; and the ratio this machine allows (:func:`ceiling`)."""
     row: dict[str, Any] = {}
     for workers in (1, 2):
         with ExitStack() as own:
@@ -751,9 +797,31 @@ def workers_row(workdir: Path, up_port: int, backend: str, opts: Options) -> dic
                 own, workdir, up_port, backend, opts.postgres, ("--workers", str(workers))
             )
             gateway_rps(server, SERVICE_ID, 1, workdir)
-            row[str(workers)] = gateway_rps(server, SERVICE_ID, opts.duration, workdir)
+            before = cpu_shares(server)
+            run = gateway_rps(server, SERVICE_ID, opts.duration, workdir)
+            after = cpu_shares(server)
+            run["cpu_ms"] = {
+                part: (after[part] - before[part]) * 1000 / run["requests"] for part in after
+            }
+            run["server_cores"] = (after["server"] - before["server"]) / run["seconds"]
+            run["load_after"] = os.getloadavg()[0]
+            row[str(workers)] = run
     row["ratio"] = row["2"]["rps"] / row["1"]["rps"]
+    row["ceiling"] = ceiling(row["1"]["cpu_ms"], os.cpu_count() or 1)
     return row
+
+
+def ceiling(cpu_ms: dict[str, float], cores: int) -> float:
+    """The most two workers can give over one when everything runs on ``cores`` cores.
+
+    One worker is bound by its own CPU per request ``S``: at best one core's worth,
+    1000/S req/s. Two workers share the cores with the upstream, wrk and the database,
+    whose CPU per request grows with the throughput: at best ``cores`` * 1000 / (S +
+    the others) req/s, and never more than twice one worker.
+    """
+    server = cpu_ms["server"]
+    total = sum(cpu_ms.values())
+    return min(2.0, cores * server / total) if total else 0.0
 
 
 def profile(server: Server, opts: Options, workdir: Path) -> dict[str, Any]:
@@ -934,6 +1002,48 @@ def _workers_rows(
                 " / ".join(_ok(workers[b]["ratio"] >= TWO_WORKERS) for b in backends),
             ]
         )
+        if all("cpu_ms" in workers[b]["1"] for b in backends):
+            table.append(
+                [
+                    "  CPU ms/req server+upstream+wrk+db, 1 worker",
+                    *cells(
+                        lambda b: "+".join(
+                            f"{workers[b]['1']['cpu_ms'][part]:.2f}"
+                            for part in ("server", "upstream", "wrk", "database")
+                        )
+                    ),
+                    "",
+                    "",
+                ]
+            )
+            table.append(
+                [
+                    "  2 workers / 1 this machine allows",
+                    *cells(lambda b: f"{workers[b]['ceiling']:.2f}x"),
+                    "",
+                    "",
+                ]
+            )
+            table.append(
+                [
+                    "  cores the server used (load avg), 1 / 2 workers",
+                    *cells(
+                        lambda b: (
+                            f"{workers[b]['1']['server_cores']:.2f} "
+                            f"({workers[b]['1']['load_after']:.1f}) / "
+                            f"{workers[b]['2']['server_cores']:.2f} "
+                            f"({workers[b]['2']['load_after']:.1f})"
+                        )
+                    ),
+                    "",
+                    "",
+                ]
+            )
+            notes.append(
+                "workers: 'allows' = cores x server / (server + upstream + wrk + db) CPU per "
+                "request of the 1-worker run (capped at 2x): upstream, wrk and the database "
+                "share the machine's cores with the workers"
+            )
 
 
 def _byok_rows(
