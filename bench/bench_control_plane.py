@@ -21,9 +21,13 @@ with ``wrk`` as the load generator (``apt-get install -y wrk``):
   the first page vs the last one (median of sequential requests), with the contract's
   ``skip``/``limit`` and, when the server's OpenAPI document offers a cursor parameter on
   ``GET /v1/request-logs``, by cursor (the last page is reached by following the cursors;
-  "n/a" before the server has one). Target: last <= 1.2x first.
+  "n/a" before the server has one). Target: last <= 1.2x first. On PostgreSQL the table is
+  ``ANALYZE``d after seeding, as autovacuum would have by then.
 * Gateway throughput at concurrency 20 with ``--workers 1`` vs ``--workers 2``, when
   ``usvc server start --help`` lists ``--workers`` ("n/a" otherwise). Target: >= 1.7x.
+  Beside it, the CPU per request of the server, the bench upstream, wrk and the
+  PostgreSQL backends in the 1-worker run, the ratio that leaves possible on this
+  machine's cores (:func:`ceiling`), and the cores the server got with the load average.
 * Gateway throughput at concurrency 20, BYOK vs not (``bench_gateway.py``'s two channels).
   Target: BYOK >= 0.8x.
 
@@ -35,6 +39,7 @@ samples the SQLite server with py-spy (``pip install py-spy``) during ``PUT secr
     python bench/bench_control_plane.py                  # 10k and 100k rows, 10 s runs
         [--database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test | --no-postgres]
         [--compare-src OTHER/src | --baseline FILE] [--profile DIR] [--json] [--save FILE]
+        [--only cpu,byok,logs,workers]                   # some rows only (default: all)
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -85,6 +91,8 @@ PAGE = 200
 CURSOR_PARAMETERS = ("cursor", "after", "page_token", "starting_after")
 NEXT_CURSOR_FIELDS = ("next_cursor", "cursor", "next_page_token", "next")
 BACKENDS = ("SQLite", "PostgreSQL")
+#: The row groups ``--only`` can pick: PUT/CPU rows, BYOK, request-log pages, workers.
+SECTIONS = ("cpu", "byok", "logs", "workers")
 # Targets (issue 14).
 SQLITE_TAIL = 5.0
 SQLITE_VS_POSTGRES = 0.9
@@ -124,6 +132,7 @@ class Options:
     compare_src: Path | None
     as_json: bool
     save: Path | None
+    only: frozenset[str] = frozenset()
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
@@ -162,6 +171,10 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--profile", type=Path, help="directory for py-spy samples of the SQLite server"
     )
+    parser.add_argument(
+        "--only",
+        help=f"run only these rows, comma-separated, of {', '.join(SECTIONS)} (default: all)",
+    )
     parser.add_argument("--json", action="store_true", help="print raw results as JSON")
     parser.add_argument(
         "--save", type=Path, help="also write the raw results as JSON here (a later --baseline)"
@@ -195,6 +208,11 @@ def parse_args(argv: list[str] | None = None) -> Options:
             f"--compare-src: {args.compare_src} holds no unitysvc_server package; give the "
             "src/ directory of another checkout"
         )
+    only = frozenset(part.strip() for part in (args.only or "").split(",") if part.strip())
+    if only - set(SECTIONS):
+        parser.error(f"--only: some of {', '.join(SECTIONS)} (got {args.only})")
+    if args.profile is not None and "cpu" not in (only or SECTIONS):
+        parser.error("--profile samples the cpu rows: add cpu to --only")
     if args.profile is not None and py_spy_executable() is None:
         parser.error("--profile: py-spy is not on PATH nor beside python (pip install py-spy)")
     return Options(
@@ -207,6 +225,7 @@ def parse_args(argv: list[str] | None = None) -> Options:
         compare_src=args.compare_src.resolve() if args.compare_src else None,
         as_json=args.json,
         save=args.save,
+        only=only or frozenset(SECTIONS),
     )
 
 
@@ -414,6 +433,11 @@ async def _seed_request_logs(database_url: str, first: int, count: int) -> None:
                     batch = []
             if batch:
                 await conn.execute(logs.insert(), batch)
+            if conn.dialect.name == "postgresql":
+                # The planner's statistics as autovacuum keeps them on a table that grew
+                # over time; right after a bulk load they still say "empty", and every
+                # plan (the first page's too) sorts the whole table.
+                await conn.exec_driver_sql("ANALYZE request_logs")
     finally:
         await engine.dispose()
 
@@ -651,6 +675,7 @@ def measure(opts: Options) -> dict[str, Any]:
         "load_before": os.getloadavg(),
         "cpus": os.cpu_count(),
     }
+    run = opts.only
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="cpbench-")))
         up_port = start_upstream(stack, workdir)
@@ -661,8 +686,9 @@ def measure(opts: Options) -> dict[str, Any]:
             b: start_server(stack, workdir, up_port, b, opts.postgres, src=opts.compare_src)
             for b in (backends if opts.compare_src else ())
         }
+        results["backends"] = list(backends)
         for server in [*servers.values(), *before.values()]:
-            prepare(server, workdir)
+            prepare(server, workdir, run)
 
         def each(run: Callable[[Server], Any]) -> dict[str, Any]:
             return {backend: run(server) for backend, server in servers.items()}
@@ -671,7 +697,7 @@ def measure(opts: Options) -> dict[str, Any]:
             return load_with_cpu(server, label, 10, opts.duration, workdir)
 
         results["cpu"], results["cpu_before"] = {}, {}
-        for label in ENDPOINTS:
+        for label in ENDPOINTS if "cpu" in run else ():
             results["cpu"][label], results["cpu_before"][label] = {}, {}
             for backend, server in servers.items():
                 results["cpu"][label][backend] = cpu(label, server)
@@ -679,43 +705,91 @@ def measure(opts: Options) -> dict[str, Any]:
                     results["cpu_before"][label][backend] = cpu(label, before[backend])
         if not before:
             del results["cpu_before"]
-        results["put"] = results["cpu"]["PUT secret"]
-        results["byok"] = each(
-            lambda s: {
-                "plain": gateway_rps(s, SERVICE_ID, opts.duration, workdir),
-                "byok": gateway_rps(s, BYOK_SERVICE_ID, opts.duration, workdir),
+        if "cpu" in run:
+            results["put"] = results["cpu"]["PUT secret"]
+        else:
+            del results["cpu"]
+        if "byok" in run:
+            results["byok"] = each(
+                lambda s: {
+                    "plain": gateway_rps(s, SERVICE_ID, opts.duration, workdir),
+                    "byok": gateway_rps(s, BYOK_SERVICE_ID, opts.duration, workdir),
+                }
+            )
+        if "logs" in run:
+            results["logs"] = {
+                str(rows): each(lambda s, rows=rows: page_times(s, rows, opts.page_reps))
+                for rows in opts.log_rows
             }
-        )
-        results["logs"] = {
-            str(rows): each(lambda s, rows=rows: page_times(s, rows, opts.page_reps))
-            for rows in opts.log_rows
-        }
-        results["workers"] = (
-            {b: workers_row(workdir, up_port, b, opts) for b in backends}
-            if supports_workers()
-            else {"na": "usvc server start has no --workers option"}
-        )
+        if "workers" in run:
+            results["workers"] = (
+                {b: workers_row(workdir, up_port, b, opts) for b in backends}
+                if supports_workers()
+                else {"na": "usvc server start has no --workers option"}
+            )
         if opts.profile is not None:
             results["profile"] = profile(servers["SQLite"], opts, workdir)
     results["load_after"] = os.getloadavg()
     return results
 
 
-def prepare(server: Server, workdir: Path) -> None:
+def prepare(server: Server, workdir: Path, run: frozenset[str] = frozenset(SECTIONS)) -> None:
     """The secrets the rows use (the BYOK key, 50 to PUT and list), then a warm-up of each
-    path (pools, caches)."""
+    path the ``run`` rows take (pools, caches)."""
     set_secret(server.port, server.key, BYOK_SECRET, UPSTREAM_KEY)
     for name in SECRET_NAMES:
         set_secret(server.port, server.key, name, "bench-value-0123456789")
-    for label in ENDPOINTS:
+    for label in ENDPOINTS if "cpu" in run else ():
         load_with_cpu(server, label, 10, 1, workdir)
-    for service in (SERVICE_ID, BYOK_SERVICE_ID):
+    for service in (SERVICE_ID, BYOK_SERVICE_ID) if run & {"byok", "logs"} else ():
         gateway_rps(server, service, 1, workdir)
+
+
+def _processes() -> dict[int, tuple[int, float, str]]:
+    """Every process: pid -> (parent pid, CPU seconds, command line)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, tuple[int, float, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (
+            int(fields[1]),
+            (int(fields[11]) + int(fields[12])) / tick,
+            command,
+        )
+    return found
+
+
+def cpu_shares(server: Server) -> dict[str, float]:
+    """CPU seconds so far of what a gateway run keeps busy besides the server: the bench
+    upstream (this process's child), wrk (reaped children of this process) and, on
+    PostgreSQL, the backends serving the server's database (by their process title)."""
+    database = server.database_url.rsplit("/", 1)[-1] if server.backend == "PostgreSQL" else None
+    upstream = postgres = 0.0
+    for parent, seconds, command in _processes().values():
+        if parent == os.getpid() and "bench_upstream:app" in command:
+            upstream += seconds
+        elif database and command.startswith("postgres: ") and f" {database} " in command:
+            postgres += seconds
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "server": cpu_seconds(server.pid),
+        "upstream": upstream,
+        "wrk": reaped.ru_utime + reaped.ru_stime,
+        "database": postgres,
+    }
 
 
 def workers_row(workdir: Path, up_port: int, backend: str, opts: Options) -> dict[str, Any]:
     """Gateway req/s at concurrency 20 on fresh servers with one worker and with two (each
-    stopped once measured)."""
+    stopped once measured), with the CPU each part of the run took per request and the
+    load average after it; and the ratio this machine allows (:func:`ceiling`)."""
     row: dict[str, Any] = {}
     for workers in (1, 2):
         with ExitStack() as own:
@@ -723,9 +797,31 @@ def workers_row(workdir: Path, up_port: int, backend: str, opts: Options) -> dic
                 own, workdir, up_port, backend, opts.postgres, ("--workers", str(workers))
             )
             gateway_rps(server, SERVICE_ID, 1, workdir)
-            row[str(workers)] = gateway_rps(server, SERVICE_ID, opts.duration, workdir)
+            before = cpu_shares(server)
+            run = gateway_rps(server, SERVICE_ID, opts.duration, workdir)
+            after = cpu_shares(server)
+            run["cpu_ms"] = {
+                part: (after[part] - before[part]) * 1000 / run["requests"] for part in after
+            }
+            run["server_cores"] = (after["server"] - before["server"]) / run["seconds"]
+            run["load_after"] = os.getloadavg()[0]
+            row[str(workers)] = run
     row["ratio"] = row["2"]["rps"] / row["1"]["rps"]
+    row["ceiling"] = ceiling(row["1"]["cpu_ms"], os.cpu_count() or 1)
     return row
+
+
+def ceiling(cpu_ms: dict[str, float], cores: int) -> float:
+    """The most two workers can give over one when everything runs on ``cores`` cores.
+
+    One worker is bound by its own CPU per request ``S``: at best one core's worth,
+    1000/S req/s. Two workers share the cores with the upstream, wrk and the database,
+    whose CPU per request grows with the throughput: at best ``cores`` * 1000 / (S +
+    the others) req/s, and never more than twice one worker.
+    """
+    server = cpu_ms["server"]
+    total = sum(cpu_ms.values())
+    return min(2.0, cores * server / total) if total else 0.0
 
 
 def profile(server: Server, opts: Options, workdir: Path) -> dict[str, Any]:
@@ -754,14 +850,31 @@ def rows_of(
     results: dict[str, Any], baseline: dict[str, Any] | None
 ) -> tuple[list[list[str]], list[str]]:
     """The table ([row, SQLite, PostgreSQL, target, verdict] each) and its notes."""
-    backends = [b for b in BACKENDS if b in results["put"]]
+    backends = [b for b in BACKENDS if b in results.get("backends", results.get("put", ()))]
     table: list[list[str]] = []
     notes: list[str] = []
 
     def cells(render: Callable[[str], str]) -> list[str]:
         return [render(b) if b in backends else "-" for b in BACKENDS]
 
-    put = results["put"]
+    put = results.get("put", {})
+    if put:
+        _put_rows(table, put, backends, cells)
+    _cpu_rows(table, results, baseline, backends, cells)
+    _log_rows(table, notes, results.get("logs", {}), backends, cells)
+    if "workers" in results:
+        _workers_rows(table, notes, results["workers"], backends, cells)
+    if "byok" in results:
+        _byok_rows(table, results["byok"], backends, cells)
+    return table, notes
+
+
+Cells = Callable[[Callable[[str], str]], list[str]]
+
+
+def _put_rows(
+    table: list[list[str]], put: dict[str, Any], backends: list[str], cells: Cells
+) -> None:
     table.append(["PUT secret c10: writes/s", *cells(lambda b: f"{put[b]['rps']:.0f}"), "", ""])
     table.append(
         [
@@ -791,8 +904,17 @@ def rows_of(
                 _ok(ratio >= SQLITE_VS_POSTGRES),
             ]
         )
+
+
+def _cpu_rows(
+    table: list[list[str]],
+    results: dict[str, Any],
+    baseline: dict[str, Any] | None,
+    backends: list[str],
+    cells: Cells,
+) -> None:
     compared = "cpu_before" in results
-    for label, runs in results["cpu"].items():
+    for label, runs in results.get("cpu", {}).items():
         before = (
             (results if compared else baseline or {})
             .get("cpu_before" if compared else "cpu", {})
@@ -813,7 +935,16 @@ def rows_of(
                 " / ".join(verdicts),
             ]
         )
-    for rows, by_backend in results["logs"].items():
+
+
+def _log_rows(
+    table: list[list[str]],
+    notes: list[str],
+    logs: dict[str, Any],
+    backends: list[str],
+    cells: Cells,
+) -> None:
+    for rows, by_backend in logs.items():
         for how in ("skip", "cursor"):
             figures = {b: by_backend[b][how] for b in backends}
 
@@ -838,7 +969,15 @@ def rows_of(
                     verdict,
                 ]
             )
-    workers = results["workers"]
+
+
+def _workers_rows(
+    table: list[list[str]],
+    notes: list[str],
+    workers: dict[str, Any],
+    backends: list[str],
+    cells: Cells,
+) -> None:
     if "na" in workers:
         table.append(
             [
@@ -863,7 +1002,53 @@ def rows_of(
                 " / ".join(_ok(workers[b]["ratio"] >= TWO_WORKERS) for b in backends),
             ]
         )
-    byok = results["byok"]
+        if all("cpu_ms" in workers[b]["1"] for b in backends):
+            table.append(
+                [
+                    "  CPU ms/req server+upstream+wrk+db, 1 worker",
+                    *cells(
+                        lambda b: "+".join(
+                            f"{workers[b]['1']['cpu_ms'][part]:.2f}"
+                            for part in ("server", "upstream", "wrk", "database")
+                        )
+                    ),
+                    "",
+                    "",
+                ]
+            )
+            table.append(
+                [
+                    "  2 workers / 1 this machine allows",
+                    *cells(lambda b: f"{workers[b]['ceiling']:.2f}x"),
+                    "",
+                    "",
+                ]
+            )
+            table.append(
+                [
+                    "  cores the server used (load avg), 1 / 2 workers",
+                    *cells(
+                        lambda b: (
+                            f"{workers[b]['1']['server_cores']:.2f} "
+                            f"({workers[b]['1']['load_after']:.1f}) / "
+                            f"{workers[b]['2']['server_cores']:.2f} "
+                            f"({workers[b]['2']['load_after']:.1f})"
+                        )
+                    ),
+                    "",
+                    "",
+                ]
+            )
+            notes.append(
+                "workers: 'allows' = cores x server / (server + upstream + wrk + db) CPU per "
+                "request of the 1-worker run (capped at 2x): upstream, wrk and the database "
+                "share the machine's cores with the workers"
+            )
+
+
+def _byok_rows(
+    table: list[list[str]], byok: dict[str, Any], backends: list[str], cells: Cells
+) -> None:
     ratios = {b: byok[b]["byok"]["rps"] / byok[b]["plain"]["rps"] for b in backends}
     table.append(
         [
@@ -878,7 +1063,6 @@ def rows_of(
             " / ".join(_ok(ratios[b] >= BYOK_RATIO) for b in backends),
         ]
     )
-    return table, notes
 
 
 def report(results: dict[str, Any], opts: Options) -> None:

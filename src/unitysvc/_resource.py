@@ -90,6 +90,45 @@ def walk_offset(
         skip += len(batch)
 
 
+def walk_offset_or_cursor(
+    fetch: Callable[[int, int, str | None], Flow[PageT]],
+    items: Callable[[PageT], list[T]],
+    next_cursor: Callable[[PageT], str | None | NotGiven],
+    page_size: int,
+) -> PageFlow[T]:
+    """Walk a skip/limit list, continuing by the server's cursor when it gives one.
+
+    A server that answers with a next-page cursor (keyset pages: each costs what the
+    first does, and the total is counted once) is followed by it until it returns
+    none; one that does not (``next_cursor`` gives ``NOT_GIVEN``) is walked by
+    ``skip`` until a short page.
+
+    Args:
+        fetch: ``fetch(skip, limit, cursor)`` returns the flow of one page (``cursor``
+            is ``None`` for the first page and on servers without cursors).
+        items: Extracts the page's items.
+        next_cursor: The page's next cursor, ``None`` after the last page, or
+            ``NOT_GIVEN`` when the server sent no cursor field.
+        page_size: Rows per request.
+    """
+    if page_size < 1:
+        raise invalid_argument("page_size", page_size, "must be at least 1")
+    skip, cursor = 0, None
+    while True:
+        page = yield from fetch(skip, page_size, cursor)
+        batch = items(page)
+        yield Emit(batch)
+        following = next_cursor(page)
+        if isinstance(following, NotGiven):
+            if len(batch) < page_size:
+                return
+            skip += len(batch)
+        elif not following:
+            return
+        else:
+            skip, cursor = 0, following
+
+
 def walk_cursor(
     fetch: Callable[[str | None], Flow[PageT]],
     items: Callable[[PageT], list[T]],

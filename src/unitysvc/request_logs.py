@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Generic, Unpack
 from uuid import UUID
 
-from unitysvc._core import Flow, PageFlow, RequestOptions, parse
+from unitysvc._core import NOT_GIVEN, Flow, NotGiven, PageFlow, RequestOptions, parse
 from unitysvc._ops import Async, M, Sync, op, pager
-from unitysvc._resource import Resource, walk_offset
+from unitysvc._resource import Resource, walk_offset_or_cursor
 from unitysvc.models import (
     LoggingStatusResponse,
     RequestLogDetail,
@@ -61,9 +61,15 @@ class _RequestLogsOps(Resource[M], Generic[M]):
         error_source: str | None = None,
         error_type: str | None = None,
         gateway_source: str | None = None,
+        cursor: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Flow[RequestLogListResponse]:
-        """List request logs (no bodies); the last 24 hours unless a range is given."""
+        """List request logs (no bodies); the last 24 hours unless a range is given.
+
+        Args:
+            cursor: The ``next_cursor`` of the previous page (keyset paging, a unitysvc
+                server extension; not combined with ``skip``). Omit for the first page.
+        """
         response = yield from self._call(
             "GET",
             "/request-logs",
@@ -80,6 +86,7 @@ class _RequestLogsOps(Resource[M], Generic[M]):
                 "error_source": error_source,
                 "error_type": error_type,
                 "gateway_source": gateway_source,
+                "cursor": cursor,
             },
             options=options,
         )
@@ -96,9 +103,13 @@ class _RequestLogsOps(Resource[M], Generic[M]):
         page_size: int = 200,
         **options: Unpack[RequestOptions],
     ) -> PageFlow[RequestLogListItem]:
-        """Iterate over every matching request-log row, page by page."""
-        yield from walk_offset(
-            lambda skip, limit: _RequestLogsOps.list.flow(
+        """Iterate over every matching request-log row, page by page.
+
+        Follows the server's ``next_cursor`` when it gives one (each page as cheap as
+        the first); by ``skip``/``limit`` on a server without cursors.
+        """
+        yield from walk_offset_or_cursor(
+            lambda skip, limit, cursor: _RequestLogsOps.list.flow(
                 self,
                 skip=skip,
                 limit=limit,
@@ -106,9 +117,11 @@ class _RequestLogsOps(Resource[M], Generic[M]):
                 end_time=end_time,
                 service_id=service_id,
                 user_request_path=user_request_path,
+                cursor=cursor,
                 **options,
             ),
             lambda page: page.items,
+            _next_cursor,
             page_size,
         )
 
@@ -117,6 +130,11 @@ class _RequestLogsOps(Resource[M], Generic[M]):
         """Get one request log with its (redacted) request and response bodies."""
         response = yield from self._call("GET", f"/request-logs/{log_id}", options=options)
         return parse(RequestLogDetail, response)
+
+
+def _next_cursor(page: RequestLogListResponse) -> str | None | NotGiven:
+    # An older server sends no next_cursor at all: walk it by skip.
+    return page.next_cursor if "next_cursor" in page.model_fields_set else NOT_GIVEN
 
 
 class RequestLogs(_RequestLogsOps[Sync]):

@@ -11,6 +11,11 @@ rendered credentials) is dropped in all of them through the invalidation bus
 (:mod:`unitysvc_server.invalidation`: the shared file on SQLite, ``LISTEN``/``NOTIFY``
 on PostgreSQL, Redis pub/sub with ``--redis-url``), as for separate servers.
 
+Each worker knows its place (:func:`current_worker`): its index and a directory of the
+server's own, made by the parent before the fork and removed when the command ends,
+where the workers meet — ``GET /metrics`` gathers every worker's figures through it
+(:mod:`unitysvc_server.observability.gather`).
+
 The parent only supervises: ``SIGINT``/``SIGTERM`` reach every worker as ``SIGTERM``
 (each shuts down gracefully), and when one worker ends on its own the others are
 stopped and the command exits with its status — restarting is the process manager's job.
@@ -23,14 +28,42 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
-__all__ = ["reuseport_sockets", "run_workers"]
+__all__ = ["Worker", "current_worker", "reuseport_sockets", "run_workers"]
 
 logger = logging.getLogger("unitysvc_server.workers")
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """Which worker this process is, of how many, and where the workers meet.
+
+    Attributes:
+        index: This worker's number, from 0.
+        count: How many workers the server runs.
+        directory: The server's directory for its workers (private to its user).
+    """
+
+    index: int
+    count: int
+    directory: Path
+
+
+#: Set in a worker process right after the fork; ``None`` in a one-process server.
+_current: Worker | None = None
+
+
+def current_worker() -> Worker | None:
+    """This process's :class:`Worker`, or ``None`` when it is not a ``--workers`` child."""
+    return _current
 
 
 def reuseport_sockets(host: str, port: int, count: int) -> list[socket.socket]:
@@ -66,9 +99,14 @@ def _exit_code(exc: BaseException) -> int:
 
 
 def _worker(
-    index: int, sockets: list[socket.socket], serve: Callable[[int, socket.socket], None]
+    index: int,
+    sockets: list[socket.socket],
+    serve: Callable[[int, socket.socket], None],
+    directory: Path,
 ) -> None:
     """The forked child: serve one socket, then leave without running the parent's code."""
+    global _current
+    _current = Worker(index, len(sockets), directory)
     code = 0
     try:
         for number, other in enumerate(sockets):
@@ -91,16 +129,20 @@ def run_workers(sockets: list[socket.socket], serve: Callable[[int, socket.socke
         0 when every worker ended cleanly after a signal, else the first failure's status.
     """
     children: dict[int, int] = {}
+    directory = Path(tempfile.mkdtemp(prefix="unitysvc-workers-"))
     try:
-        for index in range(len(sockets)):
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child never returns
-                _worker(index, sockets, serve)
-            children[pid] = index
+        try:
+            for index in range(len(sockets)):
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child never returns
+                    _worker(index, sockets, serve, directory)
+                children[pid] = index
+        finally:
+            for sock in sockets:
+                sock.close()
+        return _supervise(children)
     finally:
-        for sock in sockets:
-            sock.close()
-    return _supervise(children)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _stop_all(children: dict[int, int]) -> None:

@@ -60,6 +60,7 @@ def test_database_url_from_the_environment(
         (["--database-url", "sqlite:///x.db"], "--database-url: a PostgreSQL server"),
         (["--baseline", "/no/such/baseline.json"], "--baseline: no such file"),
         (["--compare-src", "/"], "--compare-src: / holds no unitysvc_server package"),
+        (["--only", "logs,nope"], "--only: some of cpu, byok, logs, workers"),
     ],
 )
 def test_bad_options_are_refused_by_name(
@@ -69,6 +70,22 @@ def test_bad_options_are_refused_by_name(
         bench.parse_args(argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_only_some_rows(bench: ModuleType) -> None:
+    assert bench.parse_args([]).only == frozenset(bench.SECTIONS)
+    assert bench.parse_args(["--only", "logs, workers"]).only == {"logs", "workers"}
+    figures = {"first_ms": 10.0, "last_ms": 11.0, "ratio": 1.1}
+    results = {
+        "backends": ["SQLite"],
+        "logs": {"10000": {"SQLite": {"skip": figures, "cursor": figures}}},
+    }
+    table, _ = bench.rows_of(results, None)
+    assert [row[0] for row in table] == [
+        "request logs 10k, skip: first / last ms",
+        "request logs 10k, cursor: first / last ms",
+    ]
+    assert table[0][1:] == ["10.0 / 11.0 (1.10x)", "-", "last <= 1.2x first", "ok"]
 
 
 def _logs_server(rows: int, cursor: str | None, next_field: str | None) -> httpx.MockTransport:
@@ -174,3 +191,21 @@ def test_baseline_shape(bench: ModuleType) -> None:
     baseline = json.loads(bench.DEFAULT_BASELINE.read_text())
     for label in ("secrets.list", "groups.services", "PUT secret"):
         assert baseline["cpu"][label]["SQLite"]["cpu_ms"] > 0
+
+
+def test_the_workers_ceiling_counts_what_shares_the_cores(bench: ModuleType) -> None:
+    # One worker at 1 ms of CPU per request; the upstream, wrk and the database 0.25 ms
+    # together: two cores give two workers 2 * 1 / 1.25 = 1.6x at best.
+    costs = {"server": 1.0, "upstream": 0.15, "wrk": 0.05, "database": 0.05}
+    assert bench.ceiling(costs, 2) == pytest.approx(1.6)
+    assert bench.ceiling({"server": 1.0, "upstream": 0.0, "wrk": 0.0, "database": 0.0}, 4) == 2
+    run = {"rps": 100.0, "cpu_ms": costs, "server_cores": 0.9, "load_after": 2.0}
+    workers = {"1": run, "2": {**run, "rps": 150.0}, "ratio": 1.5, "ceiling": 1.6}
+    table, notes = bench.rows_of({"backends": ["SQLite"], "workers": {"SQLite": workers}}, None)
+    assert [row[1] for row in table] == [
+        "100 / 150 (1.50x)",
+        "1.00+0.15+0.05+0.05",
+        "1.60x",
+        "0.90 (2.0) / 0.90 (2.0)",
+    ]
+    assert any("share the machine's cores" in note for note in notes)

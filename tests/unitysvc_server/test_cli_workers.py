@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.fernet import Fernet
+from prometheus_client.parser import text_string_to_metric_families
 
 from unitysvc_server.testing import LocalPlatform, fresh_postgres_database
 
@@ -129,3 +130,48 @@ def test_workers_starting_on_a_fresh_data_dir_share_one_generated_secret_key(
             with httpx.Client(base_url=platform.api_url, headers=headers, timeout=30) as api:
                 values.add(api.get("/secrets/SHARED").json()["value"])
         assert values == {"readable"}
+
+
+def _gateway_requests(platform: LocalPlatform) -> tuple[float, set[str]]:
+    """One scrape of ``/metrics`` on a connection of its own: the gateway requests it
+    counts (every route but the control plane's), and the workers its gauges name."""
+    with httpx.Client(base_url=platform.gateway_url, timeout=30) as http:
+        answer = http.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert answer.status_code == 200, answer.text
+    counted, workers = 0.0, set()
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            if sample.name == "unitysvc_requests_total" and sample.labels["route"] != "v1":
+                counted += sample.value
+            if sample.name == "unitysvc_build_info":
+                workers.add(sample.labels["worker"])
+    return counted, workers
+
+
+def test_metrics_of_two_workers_count_the_whole_server(tmp_path: Path) -> None:
+    """Calls spread over both workers; every scrape — whichever worker takes it — counts
+    all of them, and names both workers in its per-process gauges."""
+    options: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "secret_key": Fernet.generate_key().decode(),
+        "admin_token": ADMIN_TOKEN,
+        "scheduler_enabled": False,
+        "process": True,
+        "workers": 2,
+        "metrics": True,
+    }
+    with LocalPlatform(**options) as platform:
+        deadline = time.monotonic() + 60
+        while len(_listening_pids(platform.settings.port)) < 2:
+            assert time.monotonic() < deadline, "the second worker never listened"
+            time.sleep(0.05)
+        key = platform.create_customer(f"metrics-{uuid.uuid4().hex[:8]}")
+        before, _ = _gateway_requests(platform)
+        assert _statuses(platform, key) == {404}  # CALLS calls, each on a new connection
+        # The door counts a call just after its last byte: poll, bounded.
+        deadline = time.monotonic() + 10
+        while _gateway_requests(platform)[0] < before + CALLS:
+            assert time.monotonic() < deadline, "not every call was counted"
+            time.sleep(0.05)
+        for _ in range(10):  # fresh connections: both workers take some of the scrapes
+            assert _gateway_requests(platform) == (before + CALLS, {"0", "1"})

@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
-
-from sqlalchemy import ColumnElement, func, insert, literal, or_, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
     RequestLogDetail,
@@ -29,6 +26,9 @@ from unitysvc_server.domain.errors import NotFound, Unprocessable
 from unitysvc_server.domain.pages import Cursor
 from unitysvc_server.domain.usage import usage_event_info
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
+from unitysvc_server.storage.queries import request_logs as queries
+from unitysvc_server.storage.queries.request_logs import LogFilters
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
 
 __all__ = [
@@ -129,23 +129,6 @@ class RequestLogRecord:
     response_body_full: bytes | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
-class LogFilters:
-    """The list endpoint's filters (all optional)."""
-
-    service_id: uuid.UUID | None = None
-    service_enrollment_id: uuid.UUID | None = None
-    status_min: int | None = None
-    status_max: int | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    user_request_path: str | None = None
-    error_source: str | None = None
-    error_type: str | None = None
-    gateway_source: str | None = None
-    recurrent_request_id: uuid.UUID | None = None
-
-
 def preview(body: bytes) -> tuple[bytes, bool]:
     """The inline preview of a body and whether it was cut."""
     if len(body) <= PREVIEW_LIMIT:
@@ -210,55 +193,20 @@ def _row_values(record: RequestLogRecord) -> dict[str, Any]:
     }
 
 
-async def write_log_rows(session: AsyncSession, rows: Sequence[RequestLogRecord]) -> None:
+async def write_log_rows(session: Session, rows: Sequence[RequestLogRecord]) -> None:
     """Insert a batch of log rows in one statement (the caller commits)."""
     if rows:
-        await session.execute(insert(RequestLogRow), [_row_values(record) for record in rows])
+        await queries.insert_rows(session, [_row_values(record) for record in rows])
 
 
 # -- reads -----------------------------------------------------------------------
 
 
-def _conditions(
-    customer_id: uuid.UUID, filters: LogFilters, now: datetime
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = [RequestLogRow.customer_id == customer_id]
-    start, end = filters.start_time, filters.end_time
-    if start is None and end is None:
-        start = now - DEFAULT_WINDOW
-    if start is not None:
-        conditions.append(RequestLogRow.event_timestamp >= start)
-    if end is not None:
-        conditions.append(RequestLogRow.event_timestamp <= end)
-    # Filters that each compare one column with the given value, when given.
-    compared: list[tuple[object, Callable[[], ColumnElement[bool]]]] = [
-        (filters.service_id, lambda: RequestLogRow.service_id == filters.service_id),
-        (
-            filters.service_enrollment_id,
-            lambda: RequestLogRow.service_enrollment_id == filters.service_enrollment_id,
-        ),
-        (
-            filters.recurrent_request_id,
-            lambda: RequestLogRow.recurrent_request_id == filters.recurrent_request_id,
-        ),
-        (filters.status_min, lambda: RequestLogRow.status_code >= filters.status_min),
-        (filters.status_max, lambda: RequestLogRow.status_code <= filters.status_max),
-        (filters.error_source, lambda: RequestLogRow.error_source == filters.error_source),
-        (filters.error_type, lambda: RequestLogRow.error_type == filters.error_type),
-        (filters.gateway_source, lambda: RequestLogRow.gateway_source == filters.gateway_source),
-    ]
-    conditions += [condition() for value, condition in compared if value is not None]
-    if filters.user_request_path:
-        prefix = filters.user_request_path.lstrip("/")
-        # Paths are stored as the gateway saw them; match with or without the
-        # leading slash so "p/echo" and "/p/echo" find the same rows.
-        conditions.append(
-            or_(
-                RequestLogRow.path.startswith(prefix, autoescape=True),
-                RequestLogRow.path.startswith("/" + prefix, autoescape=True),
-            )
-        )
-    return conditions
+def _windowed(filters: LogFilters, now: datetime) -> LogFilters:
+    # Neither end of the range given: the default window, ending now.
+    if filters.start_time is None and filters.end_time is None:
+        return replace(filters, start_time=now - DEFAULT_WINDOW)
+    return filters
 
 
 def _list_item(row: RequestLogRow) -> RequestLogListItem:
@@ -285,7 +233,7 @@ def _str(value: uuid.UUID | None) -> str | None:
 
 
 async def list_request_logs(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     filters: LogFilters,
     *,
@@ -311,45 +259,26 @@ async def list_request_logs(
             )
         return await _page_after(session, customer_id, filters, Cursor.decode(cursor), limit)
     began = now or utcnow()
-    conditions = _conditions(customer_id, filters, began)
-    total = await session.scalar(select(func.count(RequestLogRow.id)).where(*conditions)) or 0
-    # The page's ids by the index alone (OFFSET discards index entries, not rows), then
-    # its rows.
-    ids = (
-        select(RequestLogRow.id)
-        .where(*conditions)
-        .order_by(*_NEWEST_FIRST)
-        .offset(skip)
-        .limit(limit)
-        .scalar_subquery()
-    )
-    rows = list(
-        await session.scalars(
-            select(RequestLogRow).where(RequestLogRow.id.in_(ids)).order_by(*_NEWEST_FIRST)
-        )
-    )
+    windowed = _windowed(filters, began)
+    total = await queries.count_for(session, customer_id, windowed)
+    rows = await queries.page_at(session, customer_id, windowed, skip, limit, total)
     return _page(rows, skip, limit, total, began)
 
 
-_NEWEST_FIRST = (RequestLogRow.event_timestamp.desc(), RequestLogRow.id.desc())
-
-
 async def _page_after(
-    session: AsyncSession,
+    session: Session,
     customer_id: uuid.UUID,
     filters: LogFilters,
     cursor: Cursor,
     limit: int,
 ) -> RequestLogListResponse:
-    conditions = _conditions(customer_id, filters, cursor.began)
-    after = tuple_(RequestLogRow.event_timestamp, RequestLogRow.id) < tuple_(
-        literal(cursor.after, RequestLogRow.event_timestamp.type),
-        literal(cursor.after_id, RequestLogRow.id.type),
-    )
-    rows = list(
-        await session.scalars(
-            select(RequestLogRow).where(*conditions, after).order_by(*_NEWEST_FIRST).limit(limit)
-        )
+    rows = await queries.page_after(
+        session,
+        customer_id,
+        _windowed(filters, cursor.began),
+        cursor.after,
+        cursor.after_id,
+        limit,
     )
     return _page(rows, cursor.position, limit, cursor.total, cursor.began)
 
@@ -377,18 +306,14 @@ def _page(
 
 
 async def get_request_log(
-    session: AsyncSession, customer_id: uuid.UUID, log_id: uuid.UUID, store: ObjectStore
+    session: Session, customer_id: uuid.UUID, log_id: uuid.UUID, store: ObjectStore
 ) -> RequestLogDetail:
     """One log row with its bodies: the full ones from the object store when kept.
 
     Raises:
         NotFound: No such row for this customer.
     """
-    row = await session.scalar(
-        select(RequestLogRow).where(
-            RequestLogRow.id == log_id, RequestLogRow.customer_id == customer_id
-        )
-    )
+    row = await queries.row_for(session, customer_id, log_id)
     if row is None:
         raise NotFound(f"request log {log_id} not found")
     request_body = await _full_body(

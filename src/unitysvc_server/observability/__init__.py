@@ -7,6 +7,7 @@ off, so a platform without them runs exactly the code it ran before):
 * :mod:`.metrics` (``prometheus_client``) — imported only with ``--metrics``;
 * :mod:`.tracing` (OpenTelemetry SDK, the ``otel`` extra) — imported only with
   ``--otel-endpoint``;
+* :mod:`.gather` — with ``--workers N``, ``/metrics`` answers for every worker;
 * :mod:`.endpoint` — ``GET /metrics``: 404 when off, the admin token unless public.
 """
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from unitysvc_server.gateway.dispatcher import Resolver
     from unitysvc_server.gateway.h1client import UpstreamPool
     from unitysvc_server.gateway.ssrf import Destinations
+    from unitysvc_server.observability.gather import WorkerMetrics
     from unitysvc_server.observability.metrics import PlatformMetrics
     from unitysvc_server.observability.tracing import Tracing
     from unitysvc_server.runtime import Runtime
@@ -53,6 +55,7 @@ class Observability:
         self.settings = settings
         self.metrics: PlatformMetrics | None = None
         self.tracing: Tracing | None = None
+        self._workers: WorkerMetrics | None = None
         if settings.otel_endpoint is not None:
             try:
                 from unitysvc_server.observability.tracing import Tracing
@@ -75,16 +78,39 @@ class Observability:
         used)."""
         if self.settings.metrics and self.metrics is None:
             from unitysvc_server.observability.metrics import PlatformMetrics
+            from unitysvc_server.workers import current_worker
 
             self.metrics = PlatformMetrics(runtime)
+            worker = current_worker()
+            if worker is not None and worker.count > 1:
+                from unitysvc_server.observability.gather import WorkerMetrics
+
+                self._workers = WorkerMetrics(worker, self.metrics.registry)
 
     async def start(self, runtime: Runtime) -> None:
-        """Nothing to start: everything is made by :meth:`attach`."""
+        """In a ``--workers`` server, answer the other workers' scrapes."""
+        if self._workers is not None:
+            await self._workers.start()
 
     async def stop(self, runtime: Runtime) -> None:
         """Send the spans still queued (started first, this stops after the gateway)."""
+        if self._workers is not None:
+            await self._workers.stop()
         if self.tracing is not None:
             self.tracing.shutdown()
+
+    async def render_metrics(self) -> bytes:
+        """``/metrics``' body: this process's metrics, or every worker's with ``--workers``.
+
+        Raises:
+            RuntimeError: Metrics are off.
+            WorkerSilent: Another worker did not send its figures.
+        """
+        if self.metrics is None:
+            raise RuntimeError("metrics are off")
+        if self._workers is not None:
+            return await self._workers.render()
+        return self.metrics.render()
 
     # -- hooks for the API and the gateway -------------------------------------
 

@@ -62,9 +62,15 @@ class MetricsEndpoint:
                 [(b"www-authenticate", b'Bearer realm="metrics"')],
             )
             return
+        from unitysvc_server.observability.gather import WorkerSilent
         from unitysvc_server.observability.metrics import CONTENT_TYPE
 
-        body = metrics.render()
+        try:
+            body = await self._observability.render_metrics()
+        except WorkerSilent as exc:
+            # A partial sum would read as a counter reset: no figures rather than wrong ones.
+            await send_json(send, 503, {"detail": f"/metrics: {exc}; scrape again"})
+            return
         await send(
             {
                 "type": "http.response.start",

@@ -78,6 +78,36 @@ def test_the_total_is_counted_once_per_walk(
     assert listed(api, limit=5)["total_count"] == ROWS + 1  # a new walk counts again
 
 
+def test_skip_pages_near_the_oldest_row_hold_the_same_rows(
+    api: httpx.Client, platform: LocalPlatform
+) -> None:
+    """Pages past the middle are read from the oldest end (the last page costs what the
+    first does): the same rows in the same order, across a tie at the oldest instant,
+    a short last page, and nothing past the end."""
+    customer = customer_id_of(api)
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+    oldest = now - timedelta(seconds=ROWS)
+    stamps = [now - timedelta(seconds=i) for i in range(ROWS - 10)] + [oldest] * 10
+    insert(platform, [record(customer, f"o{i}", event_timestamp=t) for i, t in enumerate(stamps)])
+    rows = [item["log_id"] for item in listed(api, limit=200)["items"]]
+    assert len(rows) == ROWS
+    for limit in (1, 4, 7):
+        for skip in range(ROWS + 2):
+            page = listed(api, limit=limit, skip=skip)
+            assert [item["log_id"] for item in page["items"]] == rows[skip : skip + limit], (
+                limit,
+                skip,
+            )
+            assert (page["total_count"], page["skip"], page["limit"]) == (ROWS, skip, limit)
+    filtered = listed(api, limit=3, skip=ROWS - 12, end_time=oldest.isoformat())
+    assert filtered["total_count"] == 10
+    assert [item["log_id"] for item in filtered["items"]] == []
+    assert [
+        item["log_id"]
+        for item in listed(api, limit=3, skip=8, end_time=oldest.isoformat())["items"]
+    ] == rows[-2:]
+
+
 @pytest.mark.parametrize("cursor", ["nonsense", "eyJhIjoxfQ", "x" * 1001])
 def test_a_bad_cursor_is_a_422_naming_it(api: httpx.Client, cursor: str) -> None:
     response = api.get("/request-logs", params={"cursor": cursor})
