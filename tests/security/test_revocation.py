@@ -44,9 +44,16 @@ ADMIN_TOKEN = "admin-" + uuid.uuid4().hex
 NOWHERE = f"/p/{uuid.UUID(int=0)}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def two_servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[LocalPlatform]]:
-    """Two server processes on one database, sharing data dir and secret key."""
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def two_servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[LocalPlatform]]:
+    """Two server processes on one database, sharing data dir and secret key.
+
+    One pair per database for the module: every test works with a customer of its own,
+    and starting a process costs more than the test does with it.
+    """
+    tmp_path = tmp_path_factory.mktemp("two-servers")
     with contextlib.ExitStack() as stack:
         database_url = None
         if request.param == "postgresql":

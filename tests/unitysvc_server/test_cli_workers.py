@@ -72,13 +72,20 @@ def _listening_pids(port: int) -> set[int]:
     return pids
 
 
+def _fresh_connections(base_url: str, **kwargs: Any) -> httpx.Client:
+    """A client that opens a new connection for every call (no keep-alive): the kernel
+    hands each to one of the workers' sockets. One client, not one per call: each new
+    client builds its TLS context, which costs more than the call."""
+    return httpx.Client(
+        base_url=base_url, timeout=30, limits=httpx.Limits(max_keepalive_connections=0), **kwargs
+    )
+
+
 def _statuses(platform: LocalPlatform, key: str, path: str = NOWHERE) -> set[int]:
     """The statuses of ``CALLS`` calls of ``path``, each on a connection of its own."""
-    seen: set[int] = set()
-    for _ in range(CALLS):
-        with httpx.Client(base_url=platform.gateway_url, timeout=30) as http:
-            seen.add(http.get(path, headers={"Authorization": f"Bearer {key}"}).status_code)
-    return seen
+    headers = {"Authorization": f"Bearer {key}"}
+    with _fresh_connections(platform.gateway_url) as http:
+        return {http.get(path, headers=headers).status_code for _ in range(CALLS)}
 
 
 def test_two_workers_listen_and_refuse_a_revoked_key_at_once(
@@ -125,10 +132,9 @@ def test_workers_starting_on_a_fresh_data_dir_share_one_generated_secret_key(
         with httpx.Client(base_url=platform.api_url, headers=headers, timeout=30) as api:
             stored = api.put("/secrets/SHARED", json={"value": "readable", "sensitive": False})
             assert stored.status_code == 201, stored.text
-        values = set()
-        for _ in range(CALLS):  # fresh connections: every worker decrypts it
-            with httpx.Client(base_url=platform.api_url, headers=headers, timeout=30) as api:
-                values.add(api.get("/secrets/SHARED").json()["value"])
+        # Fresh connections: every worker decrypts it.
+        with _fresh_connections(platform.api_url, headers=headers) as api:
+            values = {api.get("/secrets/SHARED").json()["value"] for _ in range(CALLS)}
         assert values == {"readable"}
 
 
