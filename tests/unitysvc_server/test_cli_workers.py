@@ -138,11 +138,11 @@ def test_workers_starting_on_a_fresh_data_dir_share_one_generated_secret_key(
         assert values == {"readable"}
 
 
-def _gateway_requests(platform: LocalPlatform) -> tuple[float, set[str]]:
-    """One scrape of ``/metrics`` on a connection of its own: the gateway requests it
-    counts (every route but the control plane's), and the workers its gauges name."""
-    with httpx.Client(base_url=platform.gateway_url, timeout=30) as http:
-        answer = http.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+def _gateway_requests(http: httpx.Client) -> tuple[float, set[str]]:
+    """One scrape of ``/metrics`` (``http`` opens a connection per call): the gateway
+    requests it counts (every route but the control plane's), and the workers its
+    gauges name."""
+    answer = http.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert answer.status_code == 200, answer.text
     counted, workers = 0.0, set()
     for family in text_string_to_metric_families(answer.text):
@@ -172,12 +172,13 @@ def test_metrics_of_two_workers_count_the_whole_server(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the second worker never listened"
             time.sleep(0.05)
         key = platform.create_customer(f"metrics-{uuid.uuid4().hex[:8]}")
-        before, _ = _gateway_requests(platform)
-        assert _statuses(platform, key) == {404}  # CALLS calls, each on a new connection
-        # The door counts a call just after its last byte: poll, bounded.
-        deadline = time.monotonic() + 10
-        while _gateway_requests(platform)[0] < before + CALLS:
-            assert time.monotonic() < deadline, "not every call was counted"
-            time.sleep(0.05)
-        for _ in range(10):  # fresh connections: both workers take some of the scrapes
-            assert _gateway_requests(platform) == (before + CALLS, {"0", "1"})
+        with _fresh_connections(platform.gateway_url) as scraper:
+            before, _ = _gateway_requests(scraper)
+            assert _statuses(platform, key) == {404}  # CALLS calls, each on a new connection
+            # The door counts a call just after its last byte: poll, bounded.
+            deadline = time.monotonic() + 10
+            while _gateway_requests(scraper)[0] < before + CALLS:
+                assert time.monotonic() < deadline, "not every call was counted"
+                time.sleep(0.05)
+            for _ in range(10):  # fresh connections: both workers take some of the scrapes
+                assert _gateway_requests(scraper) == (before + CALLS, {"0", "1"})
