@@ -13,18 +13,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc_server.config import Settings
 from unitysvc_server.domain import customers
 from unitysvc_server.domain.customers import DeletedCustomer, KeyInfo
 from unitysvc_server.invalidation import make_bus
 from unitysvc_server.storage import db
 from unitysvc_server.storage.objects import ObjectStore
+from unitysvc_server.storage.session import Session
 
 
 @asynccontextmanager
-async def _transaction(settings: Settings) -> AsyncIterator[AsyncSession]:
+async def _transaction(settings: Settings) -> AsyncIterator[Session]:
     """One committed transaction whose invalidations reach every server before exit."""
     engine = db.engine_for(settings)
     bus = make_bus(settings.resolved_database_url, settings.redis_url)
