@@ -28,6 +28,8 @@ with ``wrk`` as the load generator (``apt-get install -y wrk``):
   Beside it, the CPU per request of the server, the bench upstream, wrk and the
   PostgreSQL backends in the 1-worker run, the ratio that leaves possible on this
   machine's cores (:func:`ceiling`), and the cores the server got with the load average.
+  The same for the control plane alone (``GET /v1/secrets/`` at concurrency 20: no
+  upstream shares the cores).
 * Gateway throughput at concurrency 20, BYOK vs not (``bench_gateway.py``'s two channels).
   Target: BYOK >= 0.8x.
 
@@ -791,24 +793,42 @@ def workers_row(workdir: Path, up_port: int, backend: str, opts: Options) -> dic
     stopped once measured), with the CPU each part of the run took per request and the
     load average after it; and the ratio this machine allows (:func:`ceiling`)."""
     row: dict[str, Any] = {}
+    listing: dict[str, Any] = {}
     for workers in (1, 2):
         with ExitStack() as own:
             server = start_server(
                 own, workdir, up_port, backend, opts.postgres, ("--workers", str(workers))
             )
             gateway_rps(server, SERVICE_ID, 1, workdir)
-            before = cpu_shares(server)
-            run = gateway_rps(server, SERVICE_ID, opts.duration, workdir)
-            after = cpu_shares(server)
-            run["cpu_ms"] = {
-                part: (after[part] - before[part]) * 1000 / run["requests"] for part in after
-            }
-            run["server_cores"] = (after["server"] - before["server"]) / run["seconds"]
-            run["load_after"] = os.getloadavg()[0]
-            row[str(workers)] = run
+            row[str(workers)] = _measured(
+                server, lambda s: gateway_rps(s, SERVICE_ID, opts.duration, workdir)
+            )
+            # The control plane alone (no upstream in the run): secrets.list at c20.
+            for name in SECRET_NAMES:
+                set_secret(server.port, server.key, name, "bench-value-0123456789")
+            load_with_cpu(server, "secrets.list", 20, 1, workdir)
+            listing[str(workers)] = _measured(
+                server, lambda s: load_with_cpu(s, "secrets.list", 20, opts.duration, workdir)
+            )
+    cores = os.cpu_count() or 1
     row["ratio"] = row["2"]["rps"] / row["1"]["rps"]
-    row["ceiling"] = ceiling(row["1"]["cpu_ms"], os.cpu_count() or 1)
+    row["ceiling"] = ceiling(row["1"]["cpu_ms"], cores)
+    listing["ratio"] = listing["2"]["rps"] / listing["1"]["rps"]
+    listing["ceiling"] = ceiling(listing["1"]["cpu_ms"], cores)
+    row["secrets.list"] = listing
     return row
+
+
+def _measured(server: Server, run_load: Callable[[Server], Any]) -> dict[str, Any]:
+    """``run_load(server)``'s wrk result with the CPU each part took per request, the cores the
+    server used and the load average after it."""
+    before = cpu_shares(server)
+    run: dict[str, Any] = run_load(server)
+    after = cpu_shares(server)
+    run["cpu_ms"] = {part: (after[part] - before[part]) * 1000 / run["requests"] for part in after}
+    run["server_cores"] = (after["server"] - before["server"]) / run["seconds"]
+    run["load_after"] = os.getloadavg()[0]
+    return run
 
 
 def ceiling(cpu_ms: dict[str, float], cores: int) -> float:
@@ -1037,6 +1057,21 @@ def _workers_rows(
                     ),
                     "",
                     "",
+                ]
+            )
+        if all("secrets.list" in workers[b] for b in backends):
+            listing = {b: workers[b]["secrets.list"] for b in backends}
+            table.append(
+                [
+                    "control plane c20 req/s (secrets.list), workers 1 / 2",
+                    *cells(
+                        lambda b: (
+                            f"{listing[b]['1']['rps']:.0f} / {listing[b]['2']['rps']:.0f} "
+                            f"({listing[b]['ratio']:.2f}x, allows {listing[b]['ceiling']:.2f}x)"
+                        )
+                    ),
+                    f">= {TWO_WORKERS:g}x",
+                    " / ".join(_ok(listing[b]["ratio"] >= TWO_WORKERS) for b in backends),
                 ]
             )
             notes.append(
