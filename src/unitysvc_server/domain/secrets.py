@@ -12,15 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
 from unitysvc.secrets import SECRET_NAME_PATTERN
 from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
+from unitysvc_server.storage.errors import Duplicate
+from unitysvc_server.storage.queries import secrets as queries
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.secrets import SecretRow
 
 # The SDK checks names before sending; both sides share its one rule.
@@ -94,23 +93,16 @@ def to_public(row: SecretFields, crypto: SecretBox) -> SecretPublic:
     )
 
 
-async def _effective_rows(session: AsyncSession, customer_id: uuid.UUID) -> list[SecretFields]:
-    # Core rows of the table: a list builds no ORM objects (about a third of its CPU).
-    table = SecretRow.__table__
-    rows = await session.execute(
-        select(table)
-        .where(table.c.customer_id == customer_id)
-        .order_by(table.c.name, table.c.shared)
-    )
+async def _effective_rows(session: Session, customer_id: uuid.UUID) -> list[SecretFields]:
     # Ordered by (name, shared): the personal row (shared=False) comes first.
     effective: dict[str, SecretFields] = {}
-    for row in rows:
+    for row in await queries.rows_by_name(session, customer_id):
         effective.setdefault(row.name, cast(SecretFields, row))
     return list(effective.values())
 
 
 async def list_secrets(
-    session: AsyncSession,
+    session: Session,
     crypto: SecretBox,
     customer_id: uuid.UUID,
     *,
@@ -123,29 +115,15 @@ async def list_secrets(
     return SecretsPublic(data=[to_public(r, crypto) for r in page], count=len(rows))
 
 
-async def _row(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, shared: bool, *, lock: bool = False
-) -> SecretRow | None:
-    query = select(SecretRow).where(
-        SecretRow.customer_id == customer_id,
-        SecretRow.name == name,
-        SecretRow.shared == shared,
-    )
-    if lock:
-        # PostgreSQL locks the row; on SQLite the write transaction starts here.
-        query = query.with_for_update()
-    return (await session.execute(query)).scalar_one_or_none()
-
-
 async def get_secret(
-    session: AsyncSession, crypto: SecretBox, customer_id: uuid.UUID, name: str
+    session: Session, crypto: SecretBox, customer_id: uuid.UUID, name: str
 ) -> SecretPublic:
     """The effective secret ``name`` (personal shadows shared).
 
     Raises:
         NotFound: The caller has no secret of that name.
     """
-    row = await _row(session, customer_id, name, False) or await _row(
+    row = await queries.row(session, customer_id, name, False) or await queries.row(
         session, customer_id, name, True
     )
     if row is None:
@@ -162,7 +140,7 @@ class SetResult:
 
 
 async def set_secret(
-    session: AsyncSession,
+    session: Session,
     crypto: SecretBox,
     customer_id: uuid.UUID,
     name: str,
@@ -184,7 +162,7 @@ async def set_secret(
     check_name(name)
     description = body.description
     encrypted = crypto.encrypt(body.value)
-    row = await _row(session, customer_id, name, shared, lock=True)
+    row = await queries.row(session, customer_id, name, shared, lock=True)
     if row is None:
         row = SecretRow(
             customer_id=customer_id,
@@ -196,13 +174,15 @@ async def set_secret(
         )
         try:
             async with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
+                await queries.insert(session, row)
+        except Duplicate:
             # A concurrent PUT inserted the name first (PostgreSQL: no row to lock
             # yet): this one is an update of it.
-            row = await _row(session, customer_id, name, shared, lock=True)
+            row = await queries.row(session, customer_id, name, shared, lock=True)
             if row is None:
-                raise
+                # Inserted and deleted again meanwhile: the API's answer to an
+                # unanticipated unique violation.
+                raise Conflict("the request conflicts with existing data") from None
         else:
             return SetResult(to_public(row, crypto), created=True)
     if body.sensitive is not None and body.sensitive != row.sensitive:
@@ -215,23 +195,22 @@ async def set_secret(
     if body.description is not None:
         row.description = description or None
     row.updated_at = utcnow()
-    await session.flush()
+    await queries.flush(session)
     return SetResult(to_public(row, crypto), created=False)
 
 
 async def delete_secret(
-    session: AsyncSession, customer_id: uuid.UUID, name: str, *, shared: bool = False
+    session: Session, customer_id: uuid.UUID, name: str, *, shared: bool = False
 ) -> None:
     """Delete the personal (or, with ``shared``, the shared) secret ``name``.
 
     Raises:
         NotFound: No such row.
     """
-    row = await _row(session, customer_id, name, shared)
+    row = await queries.row(session, customer_id, name, shared)
     if row is None:
         raise NotFound(f"{'shared ' if shared else ''}secret {name!r} not found")
-    await session.delete(row)
-    await session.flush()
+    await queries.delete(session, row)
 
 
 def is_use_stale(last_used_at: datetime | None, now: datetime) -> bool:
@@ -243,9 +222,9 @@ def is_use_stale(last_used_at: datetime | None, now: datetime) -> bool:
     return last_used_at is None or now - last_used_at > LAST_USED_RESOLUTION
 
 
-async def mark_secret_used(session: AsyncSession, secret_id: uuid.UUID, now: datetime) -> None:
+async def mark_secret_used(session: Session, secret_id: uuid.UUID, now: datetime) -> None:
     """Record a use of the secret row ``secret_id`` (see :func:`is_use_stale`)."""
-    row = await session.get(SecretRow, secret_id)
+    row = await queries.by_id(session, secret_id)
     if row is not None and is_use_stale(row.last_used_at, now):
         row.last_used_at = now
-        await session.flush()
+        await queries.flush(session)
