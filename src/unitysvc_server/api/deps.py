@@ -54,7 +54,11 @@ AUTH_INVALID = "invalid or revoked API key"
 CUSTOMER_SCOPE_KEY = "unitysvc.customer"
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies below are coroutines although they never await: FastAPI runs a plain
+# function in its thread pool, a hand-off to another thread (and back) per request.
+
+
+async def get_runtime(request: Request) -> Runtime:
     """The :class:`Runtime` of the running app."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -63,7 +67,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     """The process settings (``secret_key`` resolved)."""
     return runtime.settings
 
