@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 
 from unitysvc_server.invalidation import Invalidation
 from unitysvc_server.storage.base import Base
@@ -29,13 +29,17 @@ __all__ = [
 ]
 
 
+# Built once (bound parameter): every call that misses the key caches runs it.
+_LIVE_KEY = (
+    select(CustomerRow.id, CustomerRow.name, ApiKeyRow.id.label("key_id"))
+    .join(ApiKeyRow, ApiKeyRow.customer_id == CustomerRow.id)
+    .where(ApiKeyRow.key_hash == bindparam("key_hash"), ApiKeyRow.revoked_at.is_(None))
+)
+
+
 async def live_key(session: Session, key_hash: str) -> Row[uuid.UUID, str, uuid.UUID] | None:
     """``(id, name, key_id)`` of the customer holding the unrevoked key ``key_hash``."""
-    result = await session.execute(
-        select(CustomerRow.id, CustomerRow.name, ApiKeyRow.id.label("key_id"))
-        .join(ApiKeyRow, ApiKeyRow.customer_id == CustomerRow.id)
-        .where(ApiKeyRow.key_hash == key_hash, ApiKeyRow.revoked_at.is_(None))
-    )
+    result = await session.execute(_LIVE_KEY, {"key_hash": key_hash})
     return result.one_or_none()
 
 
