@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, Table, bindparam, select, update
 
+from unitysvc_server.invalidation import Invalidation
 from unitysvc_server.storage.errors import unique
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.secrets import SecretRow
 
-__all__ = ["by_id", "delete", "flush", "insert", "listed_rows", "row"]
+__all__ = [
+    "by_id",
+    "delete",
+    "flush",
+    "insert",
+    "listed_row_for_update",
+    "listed_rows",
+    "row",
+    "update_value",
+]
 
+
+class Unchanged:
+    """The type of :data:`UNCHANGED`."""
+
+
+#: A column an update leaves as it is.
+UNCHANGED = Unchanged()
 
 # Statements are built once, with bound parameters: building one per request (its
 # comparisons, then its cache key) cost about as much CPU as running it.
-_table = SecretRow.__table__
+_table = cast(Table, SecretRow.__table__)
 #: What a list shows of a row (the owner is the customer listed).
 _LISTED = (
     select(
@@ -34,6 +52,15 @@ _LISTED = (
     .where(_table.c.customer_id == bindparam("customer_id"))
     .order_by(_table.c.name, _table.c.shared)
 )
+_LISTED_ROW_LOCKED = _LISTED.where(
+    _table.c.name == bindparam("name"), _table.c.shared == bindparam("shared")
+).with_for_update()
+_SET_VALUE = (
+    update(_table)
+    .where(_table.c.id == bindparam("secret_id"))
+    .values(value_encrypted=bindparam("new_value"), updated_at=bindparam("now"))
+)
+_SET_VALUE_AND_DESCRIPTION = _SET_VALUE.values(description=bindparam("new_description"))
 _ROW = select(SecretRow).where(
     SecretRow.customer_id == bindparam("customer_id"),
     SecretRow.name == bindparam("name"),
@@ -48,6 +75,33 @@ async def listed_rows(session: Session, customer_id: uuid.UUID) -> Sequence[Row[
     # Core rows: a list builds no ORM objects (about a third of its CPU).
     result = await session.execute(_LISTED, {"customer_id": customer_id})
     return result.all()
+
+
+async def listed_row_for_update(
+    session: Session, customer_id: uuid.UUID, name: str, shared: bool
+) -> Row[*tuple[Any, ...]] | None:
+    """The :func:`listed_rows` columns of the customer's row ``name``, locked for update."""
+    params = {"customer_id": customer_id, "name": name, "shared": shared}
+    return (await session.execute(_LISTED_ROW_LOCKED, params)).one_or_none()
+
+
+async def update_value(
+    session: Session,
+    customer_id: uuid.UUID,
+    secret_id: uuid.UUID,
+    value_encrypted: str,
+    now: datetime,
+    description: str | None | Unchanged = UNCHANGED,
+) -> None:
+    """Set the row's value (and description), updated at ``now``; caches of the customer
+    drop it once the transaction commits."""
+    params: dict[str, Any] = {"secret_id": secret_id, "new_value": value_encrypted, "now": now}
+    statement = _SET_VALUE
+    if not isinstance(description, Unchanged):
+        params["new_description"] = description
+        statement = _SET_VALUE_AND_DESCRIPTION
+    options = {"invalidates": [Invalidation.customer(customer_id)]}
+    await session.execute(statement, params, execution_options=options)
 
 
 async def row(
