@@ -13,7 +13,10 @@ from unitysvc_server.routing.selection import LatencyTracker
 __all__ = ["CatalogDep", "LatencyDep"]
 
 
-def get_catalog(runtime: RuntimeDep) -> Catalog:
+# Coroutines, not plain functions, which FastAPI would run in its thread pool.
+
+
+async def get_catalog(runtime: RuntimeDep) -> Catalog:
     """The loaded catalog (set by the catalog component before the API serves)."""
     catalog = runtime.catalog
     if catalog is None:
@@ -25,7 +28,7 @@ def get_catalog(runtime: RuntimeDep) -> Catalog:
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
 
 
-def get_latency(runtime: RuntimeDep) -> LatencyTracker | None:
+async def get_latency(runtime: RuntimeDep) -> LatencyTracker | None:
     """The platform's latency tracker (the gateway feeds it; ``lowest_latency`` reads it)."""
     return runtime.latency
 

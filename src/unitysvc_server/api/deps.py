@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc_server.asgi_io import parse_bearer
 from unitysvc_server.config import Settings
@@ -31,6 +30,7 @@ from unitysvc_server.domain.idempotency import (
     IdempotencyClaim,
     mark_committed,
 )
+from unitysvc_server.domain.sessions import Session
 from unitysvc_server.runtime import Runtime
 
 __all__ = [
@@ -54,7 +54,11 @@ AUTH_INVALID = "invalid or revoked API key"
 CUSTOMER_SCOPE_KEY = "unitysvc.customer"
 
 
-def get_runtime(request: Request) -> Runtime:
+# The dependencies below are coroutines although they never await: FastAPI runs a plain
+# function in its thread pool, a hand-off to another thread (and back) per request.
+
+
+async def get_runtime(request: Request) -> Runtime:
     """The :class:`Runtime` of the running app."""
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -63,7 +67,7 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(runtime: RuntimeDep) -> Settings:
     """The process settings (``secret_key`` resolved)."""
     return runtime.settings
 
@@ -71,7 +75,7 @@ def get_settings(runtime: RuntimeDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
+async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Session]:
     """Yield the request's session; commit on success, roll back on any error."""
     async with runtime.sessionmaker() as session:
         try:
@@ -90,7 +94,7 @@ async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[As
         await runtime.invalidation.flush()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def bearer_token(header: str) -> str:

@@ -19,18 +19,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc_server.catalog.model import Catalog, CatalogGroup
 from unitysvc_server.domain.aliases import AliasRef, live_aliases, pick_routing_alias
 from unitysvc_server.domain.collections import as_group
 from unitysvc_server.domain.enrollments import ACTIVE, ActiveEnrollment, normalize_code
-from unitysvc_server.storage.tables.collections import CollectionRow
-from unitysvc_server.storage.tables.enrollments import EnrollmentRow
-from unitysvc_server.storage.tables.secrets import SecretRow
+from unitysvc_server.storage.queries import caller_context as queries
+from unitysvc_server.storage.session import Session, Sessions
 
-__all__ = ["CallerContext", "SecretRef", "load_caller_context"]
+__all__ = ["CallerContext", "SecretRef", "load_caller_context", "read_caller_context"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,34 +97,26 @@ class CallerContext:
 
 
 async def load_caller_context(
-    session: AsyncSession, customer_id: uuid.UUID, catalog: Catalog
+    session: Session, customer_id: uuid.UUID, catalog: Catalog
 ) -> CallerContext:
     """Read ``customer_id``'s secrets, active enrollments and enabled collections."""
-    secret_rows = await session.execute(
-        select(
-            SecretRow.id,
-            SecretRow.name,
-            SecretRow.shared,
-            SecretRow.value_encrypted,
-            SecretRow.last_used_at,
-        ).where(SecretRow.customer_id == customer_id)
+    secrets = tuple(SecretRef(*row) for row in await queries.secret_refs(session, customer_id))
+    enrollments = tuple(
+        ActiveEnrollment.from_row(row)
+        for row in await queries.enrollments_with_status(session, customer_id, ACTIVE)
     )
-    secrets = tuple(SecretRef(*row) for row in secret_rows.all())
-    enrollment_rows = await session.scalars(
-        select(EnrollmentRow)
-        .where(EnrollmentRow.customer_id == customer_id, EnrollmentRow.status == ACTIVE)
-        .order_by(EnrollmentRow.activated_at, EnrollmentRow.id)
-    )
-    enrollments = tuple(ActiveEnrollment.from_row(row) for row in enrollment_rows.all())
     collections: dict[str, CatalogGroup] = {}
-    rows = await session.scalars(
-        select(CollectionRow)
-        .where(CollectionRow.customer_id == customer_id, CollectionRow.enabled.is_(True))
-        .order_by(CollectionRow.shared)
-    )
-    for collection in rows.all():
+    for collection in await queries.enabled_collections(session, customer_id):
         collections.setdefault(collection.name, as_group(collection, catalog))
     aliases = tuple(AliasRef.from_row(row) for row in await live_aliases(session, customer_id))
     return CallerContext(
         secrets=secrets, enrollments=enrollments, collections=collections, aliases=aliases
     )
+
+
+async def read_caller_context(
+    sessions: Sessions, customer_id: uuid.UUID, catalog: Catalog
+) -> CallerContext:
+    """:func:`load_caller_context` in a session of its own (the gateway's reads)."""
+    async with sessions() as session:
+        return await load_caller_context(session, customer_id, catalog)

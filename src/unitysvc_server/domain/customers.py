@@ -6,18 +6,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import API_KEY_PREFIX, api_key_hint, hash_api_key, new_api_key
 from unitysvc_server.domain.errors import NotFound, Unprocessable
 from unitysvc_server.domain.files import customer_root
 from unitysvc_server.domain.request_logs import log_body_root
 from unitysvc_server.invalidation import Invalidation
-from unitysvc_server.storage.base import Base
+from unitysvc_server.storage.errors import Duplicate
 from unitysvc_server.storage.objects import ObjectStore
+from unitysvc_server.storage.queries import customers as queries
+from unitysvc_server.storage.session import Session, Sessions
 from unitysvc_server.storage.tables.customers import ApiKeyRow, CustomerRow
 
 MAX_NAME_LENGTH = 100
@@ -50,21 +48,23 @@ def looks_like_key(token: str) -> bool:
     return token.startswith(API_KEY_PREFIX) and len(token) > len(API_KEY_PREFIX)
 
 
-async def authenticate(session: AsyncSession, key: str) -> Customer | None:
+async def authenticate(session: Session, key: str) -> Customer | None:
     """Return the customer owning the live key ``key``, or None.
 
     One indexed lookup by the key's hash; revoked keys do not authenticate.
     """
     if not looks_like_key(key):
         return None
-    row = (
-        await session.execute(
-            select(CustomerRow.id, CustomerRow.name, ApiKeyRow.id.label("key_id"))
-            .join(ApiKeyRow, ApiKeyRow.customer_id == CustomerRow.id)
-            .where(ApiKeyRow.key_hash == hash_api_key(key), ApiKeyRow.revoked_at.is_(None))
-        )
-    ).one_or_none()
+    row = await queries.live_key(session, hash_api_key(key))
     return None if row is None else Customer(id=row.id, name=row.name, key_id=row.key_id)
+
+
+async def authenticate_with(sessions: Sessions, key: str) -> Customer | None:
+    """:func:`authenticate` in a session of its own (the gateway holds no request session)."""
+    if not looks_like_key(key):
+        return None
+    async with sessions() as session:
+        return await authenticate(session, key)
 
 
 def _check_name(name: str) -> str:
@@ -74,7 +74,7 @@ def _check_name(name: str) -> str:
     return cleaned
 
 
-async def create_key(session: AsyncSession, name: str) -> tuple[Customer, str]:
+async def create_key(session: Session, name: str) -> tuple[Customer, str]:
     """Issue a new key for the customer ``name``, creating the customer if needed.
 
     A customer may hold several keys (rotation: create a new one, then revoke
@@ -82,37 +82,26 @@ async def create_key(session: AsyncSession, name: str) -> tuple[Customer, str]:
     available; only its hash is stored.
     """
     name = _check_name(name)
-    customer = (
-        await session.execute(select(CustomerRow).where(CustomerRow.name == name))
-    ).scalar_one_or_none()
+    customer = await queries.by_name(session, name)
     if customer is None:
         customer = CustomerRow(name=name)
-        session.add(customer)
         try:
             async with session.begin_nested():
-                await session.flush()
-        except IntegrityError:
+                await queries.insert(session, customer)
+        except Duplicate:
             # Created concurrently by another writer: use that row.
-            customer = (
-                await session.execute(select(CustomerRow).where(CustomerRow.name == name))
-            ).scalar_one()
+            customer = await queries.by_name(session, name)
+            assert customer is not None, "a duplicate customer name names a row"
     key = new_api_key()
-    session.add(
-        ApiKeyRow(customer_id=customer.id, key_hash=hash_api_key(key), hint=api_key_hint(key))
+    await queries.insert_key(
+        session,
+        ApiKeyRow(customer_id=customer.id, key_hash=hash_api_key(key), hint=api_key_hint(key)),
     )
-    await session.flush()
     return Customer(id=customer.id, name=customer.name), key
 
 
-async def list_keys(session: AsyncSession, *, include_revoked: bool = True) -> list[KeyInfo]:
+async def list_keys(session: Session, *, include_revoked: bool = True) -> list[KeyInfo]:
     """Every key with its customer, oldest first."""
-    stmt = (
-        select(ApiKeyRow, CustomerRow.name)
-        .join(CustomerRow, ApiKeyRow.customer_id == CustomerRow.id)
-        .order_by(ApiKeyRow.created_at, ApiKeyRow.id)
-    )
-    if not include_revoked:
-        stmt = stmt.where(ApiKeyRow.revoked_at.is_(None))
     return [
         KeyInfo(
             id=key.id,
@@ -122,20 +111,19 @@ async def list_keys(session: AsyncSession, *, include_revoked: bool = True) -> l
             created_at=key.created_at,
             revoked_at=key.revoked_at,
         )
-        for key, name in (await session.execute(stmt)).all()
+        for key, name in await queries.keys_with_names(session, include_revoked=include_revoked)
     ]
 
 
-async def _key_invalidations(session: AsyncSession, customer_id: uuid.UUID) -> list[Invalidation]:
+async def _key_invalidations(session: Session, customer_id: uuid.UUID) -> list[Invalidation]:
     """One invalidation per key of the customer: caches of keys by hash
     (:class:`~unitysvc_server.domain.key_cache.KeyCache`) drop exactly those."""
-    hashes = await session.scalars(
-        select(ApiKeyRow.key_hash).where(ApiKeyRow.customer_id == customer_id)
-    )
-    return [Invalidation.key(key_hash) for key_hash in hashes]
+    return [
+        Invalidation.key(key_hash) for key_hash in await queries.key_hashes(session, customer_id)
+    ]
 
 
-async def revoke(session: AsyncSession, *, key: str | None = None, name: str | None = None) -> int:
+async def revoke(session: Session, *, key: str | None = None, name: str | None = None) -> int:
     """Revoke one key (given in full or by its listed hint) or every key of a customer.
 
     Returns:
@@ -148,15 +136,14 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
     """
     if (key is None) == (name is None):
         raise Unprocessable(("key",), "give exactly one of a key (or its hint) and a name")
-    stmt = update(ApiKeyRow).where(ApiKeyRow.revoked_at.is_(None)).values(revoked_at=utcnow())
+    now = utcnow()
     invalidates: list[Invalidation]
+    customer_id: uuid.UUID | None = None
+    key_hash: str | None = None
     if name is not None:
-        customer_id = (
-            await session.execute(select(CustomerRow.id).where(CustomerRow.name == name))
-        ).scalar_one_or_none()
+        customer_id = await queries.id_by_name(session, name)
         if customer_id is None:
             raise NotFound(f"customer {name!r} not found")
-        stmt = stmt.where(ApiKeyRow.customer_id == customer_id)
         invalidates = [
             Invalidation.customer(customer_id),
             *await _key_invalidations(session, customer_id),
@@ -166,11 +153,7 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
         if looks_like_key(key) and len(key) > len(api_key_hint(key)):
             key_hash = hash_api_key(key)
         else:
-            matches = (
-                (await session.execute(select(ApiKeyRow.key_hash).where(ApiKeyRow.hint == key)))
-                .scalars()
-                .all()
-            )
+            matches = await queries.hashes_by_hint(session, key)
             if len(matches) > 1:
                 raise Unprocessable(
                     ("key",), f"hint {key!r} matches several keys; pass the full key"
@@ -178,11 +161,11 @@ async def revoke(session: AsyncSession, *, key: str | None = None, name: str | N
             if not matches:
                 raise NotFound(f"no key matches {key!r}")
             key_hash = matches[0]
-        stmt = stmt.where(ApiKeyRow.key_hash == key_hash)
         invalidates = [Invalidation.key(key_hash)]
     # Every server process drops the key from its cache once this commits.
-    result = await session.execute(stmt, execution_options={"invalidates": invalidates})
-    count = int(getattr(result, "rowcount", 0) or 0)
+    count = await queries.revoke_live_keys(
+        session, now, invalidates, customer_id=customer_id, key_hash=key_hash
+    )
     if count == 0 and key is not None and looks_like_key(key) and len(key) > len(api_key_hint(key)):
         raise NotFound("no live key matches the given key")
     return count
@@ -203,7 +186,7 @@ class DeletedCustomer:
     rows: dict[str, int]
 
 
-async def delete_customer(session: AsyncSession, name: str) -> DeletedCustomer:
+async def delete_customer(session: Session, name: str) -> DeletedCustomer:
     """Delete customer ``name`` and every row it owns, in the caller's transaction.
 
     Every table with a ``customer_id`` column is emptied of the customer's rows (tables
@@ -216,25 +199,12 @@ async def delete_customer(session: AsyncSession, name: str) -> DeletedCustomer:
     Raises:
         NotFound: No customer has that name.
     """
-    customer_id = (
-        await session.execute(select(CustomerRow.id).where(CustomerRow.name == name))
-    ).scalar_one_or_none()
+    customer_id = await queries.id_by_name(session, name)
     if customer_id is None:
         raise NotFound(f"customer {name!r} not found")
-    rows: dict[str, int] = {}
     named = [Invalidation.customer(customer_id), *await _key_invalidations(session, customer_id)]
-    invalidates = {"invalidates": named}
-    for table in reversed(Base.metadata.sorted_tables):
-        column = table.c.get("customer_id")
-        if column is None or table.name == CustomerRow.__tablename__:
-            continue
-        result = await session.execute(
-            delete(table).where(column == customer_id), execution_options=invalidates
-        )
-        rows[table.name] = int(getattr(result, "rowcount", 0) or 0)
-    await session.execute(
-        delete(CustomerRow).where(CustomerRow.id == customer_id), execution_options=invalidates
-    )
+    rows = await queries.delete_owned_rows(session, customer_id, named)
+    await queries.delete_customer(session, customer_id, named)
     return DeletedCustomer(customer_id, name, rows)
 
 

@@ -13,8 +13,6 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc.models import (
     AccessInterface,
     CursorPageServiceSummary,
@@ -29,6 +27,7 @@ from unitysvc_server.catalog.model import Catalog, CatalogGroup, CatalogService,
 from unitysvc_server.domain import collections
 from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.errors import BadRequest, NotFound, Unauthorized
+from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.collections import CollectionRow
 
 Owner = Literal["all", "system", "own"]
@@ -105,7 +104,7 @@ def collection_view(row: CollectionRow, catalog: Catalog) -> CustomerGroupView:
 
 
 async def list_groups(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer: Customer | None,
     *,
@@ -135,7 +134,7 @@ async def list_groups(
 
 
 async def get_group(
-    session: AsyncSession, catalog: Catalog, customer: Customer | None, name: str
+    session: Session, catalog: Catalog, customer: Customer | None, name: str
 ) -> CustomerGroupDetail:
     """One group: the caller's collection (by UUID) or a visible platform group.
 
@@ -180,7 +179,7 @@ async def get_group(
 
 
 async def members(
-    session: AsyncSession, catalog: Catalog, customer_id: uuid.UUID, group_id: uuid.UUID
+    session: Session, catalog: Catalog, customer_id: uuid.UUID, group_id: uuid.UUID
 ) -> list[ServiceCollectionMemberPublic]:
     """Members of the caller's collection, or (read-only) of a visible platform group.
 
@@ -240,7 +239,7 @@ def _members_of(
 
 
 async def group_services(
-    session: AsyncSession,
+    session: Session,
     catalog: Catalog,
     customer: Customer | None,
     name: str,

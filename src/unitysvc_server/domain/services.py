@@ -10,7 +10,6 @@ from typing import Any
 
 from jinja2 import TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
     AccessInterface,
@@ -37,6 +36,7 @@ from unitysvc_server.domain import enrollments
 from unitysvc_server.domain.customers import Customer
 from unitysvc_server.domain.errors import NotFound
 from unitysvc_server.domain.groups import group_interface, visible_platform_groups
+from unitysvc_server.storage.session import Session
 
 GATEWAY_TYPE = "api"
 _PREFIX = re.compile(r"^[0-9a-fA-F-]{1,36}$")
@@ -137,7 +137,7 @@ def shared_interfaces(service: CatalogService) -> list[ServiceInterface]:
 
 
 async def interfaces(
-    session: AsyncSession, catalog: Catalog, service: CatalogService, customer: Customer | None
+    session: Session, catalog: Catalog, service: CatalogService, customer: Customer | None
 ) -> list[AccessInterface]:
     """Interfaces the caller can dispatch: shared ones, then the caller's enrollment ones.
 

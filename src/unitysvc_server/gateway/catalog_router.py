@@ -33,8 +33,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from unitysvc_server.catalog.model import Catalog, CatalogService, UpstreamChannel
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,
@@ -53,6 +51,7 @@ from unitysvc_server.domain.addresses import (
 from unitysvc_server.domain.caller_context import CallerContext
 from unitysvc_server.domain.enrollments import ActiveEnrollment, render_context
 from unitysvc_server.domain.secrets import is_use_stale, mark_secret_used
+from unitysvc_server.domain.sessions import Session
 from unitysvc_server.gateway.credentials import Rendered, RenderedChannels
 from unitysvc_server.gateway.errors import GatewayError
 from unitysvc_server.gateway.pipeline import GatewayRequest, Trace
@@ -101,9 +100,9 @@ class _Session:
 
     def __init__(self, runtime: Runtime) -> None:
         self._runtime = runtime
-        self._session: AsyncSession | None = None
+        self._session: Session | None = None
 
-    async def get(self) -> AsyncSession:
+    async def get(self) -> Session:
         if self._session is None:
             self._session = self._runtime.sessionmaker()
         return self._session

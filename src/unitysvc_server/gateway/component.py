@@ -22,7 +22,7 @@ from typing import Any
 
 from unitysvc_server.crypto import hash_api_key
 from unitysvc_server.domain import customers
-from unitysvc_server.domain.caller_context import CallerContext, load_caller_context
+from unitysvc_server.domain.caller_context import CallerContext, read_caller_context
 from unitysvc_server.domain.customers import looks_like_key
 from unitysvc_server.domain.errors import Conflict
 from unitysvc_server.domain.preferences import load_request_log_mode
@@ -194,8 +194,7 @@ class GatewayComponent:
 
     async def _authenticate(self, token: str) -> Caller | None:
         async def load() -> tuple[Caller, uuid.UUID] | None:
-            async with self._runtime.sessionmaker() as session:
-                customer = await customers.authenticate(session, token)
+            customer = await customers.authenticate_with(self._runtime.sessionmaker, token)
             if customer is None:
                 return None
             return Caller(customer.id, key_id=customer.key_id), customer.id
@@ -214,8 +213,7 @@ class GatewayComponent:
         catalog = self.resolver.catalog()
 
         async def load() -> tuple[CallerContext, uuid.UUID]:
-            async with self._runtime.sessionmaker() as session:
-                context = await load_caller_context(session, customer_id, catalog)
+            context = await read_caller_context(self._runtime.sessionmaker, customer_id, catalog)
             return context, customer_id
 
         context = await self._caller_cache.get_or_load(customer_id, load)

@@ -30,11 +30,13 @@ tail; a transaction never starts as a read and fails to upgrade with
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, event
 from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -59,6 +61,9 @@ POOL_SIZE = 16
 SQLITE_READERS = 32
 #: How long a write waits for this process's SQLite writer connection.
 SQLITE_WRITER_WAIT_SECONDS = 60.0
+#: A PostgreSQL connection idle in the pool longer than this is pinged before it is used.
+PING_IDLE_SECONDS = 10.0
+_RETURNED_AT = "unitysvc.returned_at"
 #: ``session.info`` key of the SQLite writer engine (see :class:`RoutingSession`).
 WRITER_INFO_KEY = "unitysvc.sqlite_writer"
 _WRITING_INFO_KEY = "unitysvc.sqlite_writing"
@@ -93,8 +98,38 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "connect", use_one_trip_cursors)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    event.listen(engine.sync_engine, "checkout", _check_alive)
+    event.listen(engine.sync_engine, "checkin", _note_return)
+    return engine
+
+
+def _note_return(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _check_alive(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """Refuse a dead pooled PostgreSQL connection (the pool then opens a new one).
+
+    A connection the server closed (a restart, ``pg_terminate_backend``, an idle
+    timeout) is known closed without a round trip: asyncpg saw the end of its socket
+    while it sat in the pool. Only one idle for longer than :data:`PING_IDLE_SECONDS`
+    (which a middlebox may have dropped silently) is pinged. SQLAlchemy's
+    ``pool_pre_ping`` pinged every checkout instead: three round trips (``BEGIN``, a
+    statement, ``ROLLBACK``) before each request's own, most of a read's driver work.
+    """
+    driver = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise DisconnectionError("the pooled PostgreSQL connection was closed")
+    returned = record.info.get(_RETURNED_AT)
+    if is_closed is None or (
+        returned is not None and time.monotonic() - returned > PING_IDLE_SECONDS
+    ):
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise DisconnectionError("the pooled PostgreSQL connection did not answer") from exc
 
 
 def engine_for(settings: Settings) -> AsyncEngine:

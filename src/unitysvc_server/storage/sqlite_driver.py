@@ -119,10 +119,32 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    """SQLAlchemy's aiosqlite connection adapter, making :class:`OneTripCursor` s."""
+    """SQLAlchemy's aiosqlite connection adapter, making :class:`OneTripCursor` s.
+
+    ``COMMIT`` and ``ROLLBACK`` outside a transaction make no trip: the platform's
+    connections run the driver in autocommit (:mod:`unitysvc_server.storage.db`), so a
+    session that only read, and the writer returned to its pool after its commit, have
+    nothing to end; each was a hand-off to the driver's thread per request.
+    """
 
     __slots__ = ()
     _cursor_cls = OneTripCursor
+
+    def _in_transaction(self) -> bool:
+        driver = self._connection._connection
+        # sqlite3 reads its autocommit flag without a thread check; no statement runs on
+        # the connection meanwhile (SQLAlchemy holds it, and each statement is awaited).
+        return driver is None or driver.in_transaction
+
+    def commit(self) -> None:
+        """Commit, when a transaction is open."""
+        if self._in_transaction():
+            super().commit()
+
+    def rollback(self) -> None:
+        """Roll back, when a transaction is open."""
+        if self._in_transaction():
+            super().rollback()
 
 
 def use_one_trip_cursors(dbapi_connection: Any, _record: Any) -> None:
