@@ -1059,6 +1059,11 @@ def _workers_rows(
                     "",
                 ]
             )
+            notes.append(
+                "workers: 'allows' = cores x server / (server + upstream + wrk + db) CPU per "
+                "request of the 1-worker run (capped at 2x): upstream, wrk and the database "
+                "share the machine's cores with the workers"
+            )
         if all("secrets.list" in workers[b] for b in backends):
             listing = {b: workers[b]["secrets.list"] for b in backends}
             table.append(
@@ -1073,11 +1078,6 @@ def _workers_rows(
                     f">= {TWO_WORKERS:g}x",
                     " / ".join(_ok(listing[b]["ratio"] >= TWO_WORKERS) for b in backends),
                 ]
-            )
-            notes.append(
-                "workers: 'allows' = cores x server / (server + upstream + wrk + db) CPU per "
-                "request of the 1-worker run (capped at 2x): upstream, wrk and the database "
-                "share the machine's cores with the workers"
             )
 
 

@@ -209,3 +209,9 @@ def test_the_workers_ceiling_counts_what_shares_the_cores(bench: ModuleType) -> 
         "0.90 (2.0) / 0.90 (2.0)",
     ]
     assert any("share the machine's cores" in note for note in notes)
+    # With the control plane's own run: its row, judged on its own ratio.
+    listing = {"1": {**run, "rps": 200.0}, "2": {**run, "rps": 360.0}, "ratio": 1.8}
+    workers["secrets.list"] = {**listing, "ceiling": 1.9}
+    table, _ = bench.rows_of({"backends": ["SQLite"], "workers": {"SQLite": workers}}, None)
+    assert table[-1][0].startswith("control plane c20 req/s (secrets.list)")
+    assert table[-1][1:] == ["200 / 360 (1.80x, allows 1.90x)", "-", ">= 1.7x", "ok"]
