@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +30,10 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
+from unitysvc_server.storage.queries import aliases as alias_queries
 from unitysvc_server.storage.tables.aliases import AliasRow
 
 __all__ = [
@@ -218,20 +220,25 @@ async def list_aliases(
     name: str | None,
     include_deactivated: bool,
     shared: bool,
+    cursor: str | None = None,
 ) -> ServiceAliasesPublic:
-    """A page of the customer's aliases, oldest first; ``count`` is the total."""
-    query = select(AliasRow).where(AliasRow.customer_id == customer_id)
-    if name is not None:
-        query = query.where(AliasRow.name == name)
-    if not include_deactivated:
-        query = query.where(AliasRow.deactivated_at.is_(None))
-    if shared:
-        query = query.where(AliasRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(AliasRow.created_at, AliasRow.id).offset(skip).limit(limit)
+    """A page of the customer's aliases, oldest first; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = alias_queries.listing(
+        customer_id, name=name, include_deactivated=include_deactivated, shared=shared
     )
-    return ServiceAliasesPublic(data=[alias_public(row) for row in rows], count=total or 0)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
+    return ServiceAliasesPublic(
+        data=[alias_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
+    )
 
 
 async def get_alias(session: AsyncSession, customer_id: uuid.UUID, alias_id: uuid.UUID) -> AliasRow:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +22,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
@@ -30,6 +31,7 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
+from unitysvc_server.storage.queries import broadcasts as broadcast_queries
 from unitysvc_server.storage.tables.broadcasts import BroadcastRow, BroadcastTargetRow
 
 __all__ = [
@@ -130,15 +132,29 @@ async def create_broadcast(
 
 
 async def list_broadcasts(
-    session: AsyncSession, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    skip: int,
+    limit: int,
+    shared: bool,
+    cursor: str | None = None,
 ) -> BroadcastsPublic:
-    """A page of the customer's broadcasts by name; ``count`` is the total."""
-    query = select(BroadcastRow).where(BroadcastRow.customer_id == customer_id)
-    if shared:
-        query = query.where(BroadcastRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(BroadcastRow.name).offset(skip).limit(limit))
-    return BroadcastsPublic(data=[broadcast_public(row) for row in rows], count=total or 0)
+    """A page of the customer's broadcasts by name; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = broadcast_queries.listing(customer_id, shared=shared)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
+    return BroadcastsPublic(
+        data=[broadcast_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
+    )
 
 
 async def get_broadcast(

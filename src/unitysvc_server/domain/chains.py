@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
@@ -37,6 +38,7 @@ from unitysvc_server.domain.routing_objects import (
     validate_target_path,
     validate_timeout_ms,
 )
+from unitysvc_server.storage.queries import chains as chain_queries
 from unitysvc_server.storage.tables.chains import ChainRow, ChainStepRow
 
 __all__ = [
@@ -137,15 +139,29 @@ async def create_chain(
 
 
 async def list_chains(
-    session: AsyncSession, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    skip: int,
+    limit: int,
+    shared: bool,
+    cursor: str | None = None,
 ) -> ChainsPublic:
-    """A page of the customer's chains by name; ``count`` is the total."""
-    query = select(ChainRow).where(ChainRow.customer_id == customer_id)
-    if shared:
-        query = query.where(ChainRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(ChainRow.name).offset(skip).limit(limit))
-    return ChainsPublic(data=[chain_public(row) for row in rows], count=total or 0)
+    """A page of the customer's chains by name; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = chain_queries.listing(customer_id, shared=shared)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
+    return ChainsPublic(
+        data=[chain_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
+    )
 
 
 async def get_chain(session: AsyncSession, customer_id: uuid.UUID, chain_id: uuid.UUID) -> ChainRow:

@@ -28,7 +28,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 from jsonschema.validators import validator_for
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from unitysvc.models import (
@@ -51,6 +51,8 @@ from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
+from unitysvc_server.storage.queries import enrollments as enrollment_queries
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
 PENDING, INCOMPLETE, ACTIVE, PAUSED, CANCELLED = (
@@ -437,37 +439,30 @@ async def list_enrollments(
     crypto: SecretBox,
     catalog: Catalog,
     include_service_details: bool,
+    cursor: str | None = None,
 ) -> CustomerEnrollmentsResponse:
     """A page of the customer's enrollments, newest first.
 
     ``shared=True`` (the contract's default) lists personal and shared ones;
-    ``False`` only personal ones. ``count`` is the total before paging.
+    ``False`` only personal ones. ``count`` is the total before paging. By
+    ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`; ``skip`` in the response is then
+    the page's position).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
     """
-    where = [EnrollmentRow.customer_id == customer_id]
-    if not shared:
-        where.append(EnrollmentRow.shared.is_(False))
-    total = await session.scalar(select(func.count()).select_from(EnrollmentRow).where(*where))
-    rows = (
-        (
-            await session.execute(
-                select(EnrollmentRow)
-                .where(*where)
-                .order_by(EnrollmentRow.created_at.desc(), EnrollmentRow.id.desc())
-                .offset(skip)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
+    listing = enrollment_queries.listing(customer_id, shared=shared)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
     return CustomerEnrollmentsResponse(
         data=[
             to_public(r, crypto, catalog, include_service_details=include_service_details)
-            for r in rows
+            for r in page.rows
         ],
-        count=int(total or 0),
-        skip=skip,
+        count=page.total,
+        skip=page.position,
         limit=limit,
+        next_cursor=page.next_cursor,
     )
 
 

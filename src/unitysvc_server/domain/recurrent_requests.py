@@ -28,8 +28,10 @@ from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
+from unitysvc_server.storage.queries import recurrent_requests as recurrent_queries
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
 __all__ = [
@@ -249,23 +251,24 @@ async def list_recurrent_requests(
     status: str | None,
     skip: int,
     limit: int,
+    cursor: str | None = None,
 ) -> RecurrentRequestsPublic:
-    """A page of the customer's recurrent requests, oldest first; ``count`` is the total."""
-    query = select(RecurrentRequestRow).where(RecurrentRequestRow.customer_id == customer_id)
-    if service_id is not None:
-        query = query.where(RecurrentRequestRow.service_id == service_id)
-    if enrollment_id is not None:
-        query = query.where(RecurrentRequestRow.enrollment_id == enrollment_id)
-    if status is not None:
-        query = query.where(RecurrentRequestRow.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(RecurrentRequestRow.created_at, RecurrentRequestRow.id)
-        .offset(skip)
-        .limit(limit)
+    """A page of the customer's recurrent requests, oldest first; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = recurrent_queries.listing(
+        customer_id, service_id=service_id, enrollment_id=enrollment_id, status=status
     )
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
     return RecurrentRequestsPublic(
-        data=[recurrent_request_public(row) for row in rows], count=total or 0
+        data=[recurrent_request_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
     )
 
 
