@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 import httpx
+from pydantic import BaseModel
 
 from unitysvc._core import NO_OPTIONS, NOT_GIVEN, Emit, Flow, NotGiven, PageFlow, QueryValue
 from unitysvc._core import RequestOptions as RequestOptions
@@ -127,6 +128,18 @@ def walk_offset_or_cursor(
             return
         else:
             skip, cursor = 0, following
+
+
+def next_cursor_of(page: BaseModel) -> str | None | NotGiven:
+    """A page's ``next_cursor`` for :func:`walk_offset_or_cursor`.
+
+    ``NOT_GIVEN`` when the server sent no such field (a platform without keyset pages,
+    walked by ``skip``), else the cursor, ``None`` after the last page.
+    """
+    if "next_cursor" not in page.model_fields_set:
+        return NOT_GIVEN
+    cursor: str | None = getattr(page, "next_cursor")  # noqa: B009 - every paged model
+    return cursor
 
 
 def walk_cursor(

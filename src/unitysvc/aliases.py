@@ -12,7 +12,7 @@ from uuid import UUID
 
 from unitysvc._core import Flow, PageFlow, RequestOptions, dump, parse, parse_json
 from unitysvc._ops import Async, M, Sync, op, pager
-from unitysvc._resource import Resource, walk_offset
+from unitysvc._resource import Resource, next_cursor_of, walk_offset_or_cursor
 from unitysvc.models import (
     ServiceAliasCreate,
     ServiceAliasesPublic,
@@ -33,9 +33,19 @@ class _AliasesOps(Resource[M], Generic[M]):
         limit: int = 100,
         name: str | None = None,
         include_deactivated: bool = False,
+        cursor: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Flow[ServiceAliasesPublic]:
-        """List aliases owned by the authenticated customer."""
+        """List aliases owned by the authenticated customer, oldest first.
+
+        Args:
+            skip: Rows to skip.
+            limit: Page size.
+            name: Only the rows of this name.
+            include_deactivated: Deactivated rows too.
+            cursor: The ``next_cursor`` of the previous page (keyset paging, a unitysvc
+                server extension; not combined with ``skip``). Omit for the first page.
+        """
         response = yield from self._call(
             "GET",
             "/aliases/",
@@ -44,6 +54,7 @@ class _AliasesOps(Resource[M], Generic[M]):
                 "limit": limit,
                 "name": name,
                 "include_deactivated": include_deactivated,
+                "cursor": cursor,
             },
             options=options,
         )
@@ -58,17 +69,23 @@ class _AliasesOps(Resource[M], Generic[M]):
         page_size: int = 100,
         **options: Unpack[RequestOptions],
     ) -> PageFlow[ServiceAliasPublic]:
-        """Iterate over every alias, page by page."""
-        yield from walk_offset(
-            lambda skip, limit: _AliasesOps.list.flow(
+        """Iterate over every alias, page by page.
+
+        Follows the server's ``next_cursor`` when it gives one (each page as cheap as
+        the first); by ``skip``/``limit`` on a server without cursors.
+        """
+        yield from walk_offset_or_cursor(
+            lambda skip, limit, cursor: _AliasesOps.list.flow(
                 self,
                 skip=skip,
                 limit=limit,
                 name=name,
                 include_deactivated=include_deactivated,
+                cursor=cursor,
                 **options,
             ),
             lambda page: page.data,
+            next_cursor_of,
             page_size,
         )
 

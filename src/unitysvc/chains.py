@@ -27,11 +27,17 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, Unpack, cast
 from uuid import UUID
 
-from unitysvc._core import NOT_GIVEN, Flow, NotGiven, RequestOptions, parse
+from unitysvc._core import NOT_GIVEN, Flow, NotGiven, PageFlow, RequestOptions, parse
 from unitysvc._gateway import Dispatchable, Wrappable
-from unitysvc._ops import Async, Context, M, Sync, forward, op
+from unitysvc._ops import Async, Context, M, Sync, forward, op, pager
 from unitysvc._records import NamedRecordMixin, Page, T, pick_class
-from unitysvc._resource import Resource, given, record_id
+from unitysvc._resource import (
+    Resource,
+    given,
+    next_cursor_of,
+    record_id,
+    walk_offset_or_cursor,
+)
 from unitysvc._wrappers import gateway_relative
 from unitysvc.exceptions import invalid_argument
 from unitysvc.models import ChainPublic, ChainsPublic, ChainStepPublic
@@ -77,6 +83,17 @@ class _ChainsOps(Resource[M], Generic[M]):
         response = yield from self._call(method, path, options=options, **kw)
         return self._wrap(parse(ChainPublic, response))
 
+    def _page(
+        self, skip: int, limit: int, shared: bool, cursor: str | None, options: RequestOptions
+    ) -> Flow[ChainsPublic]:
+        response = yield from self._call(
+            "GET",
+            "/chains/",
+            params={"skip": skip, "limit": limit, "shared": shared or None, "cursor": cursor},
+            options=options,
+        )
+        return parse(ChainsPublic, response)
+
     @op
     def list(
         self,
@@ -84,23 +101,45 @@ class _ChainsOps(Resource[M], Generic[M]):
         skip: int = 0,
         limit: int = 100,
         shared: bool = False,
+        cursor: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Flow[ChainListPage[_ChainRecord[M]]]:
-        """List the customer's chains.
+        """List the customer's chains, by name.
 
         Args:
             skip: Rows to skip.
             limit: Page size.
             shared: List the team's shared chains instead of your own.
+            cursor: The ``next_cursor`` of the previous page (keyset paging, a unitysvc
+                server extension; not combined with ``skip``). Omit for the first page.
         """
-        response = yield from self._call(
-            "GET",
-            "/chains/",
-            params={"skip": skip, "limit": limit, "shared": shared or None},
-            options=options,
+        page = yield from self._page(skip, limit, shared, cursor, options)
+        return ChainListPage(
+            [self._wrap(row) for row in page.data],
+            count=page.count,
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
         )
-        page = parse(ChainsPublic, response)
-        return ChainListPage([self._wrap(row) for row in page.data], count=page.count)
+
+    @pager
+    def iter(
+        self,
+        *,
+        shared: bool = False,
+        page_size: int = 100,
+        **options: Unpack[RequestOptions],
+    ) -> PageFlow[_ChainRecord[M]]:
+        """Iterate over every one of the customer's chains, by name, page by page.
+
+        Follows the server's ``next_cursor`` when it gives one (each page as cheap as
+        the first); by ``skip``/``limit`` on a server without cursors.
+        """
+        yield from walk_offset_or_cursor(
+            lambda skip, limit, cursor: self._page(skip, limit, shared, cursor, options),
+            lambda page: [self._wrap(row) for row in page.data],
+            next_cursor_of,
+            page_size,
+        )
 
     @op
     def get(self, chain_id: str | UUID, **options: Unpack[RequestOptions]) -> Flow[_ChainRecord[M]]:

@@ -18,7 +18,7 @@ from uuid import UUID
 from unitysvc._core import Flow, PageFlow, RequestExtras, RequestOptions, Sleep, parse
 from unitysvc._ops import Async, Bound, Context, M, Sync, forward, op, pager
 from unitysvc._records import Page, RecordMixin, T, pick_class
-from unitysvc._resource import Resource, record_id, walk_offset
+from unitysvc._resource import Resource, next_cursor_of, record_id, walk_offset_or_cursor
 from unitysvc.models import (
     CustomerEnrollment,
     CustomerEnrollmentCancelResponse,
@@ -50,20 +50,14 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
         result: _EnrollmentRecord[M] = cls(self._ctx, record)
         return result
 
-    @op
-    def list(
+    def _page(
         self,
-        *,
-        skip: int = 0,
-        limit: int = 100,
-        include_service_details: bool = True,
-        **options: Unpack[RequestOptions],
-    ) -> Flow[EnrollmentList[_EnrollmentRecord[M]]]:
-        """List enrollments owned by the calling customer.
-
-        Returns:
-            A page of :class:`Enrollment` records.
-        """
+        skip: int,
+        limit: int,
+        include_service_details: bool,
+        cursor: str | None,
+        options: RequestOptions,
+    ) -> Flow[CustomerEnrollmentsResponse]:
         response = yield from self._call(
             "GET",
             "/enrollments/",
@@ -71,13 +65,40 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
                 "skip": skip,
                 "limit": limit,
                 "include_service_details": include_service_details,
+                "cursor": cursor,
             },
             options=options,
         )
-        page = parse(CustomerEnrollmentsResponse, response)
+        return parse(CustomerEnrollmentsResponse, response)
+
+    @op
+    def list(
+        self,
+        *,
+        skip: int = 0,
+        limit: int = 100,
+        include_service_details: bool = True,
+        cursor: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> Flow[EnrollmentList[_EnrollmentRecord[M]]]:
+        """List enrollments owned by the calling customer, newest first.
+
+        Args:
+            skip: Rows to skip.
+            limit: Page size.
+            include_service_details: Each enrollment's service summary and endpoint.
+            cursor: The ``next_cursor`` of the previous page (keyset paging, a unitysvc
+                server extension; not combined with ``skip``). Omit for the first page.
+
+        Returns:
+            A page of :class:`Enrollment` records (``next_cursor`` continues it).
+        """
+        page = yield from self._page(skip, limit, include_service_details, cursor, options)
         return EnrollmentList(
             [self._wrap(item) for item in page.data],
             count=page.count,
+            next_cursor=page.next_cursor,
+            has_more=page.next_cursor is not None,
             extra={"skip": page.skip, "limit": page.limit},
         )
 
@@ -89,16 +110,17 @@ class _EnrollmentsOps(Resource[M], Generic[M]):
         page_size: int = 100,
         **options: Unpack[RequestOptions],
     ) -> PageFlow[_EnrollmentRecord[M]]:
-        """Iterate over every enrollment, page by page."""
-        yield from walk_offset(
-            lambda skip, limit: _EnrollmentsOps.list.flow(
-                self,
-                skip=skip,
-                limit=limit,
-                include_service_details=include_service_details,
-                **options,
+        """Iterate over every enrollment, page by page.
+
+        Follows the server's ``next_cursor`` when it gives one (each page as cheap as
+        the first); by ``skip``/``limit`` on a server without cursors.
+        """
+        yield from walk_offset_or_cursor(
+            lambda skip, limit, cursor: self._page(
+                skip, limit, include_service_details, cursor, options
             ),
-            lambda page: page.data,
+            lambda page: [self._wrap(item) for item in page.data],
+            next_cursor_of,
             page_size,
         )
 

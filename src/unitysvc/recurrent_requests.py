@@ -12,7 +12,7 @@ from uuid import UUID
 
 from unitysvc._core import Flow, PageFlow, RequestOptions, dump, parse, parse_json
 from unitysvc._ops import Async, M, Sync, op, pager
-from unitysvc._resource import Resource, record_id, walk_offset
+from unitysvc._resource import Resource, next_cursor_of, record_id, walk_offset_or_cursor
 from unitysvc.models import (
     RecurrentRequestCreate,
     RecurrentRequestPublic,
@@ -33,9 +33,21 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
         status: str | None = None,
         skip: int = 0,
         limit: int = 100,
+        cursor: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Flow[RecurrentRequestsPublic]:
-        """List recurrent requests, optionally filtered by service, enrollment, status."""
+        """List recurrent requests, oldest first, optionally filtered by service,
+        enrollment, status.
+
+        Args:
+            service_id: Only this service's.
+            enrollment_id: Only this enrollment's.
+            status: Only those in this status.
+            skip: Rows to skip.
+            limit: Page size.
+            cursor: The ``next_cursor`` of the previous page (keyset paging, a unitysvc
+                server extension; not combined with ``skip``). Omit for the first page.
+        """
         response = yield from self._call(
             "GET",
             "/recurrent-requests/",
@@ -45,6 +57,7 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
                 "status": status,
                 "skip": skip,
                 "limit": limit,
+                "cursor": cursor,
             },
             options=options,
         )
@@ -60,18 +73,24 @@ class _RecurrentRequestsOps(Resource[M], Generic[M]):
         page_size: int = 100,
         **options: Unpack[RequestOptions],
     ) -> PageFlow[RecurrentRequestPublic]:
-        """Iterate over every recurrent request, page by page."""
-        yield from walk_offset(
-            lambda skip, limit: _RecurrentRequestsOps.list.flow(
+        """Iterate over every recurrent request, page by page.
+
+        Follows the server's ``next_cursor`` when it gives one (each page as cheap as
+        the first); by ``skip``/``limit`` on a server without cursors.
+        """
+        yield from walk_offset_or_cursor(
+            lambda skip, limit, cursor: _RecurrentRequestsOps.list.flow(
                 self,
                 service_id=service_id,
                 enrollment_id=enrollment_id,
                 status=status,
                 skip=skip,
                 limit=limit,
+                cursor=cursor,
                 **options,
             ),
             lambda page: page.data,
+            next_cursor_of,
             page_size,
         )
 

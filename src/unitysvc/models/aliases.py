@@ -89,6 +89,10 @@ class ServiceAliasesPublic(ListEnvelope[ServiceAliasPublic]):
 
     data: Annotated[list[ServiceAliasPublic], Field(title="Data")]
     count: Annotated[int, Field(title="Count")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as cursor to get the next page; null on the last page (a unitysvc server extension).
+    """
 
 
 class SwitchRoutingResponse(WireModel):

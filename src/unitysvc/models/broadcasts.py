@@ -70,6 +70,10 @@ class BroadcastPublic(WireModel):
 class BroadcastsPublic(ListEnvelope[BroadcastPublic]):
     data: Annotated[list[BroadcastPublic], Field(title="Data")]
     count: Annotated[int, Field(title="Count")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as cursor to get the next page; null on the last page (a unitysvc server extension).
+    """
 
 
 __all__ = [

@@ -76,6 +76,10 @@ class ChainPublic(WireModel):
 class ChainsPublic(ListEnvelope[ChainPublic]):
     data: Annotated[list[ChainPublic], Field(title="Data")]
     count: Annotated[int, Field(title="Count")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as cursor to get the next page; null on the last page (a unitysvc server extension).
+    """
 
 
 __all__ = [

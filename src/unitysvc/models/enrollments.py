@@ -184,6 +184,10 @@ class CustomerEnrollmentsResponse(ListEnvelope[CustomerEnrollment]):
     count: Annotated[int, Field(title="Count")]
     skip: Annotated[int, Field(title="Skip")]
     limit: Annotated[int, Field(title="Limit")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as cursor to get the next page; null on the last page (a unitysvc server extension).
+    """
 
 
 class ServiceEnrollmentCreate(WireModel):

@@ -97,6 +97,10 @@ class RecurrentRequestsPublic(ListEnvelope[RecurrentRequestPublic]):
 
     data: Annotated[list[RecurrentRequestPublic], Field(title="Data")]
     count: Annotated[int, Field(title="Count")]
+    next_cursor: Annotated[str | None, Field(title="Next Cursor")] = None
+    """
+    Pass as cursor to get the next page; null on the last page (a unitysvc server extension).
+    """
 
 
 __all__ = [

@@ -42,6 +42,7 @@ __all__ = [
     "SessionDep",
     "SettingsDep",
     "SkipQuery",
+    "CursorQuery",
     "bearer_token",
 ]
 
@@ -164,3 +165,12 @@ MAX_OFFSET = 2**63 - 1
 SkipQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 #: ``limit`` of the skip/limit lists whose contract page size is 1..1000.
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
+#: ``cursor`` of the keyset-paged lists (our extension to the contract's skip/limit).
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        max_length=1000,
+        description="The next_cursor of the previous page (keyset paging; a unitysvc "
+        "server extension). Omit for the first page; not combined with skip.",
+    ),
+]

@@ -26,6 +26,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import SLUG, validate_target_path
 from unitysvc_server.storage.errors import Duplicate
@@ -219,18 +220,25 @@ async def list_aliases(
     name: str | None,
     include_deactivated: bool,
     shared: bool,
+    cursor: str | None = None,
 ) -> ServiceAliasesPublic:
-    """A page of the customer's aliases, oldest first; ``count`` is the total."""
-    total, rows = await queries.page(
-        session,
-        customer_id,
-        skip=skip,
-        limit=limit,
-        name=name,
-        include_deactivated=include_deactivated,
-        shared=shared,
+    """A page of the customer's aliases, oldest first; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = queries.listing(
+        customer_id, name=name, include_deactivated=include_deactivated, shared=shared
     )
-    return ServiceAliasesPublic(data=[alias_public(row) for row in rows], count=total)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
+    return ServiceAliasesPublic(
+        data=[alias_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
+    )
 
 
 async def get_alias(session: Session, customer_id: uuid.UUID, alias_id: uuid.UUID) -> AliasRow:

@@ -18,6 +18,7 @@ from unitysvc.models import (
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.routing_objects import (
     Loc,
@@ -128,11 +129,29 @@ async def create_broadcast(
 
 
 async def list_broadcasts(
-    session: Session, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
+    session: Session,
+    customer_id: uuid.UUID,
+    *,
+    skip: int,
+    limit: int,
+    shared: bool,
+    cursor: str | None = None,
 ) -> BroadcastsPublic:
-    """A page of the customer's broadcasts by name; ``count`` is the total."""
-    total, rows = await queries.page(session, customer_id, skip=skip, limit=limit, shared=shared)
-    return BroadcastsPublic(data=[broadcast_public(row) for row in rows], count=total)
+    """A page of the customer's broadcasts by name; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = queries.listing(customer_id, shared=shared)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
+    return BroadcastsPublic(
+        data=[broadcast_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
+    )
 
 
 async def get_broadcast(

@@ -49,6 +49,7 @@ from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.storage.queries import enrollments as queries
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
@@ -75,7 +76,6 @@ _SECRETISH = re.compile(
 _SECRET_NAME = SECRET_NAME_PATTERN
 _REF_START = re.compile(r"\$\{\s*(?:customer_secrets|secrets)\.")
 _CROCKFORD_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
-
 
 # -- codes and masking ----------------------------------------------------------------
 
@@ -422,21 +422,30 @@ async def list_enrollments(
     crypto: SecretBox,
     catalog: Catalog,
     include_service_details: bool,
+    cursor: str | None = None,
 ) -> CustomerEnrollmentsResponse:
     """A page of the customer's enrollments, newest first.
 
     ``shared=True`` (the contract's default) lists personal and shared ones;
-    ``False`` only personal ones. ``count`` is the total before paging.
+    ``False`` only personal ones. ``count`` is the total before paging. By
+    ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`; ``skip`` in the response is then
+    the page's position).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
     """
-    total, rows = await queries.page(session, customer_id, skip=skip, limit=limit, shared=shared)
+    listing = queries.listing(customer_id, shared=shared)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
     return CustomerEnrollmentsResponse(
         data=[
             to_public(r, crypto, catalog, include_service_details=include_service_details)
-            for r in rows
+            for r in page.rows
         ],
-        count=total,
-        skip=skip,
+        count=page.total,
+        skip=page.position,
         limit=limit,
+        next_cursor=page.next_cursor,
     )
 
 

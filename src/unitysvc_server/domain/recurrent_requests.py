@@ -25,6 +25,7 @@ from unitysvc_server.catalog.model import API_GATEWAY_PLACEHOLDER
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Conflict, Unprocessable
 from unitysvc_server.domain.ownership import get_owned
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.patch import PatchField, apply_patch
 from unitysvc_server.domain.schedules import ScheduleError, next_run, validate_schedule
 from unitysvc_server.storage.queries import recurrent_requests as queries
@@ -54,7 +55,6 @@ _FORBIDDEN_HEADERS = frozenset(
     {"authorization", "proxy-authorization", "cookie", "host", "content-length"}
 )
 _ERROR_TEXT_LIMIT = 500
-
 
 # Which statuses a PATCH may move each status to (itself always included).
 _TRANSITIONS: dict[str, frozenset[str]] = {
@@ -250,19 +250,24 @@ async def list_recurrent_requests(
     status: str | None,
     skip: int,
     limit: int,
+    cursor: str | None = None,
 ) -> RecurrentRequestsPublic:
-    """A page of the customer's recurrent requests, oldest first; ``count`` is the total."""
-    total, rows = await queries.page(
-        session,
-        customer_id,
-        service_id=service_id,
-        enrollment_id=enrollment_id,
-        status=status,
-        skip=skip,
-        limit=limit,
+    """A page of the customer's recurrent requests, oldest first; ``count`` is the total.
+
+    By ``skip``/``limit``, or after the previous page's ``next_cursor``
+    (:func:`~unitysvc_server.domain.pages.page_of`).
+
+    Raises:
+        Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
+    """
+    listing = queries.listing(
+        customer_id, service_id=service_id, enrollment_id=enrollment_id, status=status
     )
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
     return RecurrentRequestsPublic(
-        data=[recurrent_request_public(row) for row in rows], count=total
+        data=[recurrent_request_public(row) for row in page.rows],
+        count=page.total,
+        next_cursor=page.next_cursor,
     )
 
 

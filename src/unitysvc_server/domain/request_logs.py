@@ -269,7 +269,7 @@ async def _page_after(
     session: Session,
     customer_id: uuid.UUID,
     filters: LogFilters,
-    cursor: Cursor,
+    cursor: Cursor[datetime],
     limit: int,
 ) -> RequestLogListResponse:
     rows = await queries.page_after(

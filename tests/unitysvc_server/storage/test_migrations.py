@@ -1,4 +1,4 @@
-"""The single Alembic migration matches the ORM metadata, on SQLite and PostgreSQL."""
+"""The Alembic migrations match the ORM metadata, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _assert_matches(url: str) -> None:
 
 def test_one_initial_migration() -> None:
     versions = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py"))
-    assert versions == ["0001_initial.py"]
+    assert versions == ["0001_initial.py", "0002_list_order_indexes.py"]
 
 
 def test_migration_matches_metadata(tmp_path: Path, postgres_server_url: str) -> None:

@@ -15,7 +15,13 @@ from unitysvc.models import (
     ServiceAliasUpdate,
     SwitchRoutingResponse,
 )
-from unitysvc_server.api.deps import CustomerDep, LimitQuery, SessionDep, SkipQuery
+from unitysvc_server.api.deps import (
+    CursorQuery,
+    CustomerDep,
+    LimitQuery,
+    SessionDep,
+    SkipQuery,
+)
 from unitysvc_server.domain import aliases
 
 router = APIRouter(prefix="/aliases", tags=["aliases"])
@@ -36,6 +42,7 @@ async def list_aliases(
     customer: CustomerDep,
     skip: SkipQuery = 0,
     limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
     name: str | None = None,
     include_deactivated: bool = False,
     shared: bool = False,
@@ -49,6 +56,7 @@ async def list_aliases(
         name=name,
         include_deactivated=include_deactivated,
         shared=shared,
+        cursor=cursor,
     )
 
 

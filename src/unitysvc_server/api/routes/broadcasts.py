@@ -16,7 +16,13 @@ from unitysvc.models import (
     BroadcastUpdate,
     Message,
 )
-from unitysvc_server.api.deps import CustomerDep, LimitQuery, SessionDep, SkipQuery
+from unitysvc_server.api.deps import (
+    CursorQuery,
+    CustomerDep,
+    LimitQuery,
+    SessionDep,
+    SkipQuery,
+)
 from unitysvc_server.domain import broadcasts
 
 router = APIRouter(prefix="/broadcasts", tags=["broadcasts"])
@@ -37,11 +43,12 @@ async def list_broadcasts(
     customer: CustomerDep,
     skip: SkipQuery = 0,
     limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
     shared: bool = False,
 ) -> BroadcastsPublic:
     """List the customer's broadcasts (``shared=true``: shared ones only)."""
     return await broadcasts.list_broadcasts(
-        session, customer.id, skip=skip, limit=limit, shared=shared
+        session, customer.id, skip=skip, limit=limit, shared=shared, cursor=cursor
     )
 
 

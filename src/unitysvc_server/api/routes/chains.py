@@ -17,7 +17,13 @@ from unitysvc.models import (
     ChainUpdate,
     Message,
 )
-from unitysvc_server.api.deps import CustomerDep, LimitQuery, SessionDep, SkipQuery
+from unitysvc_server.api.deps import (
+    CursorQuery,
+    CustomerDep,
+    LimitQuery,
+    SessionDep,
+    SkipQuery,
+)
 from unitysvc_server.domain import chains
 
 router = APIRouter(prefix="/chains", tags=["chains"])
@@ -37,10 +43,13 @@ async def list_chains(
     customer: CustomerDep,
     skip: SkipQuery = 0,
     limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
     shared: bool = False,
 ) -> ChainsPublic:
     """List the customer's chains (``shared=true``: shared ones only)."""
-    return await chains.list_chains(session, customer.id, skip=skip, limit=limit, shared=shared)
+    return await chains.list_chains(
+        session, customer.id, skip=skip, limit=limit, shared=shared, cursor=cursor
+    )
 
 
 @router.get("/{chain_id}")

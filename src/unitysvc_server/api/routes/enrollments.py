@@ -16,6 +16,7 @@ from unitysvc.models import (
 )
 from unitysvc_server.api.catalog_deps import CatalogDep
 from unitysvc_server.api.deps import (
+    CursorQuery,
     CustomerDep,
     LimitQuery,
     RuntimeDep,
@@ -56,6 +57,7 @@ async def list_enrollments(
     runtime: RuntimeDep,
     skip: SkipQuery = 0,
     limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
     include_service_details: bool = True,
     shared: Annotated[
         bool, Query(description="true (default): personal and shared; false: personal only.")
@@ -71,6 +73,7 @@ async def list_enrollments(
         crypto=runtime.crypto,
         catalog=catalog,
         include_service_details=include_service_details,
+        cursor=cursor,
     )
 
 

@@ -15,6 +15,7 @@ from unitysvc.models import (
     RecurrentRequestUpdate,
 )
 from unitysvc_server.api.deps import (
+    CursorQuery,
     CustomerDep,
     LimitQuery,
     RuntimeDep,
@@ -56,6 +57,7 @@ async def list_recurrent_requests(
     status: RecurrentRequestStatusEnum | None = None,
     skip: SkipQuery = 0,
     limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
 ) -> RecurrentRequestsPublic:
     """List the customer's recurrent requests."""
     return await recurrent.list_recurrent_requests(
@@ -66,6 +68,7 @@ async def list_recurrent_requests(
         status=status,
         skip=skip,
         limit=limit,
+        cursor=cursor,
     )
 
 

@@ -1,4 +1,8 @@
-"""Queries of customer aliases (``domain.aliases``)."""
+"""Queries of customer aliases (``domain.aliases``).
+
+The list is oldest first, ``(created_at, id)``, through the index on
+``(customer_id, created_at, id)``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, select, update
 
 from unitysvc_server.storage.errors import unique
+from unitysvc_server.storage.queries.keyset import Listing
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.aliases import AliasRow
 
@@ -17,11 +22,11 @@ __all__ = [
     "flush",
     "flush_unique",
     "insert",
+    "listing",
     "live",
     "live_by_name_for_update",
     "live_for_update",
     "live_ids",
-    "page",
     "routing_sibling",
 ]
 
@@ -48,31 +53,6 @@ async def flush_unique(session: Session) -> None:
     """Flush the changes made to loaded aliases (:class:`Duplicate` on a collision)."""
     with unique():
         await session.flush()
-
-
-async def page(
-    session: Session,
-    customer_id: uuid.UUID,
-    *,
-    skip: int,
-    limit: int,
-    name: str | None,
-    include_deactivated: bool,
-    shared: bool,
-) -> tuple[int, Sequence[AliasRow]]:
-    """The total of the customer's matching aliases and one page of them, oldest first."""
-    query = select(AliasRow).where(AliasRow.customer_id == customer_id)
-    if name is not None:
-        query = query.where(AliasRow.name == name)
-    if not include_deactivated:
-        query = query.where(AliasRow.deactivated_at.is_(None))
-    if shared:
-        query = query.where(AliasRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(AliasRow.created_at, AliasRow.id).offset(skip).limit(limit)
-    )
-    return total or 0, rows.all()
 
 
 async def routing_sibling(
@@ -145,3 +125,18 @@ async def live(session: Session, customer_id: uuid.UUID) -> list[AliasRow]:
     """The customer's live aliases, oldest first."""
     rows = await session.scalars(_live(customer_id).order_by(AliasRow.created_at, AliasRow.id))
     return list(rows)
+
+
+def listing(
+    customer_id: uuid.UUID, *, name: str | None, include_deactivated: bool, shared: bool
+) -> Listing[AliasRow]:
+    """The customer's aliases, oldest first: those named ``name`` when given, live
+    ones unless ``include_deactivated``, shared ones only when ``shared``."""
+    where = [AliasRow.customer_id == customer_id]
+    if name is not None:
+        where.append(AliasRow.name == name)
+    if not include_deactivated:
+        where.append(AliasRow.deactivated_at.is_(None))
+    if shared:
+        where.append(AliasRow.owner_id.is_(None))
+    return Listing(AliasRow, tuple(where), AliasRow.created_at, "time", AliasRow.id)

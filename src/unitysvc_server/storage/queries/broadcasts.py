@@ -1,17 +1,21 @@
-"""Queries of broadcasts and their targets (``domain.broadcasts``)."""
+"""Queries of broadcasts and their targets (``domain.broadcasts``).
+
+The list is by name, unique per customer, so the name alone orders it, through the
+unique index on ``(customer_id, name)``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from unitysvc_server.storage.errors import unique
+from unitysvc_server.storage.queries.keyset import Listing
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.broadcasts import BroadcastRow
 
-__all__ = ["by_name", "delete", "flush", "insert", "page"]
+__all__ = ["by_name", "delete", "flush", "insert", "listing"]
 
 
 async def insert(session: Session, broadcast: BroadcastRow) -> None:
@@ -32,18 +36,6 @@ async def delete(session: Session, broadcast: BroadcastRow) -> None:
     await session.flush()
 
 
-async def page(
-    session: Session, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
-) -> tuple[int, Sequence[BroadcastRow]]:
-    """The total of the customer's broadcasts and one page of them by name."""
-    query = select(BroadcastRow).where(BroadcastRow.customer_id == customer_id)
-    if shared:
-        query = query.where(BroadcastRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(BroadcastRow.name).offset(skip).limit(limit))
-    return total or 0, rows.all()
-
-
 async def by_name(session: Session, customer_id: uuid.UUID, name: str) -> BroadcastRow | None:
     """The customer's broadcast called ``name``, targets loaded."""
     return await session.scalar(
@@ -51,3 +43,11 @@ async def by_name(session: Session, customer_id: uuid.UUID, name: str) -> Broadc
             BroadcastRow.customer_id == customer_id, BroadcastRow.name == name
         )
     )
+
+
+def listing(customer_id: uuid.UUID, *, shared: bool) -> Listing[BroadcastRow]:
+    """The customer's broadcasts by name: only the shared ones when ``shared``."""
+    where = [BroadcastRow.customer_id == customer_id]
+    if shared:
+        where.append(BroadcastRow.owner_id.is_(None))
+    return Listing(BroadcastRow, tuple(where), BroadcastRow.name, "text", None)

@@ -1,17 +1,21 @@
-"""Queries of chains and their steps (``domain.chains``)."""
+"""Queries of chains and their steps (``domain.chains``).
+
+The list is by name, unique per customer, so the name alone orders it, through the
+unique index on ``(customer_id, name)``.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from unitysvc_server.storage.errors import unique
+from unitysvc_server.storage.queries.keyset import Listing
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.chains import ChainRow
 
-__all__ = ["by_name", "delete", "flush", "insert", "page"]
+__all__ = ["by_name", "delete", "flush", "insert", "listing"]
 
 
 async def insert(session: Session, chain: ChainRow) -> None:
@@ -32,20 +36,16 @@ async def delete(session: Session, chain: ChainRow) -> None:
     await session.flush()
 
 
-async def page(
-    session: Session, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
-) -> tuple[int, Sequence[ChainRow]]:
-    """The total of the customer's chains and one page of them by name."""
-    query = select(ChainRow).where(ChainRow.customer_id == customer_id)
-    if shared:
-        query = query.where(ChainRow.owner_id.is_(None))
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(query.order_by(ChainRow.name).offset(skip).limit(limit))
-    return total or 0, rows.all()
-
-
 async def by_name(session: Session, customer_id: uuid.UUID, name: str) -> ChainRow | None:
     """The customer's chain called ``name``, steps loaded."""
     return await session.scalar(
         select(ChainRow).where(ChainRow.customer_id == customer_id, ChainRow.name == name)
     )
+
+
+def listing(customer_id: uuid.UUID, *, shared: bool) -> Listing[ChainRow]:
+    """The customer's chains by name: only the shared ones when ``shared``."""
+    where = [ChainRow.customer_id == customer_id]
+    if shared:
+        where.append(ChainRow.owner_id.is_(None))
+    return Listing(ChainRow, tuple(where), ChainRow.name, "text", None)

@@ -1,12 +1,17 @@
-"""Queries of customer enrollments (``domain.enrollments``)."""
+"""Queries of customer enrollments (``domain.enrollments``).
+
+The list is newest first, ``(created_at, id)`` descending, through the index on
+``(customer_id, created_at, id)``.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from unitysvc_server.storage.queries.keyset import Listing
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.enrollments import EnrollmentRow
 
@@ -17,8 +22,8 @@ __all__ = [
     "ids_with_status",
     "in_service_with_status",
     "insert",
+    "listing",
     "lock_skip_locked",
-    "page",
 ]
 
 
@@ -54,24 +59,6 @@ async def for_service(
     return rows.scalars().all()
 
 
-async def page(
-    session: Session, customer_id: uuid.UUID, *, skip: int, limit: int, shared: bool
-) -> tuple[int, Sequence[EnrollmentRow]]:
-    """The total of the customer's enrollments (shared too if asked) and a page, newest first."""
-    where = [EnrollmentRow.customer_id == customer_id]
-    if not shared:
-        where.append(EnrollmentRow.shared.is_(False))
-    total = await session.scalar(select(func.count()).select_from(EnrollmentRow).where(*where))
-    rows = await session.execute(
-        select(EnrollmentRow)
-        .where(*where)
-        .order_by(EnrollmentRow.created_at.desc(), EnrollmentRow.id.desc())
-        .offset(skip)
-        .limit(limit)
-    )
-    return int(total or 0), rows.scalars().all()
-
-
 async def in_service_with_status(
     session: Session, customer_id: uuid.UUID, service_id: uuid.UUID, status: str
 ) -> Sequence[EnrollmentRow]:
@@ -105,4 +92,19 @@ async def lock_skip_locked(session: Session, enrollment_id: uuid.UUID) -> Enroll
         select(EnrollmentRow)
         .where(EnrollmentRow.id == enrollment_id)
         .with_for_update(skip_locked=True)
+    )
+
+
+def listing(customer_id: uuid.UUID, *, shared: bool) -> Listing[EnrollmentRow]:
+    """The customer's enrollments, newest first: shared ones too when ``shared``."""
+    where = [EnrollmentRow.customer_id == customer_id]
+    if not shared:
+        where.append(EnrollmentRow.shared.is_(False))
+    return Listing(
+        EnrollmentRow,
+        tuple(where),
+        EnrollmentRow.created_at,
+        "time",
+        EnrollmentRow.id,
+        descending=True,
     )

@@ -3,6 +3,9 @@
 The scheduler's lease locks the due rows with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL;
 SQLite serialises writers and ignores the clause), so servers sharing a database never
 claim the same row in one tick.
+
+The list is oldest first, ``(created_at, id)``, through the index on
+``(customer_id, created_at, id)``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, update
 
+from unitysvc_server.storage.queries.keyset import Listing
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.recurrent_requests import RecurrentRequestRow
 
@@ -21,9 +25,9 @@ __all__ = [
     "due_for_update",
     "flush",
     "insert",
+    "listing",
     "next_due_at",
     "owned",
-    "page",
     "record_run",
 ]
 
@@ -43,33 +47,6 @@ async def delete(session: Session, row: RecurrentRequestRow) -> None:
     """Delete a recurrent request and flush."""
     await session.delete(row)
     await session.flush()
-
-
-async def page(
-    session: Session,
-    customer_id: uuid.UUID,
-    *,
-    service_id: uuid.UUID | None,
-    enrollment_id: uuid.UUID | None,
-    status: str | None,
-    skip: int,
-    limit: int,
-) -> tuple[int, Sequence[RecurrentRequestRow]]:
-    """The total of the customer's matching requests and one page of them, oldest first."""
-    query = select(RecurrentRequestRow).where(RecurrentRequestRow.customer_id == customer_id)
-    if service_id is not None:
-        query = query.where(RecurrentRequestRow.service_id == service_id)
-    if enrollment_id is not None:
-        query = query.where(RecurrentRequestRow.enrollment_id == enrollment_id)
-    if status is not None:
-        query = query.where(RecurrentRequestRow.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        query.order_by(RecurrentRequestRow.created_at, RecurrentRequestRow.id)
-        .offset(skip)
-        .limit(limit)
-    )
-    return total or 0, rows.all()
 
 
 async def owned(
@@ -133,4 +110,28 @@ async def record_run(
             last_error=error,
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+def listing(
+    customer_id: uuid.UUID,
+    *,
+    service_id: uuid.UUID | None,
+    enrollment_id: uuid.UUID | None,
+    status: str | None,
+) -> Listing[RecurrentRequestRow]:
+    """The customer's recurrent requests, oldest first, narrowed by the filters given."""
+    where = [RecurrentRequestRow.customer_id == customer_id]
+    if service_id is not None:
+        where.append(RecurrentRequestRow.service_id == service_id)
+    if enrollment_id is not None:
+        where.append(RecurrentRequestRow.enrollment_id == enrollment_id)
+    if status is not None:
+        where.append(RecurrentRequestRow.status == status)
+    return Listing(
+        RecurrentRequestRow,
+        tuple(where),
+        RecurrentRequestRow.created_at,
+        "time",
+        RecurrentRequestRow.id,
     )

@@ -58,4 +58,6 @@ class AliasRow(IdMixin, TimestampMixin, Base):
             sqlite_where=text("deactivated_at IS NULL"),
             postgresql_where=text("deactivated_at IS NULL"),
         ),
+        # The list's order, oldest first, with its id tie-break: keyset pages seek it.
+        Index("ix_aliases_customer_created", "customer_id", "created_at", "id"),
     )

@@ -41,4 +41,6 @@ class EnrollmentRow(IdMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_enrollments_customer_service", "customer_id", "service_id"),
         Index("ix_enrollments_status", "status"),
+        # The list's order, newest first, with its id tie-break: keyset pages seek it.
+        Index("ix_enrollments_customer_created", "customer_id", "created_at", "id"),
     )

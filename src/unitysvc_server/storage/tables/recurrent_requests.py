@@ -25,7 +25,11 @@ class RecurrentRequestRow(IdMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "recurrent_requests"
-    __table_args__ = (Index("ix_recurrent_requests_due", "status", "next_run_at"),)
+    __table_args__ = (
+        Index("ix_recurrent_requests_due", "status", "next_run_at"),
+        # The list's order, oldest first, with its id tie-break: keyset pages seek it.
+        Index("ix_recurrent_requests_customer_created", "customer_id", "created_at", "id"),
+    )
 
     customer_id: Mapped[uuid.UUID] = mapped_column(nullable=False, index=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
