@@ -354,9 +354,9 @@ async def _resolve_target(
         return None, (group.name if group is not None else text), None, DEFAULT_CURRENCY
     # key: the whole key (matched by its hash) or its listed hint, among the caller's own.
     found = (
-        await queries.live_key_ids_by_hash(session, customer_id, hash_api_key(text))
+        await queries.live_key_ids(session, customer_id, key_hash=hash_api_key(text))
         if len(text) > len(api_key_hint(text))
-        else await queries.live_key_ids_by_hint(session, customer_id, text)
+        else await queries.live_key_ids(session, customer_id, hint=text)
     )
     shown = api_key_hint(text)  # never echo a whole key
     if not found:

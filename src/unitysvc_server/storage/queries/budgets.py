@@ -20,8 +20,7 @@ __all__ = [
     "for_customer",
     "insert",
     "key_hints",
-    "live_key_ids_by_hash",
-    "live_key_ids_by_hint",
+    "live_key_ids",
     "owned",
 ]
 
@@ -60,31 +59,20 @@ async def collection_id(session: Session, customer_id: uuid.UUID, name: str) -> 
     )
 
 
-async def live_key_ids_by_hash(
-    session: Session, customer_id: uuid.UUID, key_hash: str
+async def live_key_ids(
+    session: Session,
+    customer_id: uuid.UUID,
+    *,
+    key_hash: str | None = None,
+    hint: str | None = None,
 ) -> list[uuid.UUID]:
-    """The ids of the customer's unrevoked API keys whose hash is ``key_hash``."""
+    """The ids of the customer's unrevoked API keys with hash ``key_hash`` or listed with
+    ``hint`` (give one)."""
+    match = ApiKeyRow.key_hash == key_hash if key_hash is not None else ApiKeyRow.hint == hint
     return list(
         await session.scalars(
             select(ApiKeyRow.id).where(
-                ApiKeyRow.customer_id == customer_id,
-                ApiKeyRow.revoked_at.is_(None),
-                ApiKeyRow.key_hash == key_hash,
-            )
-        )
-    )
-
-
-async def live_key_ids_by_hint(
-    session: Session, customer_id: uuid.UUID, hint: str
-) -> list[uuid.UUID]:
-    """The ids of the customer's unrevoked API keys listed with ``hint``."""
-    return list(
-        await session.scalars(
-            select(ApiKeyRow.id).where(
-                ApiKeyRow.customer_id == customer_id,
-                ApiKeyRow.revoked_at.is_(None),
-                ApiKeyRow.hint == hint,
+                ApiKeyRow.customer_id == customer_id, ApiKeyRow.revoked_at.is_(None), match
             )
         )
     )
