@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from unitysvc._client import AsyncClient, Client
 from unitysvc._constants import DEFAULT_API_URL
-from unitysvc._core import NOT_GIVEN, NotGiven, RequestExtras, RequestOptions
 from unitysvc._version import __version__
 from unitysvc.exceptions import (
     APIConnectionError,
@@ -36,6 +34,8 @@ from unitysvc.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from unitysvc._client import AsyncClient, Client
+    from unitysvc._core import NOT_GIVEN, NotGiven, RequestExtras, RequestOptions
     from unitysvc._streaming import AsyncStreamingResponse, StreamEvent, StreamingResponse
 
 __all__ = [
@@ -64,7 +64,15 @@ __all__ = [
     "__version__",
 ]
 
+# Imported on first use: the client brings httpx (and httpx its CLI's rich, click and
+# pygments), which a process that only needs the wire models -- the server -- never uses.
 _LAZY = {
+    "Client": "unitysvc._client",
+    "AsyncClient": "unitysvc._client",
+    "NOT_GIVEN": "unitysvc._core",
+    "NotGiven": "unitysvc._core",
+    "RequestExtras": "unitysvc._core",
+    "RequestOptions": "unitysvc._core",
     "StreamEvent": "unitysvc._streaming",
     "StreamingResponse": "unitysvc._streaming",
     "AsyncStreamingResponse": "unitysvc._streaming",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 #: The production control-plane URL.
 DEFAULT_API_URL = "https://api.unitysvc.com/v1"
 
@@ -26,3 +28,8 @@ INITIAL_RETRY_DELAY = 0.5
 MAX_RETRY_DELAY = 8.0
 #: A server ``Retry-After`` longer than this is not waited for: the error is raised.
 MAX_RETRY_AFTER = 60.0
+
+#: A secret's name: uppercase letters, digits and underscores, not starting with a digit.
+#: Here, not in :mod:`unitysvc.secrets`, so the server shares the rule without importing
+#: the client (and httpx with it).
+SECRET_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")

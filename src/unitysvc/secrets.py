@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Generic, Unpack
 
+from unitysvc._constants import SECRET_NAME_PATTERN
 from unitysvc._core import Flow, PageFlow, RequestOptions, parse
 from unitysvc._ops import Async, M, Sync, op, pager
 from unitysvc._resource import Resource, walk_offset
@@ -16,9 +17,6 @@ from unitysvc.exceptions import invalid_argument
 from unitysvc.models import Message, SecretPublic, SecretsPublic
 
 __all__ = ["SECRET_NAME_PATTERN", "AsyncSecrets", "Secrets", "check_secret_name"]
-
-#: Secret names: upper-case letters, digits and underscores, not starting with a digit.
-SECRET_NAME_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
 def check_secret_name(name: str) -> str:

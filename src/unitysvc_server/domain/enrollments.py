@@ -29,6 +29,7 @@ from jsonschema import Draft202012Validator
 from jsonschema import ValidationError as SchemaError
 from jsonschema.validators import validator_for
 
+from unitysvc._constants import SECRET_NAME_PATTERN
 from unitysvc.models import (
     CustomerEnrollment,
     CustomerEnrollmentCancelResponse,
@@ -36,7 +37,6 @@ from unitysvc.models import (
     CustomerEnrollmentsResponse,
     ServiceEnrollmentCreate,
 )
-from unitysvc.secrets import SECRET_NAME_PATTERN
 from unitysvc_server.catalog.model import Catalog, CatalogService, thaw
 from unitysvc_server.catalog.render import (
     CUSTOMER_SECRETS,

@@ -14,8 +14,8 @@ from typing import Any, Protocol, TypeVar, cast
 
 from pydantic import BaseModel
 
+from unitysvc._constants import SECRET_NAME_PATTERN
 from unitysvc.models import SecretPublic, SecretsPublic, SecretUpdate
-from unitysvc.secrets import SECRET_NAME_PATTERN
 from unitysvc_server.clock import utcnow
 from unitysvc_server.crypto import SecretBox
 from unitysvc_server.domain.errors import Conflict, NotFound, Unprocessable
