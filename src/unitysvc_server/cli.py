@@ -393,12 +393,18 @@ def start(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if settings.log_level.lower() != "debug":
+        # Alembic announces each migration step at INFO; only its problems matter here.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Before the app is built (most of a start's CPU): a database that cannot be reached
+    # or migrated fails the command at once, and workers do not race to migrate it.
+    _migrate_once(settings)
     if workers == 1:
         _serve(settings, sockets[0], announce=True)
         return
     from unitysvc_server.workers import run_workers
 
-    _migrate_once(settings)
+    _preload()
     status = run_workers(sockets, lambda index, sock: _serve(settings, sock, announce=index == 0))
     if status:
         raise typer.Exit(code=status)
@@ -418,7 +424,7 @@ def _bound(host: str, port: int) -> socket.socket:
 
 
 def _migrate_once(settings: Settings) -> None:
-    """Bring the schema to head before the workers start (each would race to)."""
+    """Bring the schema to head before the app starts (its own migration finds it done)."""
     from unitysvc_server.startup_errors import describe_startup_error
     from unitysvc_server.storage import db
 
@@ -433,6 +439,20 @@ def _migrate_once(settings: Settings) -> None:
         asyncio.run(migrate())
     except Exception as exc:
         raise _fail(describe_startup_error(exc, settings.resolved_database_url), code=1) from None
+
+
+def _preload() -> None:
+    """Import what every worker runs, once, before the fork.
+
+    Importing the app (FastAPI building its routes, the wire models) is most of a worker's
+    start-up CPU; done in the parent, each forked worker inherits it instead of repeating
+    it, and the workers share those pages until they write to them. Nothing imported here
+    starts a thread or opens a connection, so nothing is shared that a fork would break.
+    """
+    import uvicorn  # noqa: F401
+
+    import unitysvc_server.app
+    import unitysvc_server.serving  # noqa: F401
 
 
 def _serve(settings: Settings, sock: socket.socket, *, announce: bool) -> None:
@@ -474,8 +494,6 @@ def _serve(settings: Settings, sock: socket.socket, *, announce: bool) -> None:
         uvicorn_log = logging.getLogger("uvicorn.error")
         uvicorn_log.setLevel(max(logging.WARNING, settings.log_level_number))
         uvicorn_log.addFilter(lambda _record: app.runtime.startup_error is None)
-        # Alembic announces each migration step at INFO; only its problems matter here.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
     server = _graceful_server_class()(config)
     if announce:
         server.started_callback = banner

@@ -9,6 +9,7 @@ password.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 
@@ -58,6 +59,14 @@ def _database_parts(url: str) -> tuple[str, str, str, str]:
     return where, f"-h {host} -p {port}", parsed.database or "", parsed.username or ""
 
 
+def _os_reason(error: OSError) -> str:
+    # By errno when there is one: asyncio's own message ("connect call failed (...)")
+    # depends on where the connection was attempted; "connection refused" does not.
+    if error.errno:
+        return os.strerror(error.errno).lower()
+    return str(error.strerror or error).lower()
+
+
 def describe_startup_error(exc: BaseException, database_url: str) -> str:
     """One line (no trailing period) saying why start-up failed and how to fix it.
 
@@ -94,10 +103,7 @@ def describe_startup_error(exc: BaseException, database_url: str) -> str:
         if names & {"ConnectionRefusedError", "gaierror", "TimeoutError"} or isinstance(
             exc, OSError
         ):
-            reason = next(
-                (str(e.strerror or e).lower() for e in chain if isinstance(e, OSError)),
-                "unreachable",
-            )
+            reason = next((_os_reason(e) for e in chain if isinstance(e, OSError)), "unreachable")
             return (
                 f"cannot connect to PostgreSQL at {where} ({reason}): start PostgreSQL "
                 f"there, or fix --database-url / UNITYSVC_DATABASE_URL ({url})"
