@@ -148,9 +148,18 @@ class Page(Generic[RowT]):
 
 
 async def page_of(
-    session: Session, listing: Listing[RowT], *, skip: int, limit: int, cursor: str | None
+    session: Session,
+    listing: Listing[RowT],
+    *,
+    skip: int,
+    limit: int,
+    cursor: str | None,
+    now: datetime | None = None,
 ) -> Page[RowT]:
     """A page of ``listing`` by ``skip``/``limit`` (the contract) or by ``cursor``.
+
+    ``now`` (default: the clock) is when a walk's first page is served; a listing with a
+    ``recent`` window keeps the window ending then for the whole walk.
 
     The first page (no cursor) counts the list; a cursor carries that total on, and the
     page after it is read through the index from the last row served. A cursor page
@@ -162,10 +171,11 @@ async def page_of(
         Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
     """
     if cursor is None:
-        total = await keyset.count(session, listing)
-        rows = await keyset.page_at(session, listing, skip, limit) if skip < total else []
+        began = now or utcnow()
+        total = await keyset.count(session, listing, began)
+        rows = await keyset.page_at(session, listing, skip, limit, total, began)
         more = bool(rows) and skip + len(rows) < total
-        return _page(listing, rows, skip, total, more, utcnow())
+        return _page(listing, rows, skip, total, more, began)
     if skip:
         raise Unprocessable(
             ("query", "skip"), "a cursor page continues where the cursor says; omit skip"
@@ -173,7 +183,7 @@ async def page_of(
     at: Cursor[datetime] | Cursor[str] = (
         Cursor.decode(cursor) if listing.kind == "time" else Cursor.decode(cursor, key="text")
     )
-    rows = await keyset.page_after(session, listing, at.after, at.after_id, limit + 1)
+    rows = await keyset.page_after(session, listing, at.after, at.after_id, limit + 1, at.began)
     return _page(listing, rows[:limit], at.position, at.total, len(rows) > limit, at.began)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -22,8 +22,8 @@ from unitysvc.models import (
     RequestLogListResponse,
 )
 from unitysvc_server.clock import utcnow
-from unitysvc_server.domain.errors import NotFound, Unprocessable
-from unitysvc_server.domain.pages import Cursor
+from unitysvc_server.domain.errors import NotFound
+from unitysvc_server.domain.pages import page_of
 from unitysvc_server.domain.usage import usage_event_info
 from unitysvc_server.storage.objects import InvalidKey, ObjectNotFound, ObjectStore
 from unitysvc_server.storage.queries import request_logs as queries
@@ -202,13 +202,6 @@ async def write_log_rows(session: Session, rows: Sequence[RequestLogRecord]) -> 
 # -- reads -----------------------------------------------------------------------
 
 
-def _windowed(filters: LogFilters, now: datetime) -> LogFilters:
-    # Neither end of the range given: the default window, ending now.
-    if filters.start_time is None and filters.end_time is None:
-        return replace(filters, start_time=now - DEFAULT_WINDOW)
-    return filters
-
-
 def _list_item(row: RequestLogRow) -> RequestLogListItem:
     return RequestLogListItem(
         log_id=str(row.id),
@@ -245,63 +238,23 @@ async def list_request_logs(
     """A page of the customer's log rows, newest first, with the total count.
 
     By ``skip``/``limit`` (the contract), or by ``cursor`` — the previous page's
-    ``next_cursor`` (:mod:`~unitysvc_server.domain.pages`): the rows after that page's
-    last one through the ``(customer, time, id)`` index, the total as counted on the
-    first page. Every page carries the ``next_cursor`` that continues it.
+    ``next_cursor`` (:func:`~unitysvc_server.domain.pages.page_of`): the rows after that
+    page's last one through the ``(customer, time, id)`` index, the total as counted on
+    the first page. Without ``start_time`` and ``end_time``, the list holds the
+    :data:`DEFAULT_WINDOW` that ended when the walk's first page was served.
 
     Raises:
         Unprocessable: ``cursor`` is not one of this list's, or comes with ``skip``.
     """
-    if cursor is not None:
-        if skip:
-            raise Unprocessable(
-                ("query", "skip"), "a cursor page continues where the cursor says; omit skip"
-            )
-        return await _page_after(session, customer_id, filters, Cursor.decode(cursor), limit)
-    began = now or utcnow()
-    windowed = _windowed(filters, began)
-    total = await queries.count_for(session, customer_id, windowed)
-    rows = await queries.page_at(session, customer_id, windowed, skip, limit, total)
-    return _page(rows, skip, limit, total, began)
-
-
-async def _page_after(
-    session: Session,
-    customer_id: uuid.UUID,
-    filters: LogFilters,
-    cursor: Cursor[datetime],
-    limit: int,
-) -> RequestLogListResponse:
-    rows = await queries.page_after(
-        session,
-        customer_id,
-        _windowed(filters, cursor.began),
-        cursor.after,
-        cursor.after_id,
-        limit,
-    )
-    return _page(rows, cursor.position, limit, cursor.total, cursor.began)
-
-
-def _page(
-    rows: list[RequestLogRow], position: int, limit: int, total: int, began: datetime
-) -> RequestLogListResponse:
-    following = None
-    if len(rows) == limit and position + limit < total:
-        last = rows[-1]
-        following = Cursor(
-            after=last.event_timestamp,
-            after_id=last.id,
-            position=position + limit,
-            total=total,
-            began=began,
-        ).encode()
+    unbounded = filters.start_time is None and filters.end_time is None
+    listing = queries.listing(customer_id, filters, DEFAULT_WINDOW if unbounded else None)
+    page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor, now=now)
     return RequestLogListResponse(
-        total_count=total,
-        skip=position,
+        total_count=page.total,
+        skip=page.position,
         limit=limit,
-        items=[_list_item(row) for row in rows],
-        next_cursor=following,
+        items=[_list_item(row) for row in page.rows],
+        next_cursor=page.next_cursor,
     )
 
 

@@ -2,16 +2,21 @@
 
 A :class:`Listing` says which rows a list holds and in what order: a sort key and, when
 the key is not unique within the list, the id as the tie-break. ``page_at`` pages it by
-``OFFSET`` (the contract's ``skip``), ``page_after`` by the last row served: the rows
+``OFFSET`` (the contract's ``skip``), from whichever end of the list is nearer, so the
+last page costs what the first does; ``page_after`` by the last row served: the rows
 strictly beyond ``(key, id)`` through the index on ``(customer_id, key, id)``, without
 reading the rows before them.
+
+Each takes ``began``, the moment the client's walk over the list began: a list with a
+``recent`` window (the request log's default day) holds the rows of the window ending
+then, so the window does not slide under a walk.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, UnaryExpression, func, literal, select, tuple_
@@ -37,6 +42,8 @@ class Listing(Generic[RowT]):
         tie: The id column when ``key`` may repeat within the list; ``None`` when it is
             unique there (a name unique per customer), so the key alone orders it.
         descending: Newest (or last) first.
+        recent: When set, only the rows whose ``key`` (a moment) is at most this long
+            before the walk began.
     """
 
     entity: type[RowT]
@@ -45,35 +52,68 @@ class Listing(Generic[RowT]):
     kind: Literal["time", "text"]
     tie: InstrumentedAttribute[uuid.UUID] | None
     descending: bool = False
+    recent: timedelta | None = None
+
+    def conditions(self, began: datetime) -> tuple[ColumnElement[bool], ...]:
+        """The list's ``WHERE``, for a walk that began at ``began``."""
+        if self.recent is None:
+            return self.where
+        return (*self.where, self.key >= began - self.recent)
 
     def key_of(self, row: RowT) -> datetime | str:
         """The sort key of one of the list's rows."""
         value: datetime | str = getattr(row, self.key.key)
         return value
 
-    def order(self) -> list[UnaryExpression[Any]]:
-        """The list's ``ORDER BY``."""
+    def order(self, *, reverse: bool = False) -> list[UnaryExpression[Any]]:
+        """The list's ``ORDER BY`` (``reverse``: from its other end)."""
         columns = [self.key] if self.tie is None else [self.key, self.tie]
-        return [column.desc() if self.descending else column.asc() for column in columns]
+        descending = self.descending != reverse
+        return [column.desc() if descending else column.asc() for column in columns]
 
 
-async def count(session: Session, listing: Listing[Any]) -> int:
+async def count(session: Session, listing: Listing[Any], began: datetime) -> int:
     """How many rows the list holds."""
     return (
-        await session.scalar(select(func.count()).select_from(listing.entity).where(*listing.where))
+        await session.scalar(
+            select(func.count()).select_from(listing.entity).where(*listing.conditions(began))
+        )
         or 0
     )
 
 
-async def page_at(session: Session, listing: Listing[RowT], skip: int, limit: int) -> list[RowT]:
-    """The list's rows ``skip`` to ``skip + limit``."""
-    return list(
-        await session.scalars(
-            select(listing.entity)
-            .where(*listing.where)
+async def page_at(
+    session: Session, listing: Listing[RowT], skip: int, limit: int, total: int, began: datetime
+) -> list[RowT]:
+    """The list's rows ``skip`` to ``skip + limit``, of the ``total`` it holds."""
+    if skip >= total:
+        return []
+    conditions = listing.conditions(began)
+    beyond = total - skip - limit  # rows after the page
+    if beyond < skip:
+        # OFFSET still walks the index entries it skips: walk the fewer ones.
+        ids = (
+            select(listing.entity.id)
+            .where(*conditions)
+            .order_by(*listing.order(reverse=True))
+            .offset(max(beyond, 0))
+            .limit(min(limit, total - skip))
+        )
+    else:
+        ids = (
+            select(listing.entity.id)
+            .where(*conditions)
             .order_by(*listing.order())
             .offset(skip)
             .limit(limit)
+        )
+    # The page's ids by the index alone (OFFSET discards index entries, not rows), then
+    # its rows.
+    return list(
+        await session.scalars(
+            select(listing.entity)
+            .where(listing.entity.id.in_(ids.scalar_subquery()))
+            .order_by(*listing.order())
         )
     )
 
@@ -84,6 +124,7 @@ async def page_after(
     after: datetime | str,
     after_id: uuid.UUID,
     limit: int,
+    began: datetime,
 ) -> list[RowT]:
     """The first ``limit`` rows of the list beyond the row ``(after, after_id)``."""
     if listing.tie is None:
@@ -96,7 +137,7 @@ async def page_after(
     return list(
         await session.scalars(
             select(listing.entity)
-            .where(*listing.where, beyond)
+            .where(*listing.conditions(began), beyond)
             .order_by(*listing.order())
             .limit(limit)
         )

@@ -1,7 +1,8 @@
 """Queries of the request log (:mod:`unitysvc_server.domain.request_logs`).
 
 Lists are newest first, ``(event_timestamp, id)`` descending, through the index on
-``(customer_id, event_timestamp, id)``.
+``(customer_id, event_timestamp, id)``, paged like every other list
+(:mod:`unitysvc_server.storage.queries.keyset`).
 """
 
 from __future__ import annotations
@@ -9,22 +10,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, insert, or_, select
 
+from unitysvc_server.storage.queries.keyset import Listing
 from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.request_logs import RequestLogRow
 
-__all__ = [
-    "LogFilters",
-    "count_for",
-    "insert_rows",
-    "page_after",
-    "page_at",
-    "row_for",
-]
+__all__ = ["LogFilters", "insert_rows", "listing", "row_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +37,6 @@ class LogFilters:
     error_type: str | None = None
     gateway_source: str | None = None
     recurrent_request_id: uuid.UUID | None = None
-
-
-_NEWEST_FIRST = (RequestLogRow.event_timestamp.desc(), RequestLogRow.id.desc())
-_OLDEST_FIRST = (RequestLogRow.event_timestamp.asc(), RequestLogRow.id.asc())
 
 
 def _conditions(customer_id: uuid.UUID, filters: LogFilters) -> list[ColumnElement[bool]]:
@@ -90,83 +81,24 @@ async def insert_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     await session.execute(insert(RequestLogRow), list(rows))
 
 
-async def count_for(session: Session, customer_id: uuid.UUID, filters: LogFilters) -> int:
-    """How many of the customer's rows match ``filters``."""
-    return (
-        await session.scalar(
-            select(func.count())
-            .select_from(RequestLogRow)
-            .where(*_conditions(customer_id, filters))
-        )
-        or 0
-    )
+def listing(
+    customer_id: uuid.UUID, filters: LogFilters, recent: timedelta | None = None
+) -> Listing[RequestLogRow]:
+    """The customer's rows matching ``filters``, newest first (paged by :mod:`.keyset`).
 
-
-async def page_at(
-    session: Session,
-    customer_id: uuid.UUID,
-    filters: LogFilters,
-    skip: int,
-    limit: int,
-    total: int,
-) -> list[RequestLogRow]:
-    """The matching rows ``skip`` to ``skip + limit``, newest first, of ``total`` matching.
-
-    A page nearer the oldest row than the newest is read from the oldest end: the last
-    page of a long list costs what the first does.
+    Args:
+        customer_id: Whose rows.
+        filters: The list endpoint's filters.
+        recent: Only rows this recent when a walk over the list began (a default window).
     """
-    after = total - skip - limit  # matching rows older than the page
-    if skip >= total:
-        return []
-    conditions = _conditions(customer_id, filters)
-    if after < skip:
-        # OFFSET still walks the index entries it skips: walk the fewer ones.
-        ids = (
-            select(RequestLogRow.id)
-            .where(*conditions)
-            .order_by(*_OLDEST_FIRST)
-            .offset(max(after, 0))
-            .limit(min(limit, total - skip))
-        )
-    else:
-        ids = (
-            select(RequestLogRow.id)
-            .where(*conditions)
-            .order_by(*_NEWEST_FIRST)
-            .offset(skip)
-            .limit(limit)
-        )
-    # The page's ids by the index alone (OFFSET discards index entries, not rows), then
-    # its rows.
-    return list(
-        await session.scalars(
-            select(RequestLogRow)
-            .where(RequestLogRow.id.in_(ids.scalar_subquery()))
-            .order_by(*_NEWEST_FIRST)
-        )
-    )
-
-
-async def page_after(
-    session: Session,
-    customer_id: uuid.UUID,
-    filters: LogFilters,
-    after: datetime,
-    after_id: uuid.UUID,
-    limit: int,
-) -> list[RequestLogRow]:
-    """The first ``limit`` matching rows older than ``(after, after_id)``, newest first."""
-    older = tuple_(RequestLogRow.event_timestamp, RequestLogRow.id) < tuple_(
-        literal(after, RequestLogRow.event_timestamp.type),
-        literal(after_id, RequestLogRow.id.type),
-    )
-    return list(
-        await session.scalars(
-            select(RequestLogRow)
-            .where(*_conditions(customer_id, filters), older)
-            .order_by(*_NEWEST_FIRST)
-            .limit(limit)
-        )
+    return Listing(
+        RequestLogRow,
+        tuple(_conditions(customer_id, filters)),
+        RequestLogRow.event_timestamp,
+        "time",
+        RequestLogRow.id,
+        descending=True,
+        recent=recent,
     )
 
 

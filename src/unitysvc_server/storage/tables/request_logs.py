@@ -10,12 +10,12 @@ from sqlalchemy import Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from unitysvc_server.clock import utcnow
-from unitysvc_server.storage.base import Base
+from unitysvc_server.storage.base import Base, IdMixin
 
 __all__ = ["RequestLogRow"]
 
 
-class RequestLogRow(Base):
+class RequestLogRow(IdMixin, Base):
     """One logged gateway dispatch.
 
     Bodies are kept as previews of at most 8 KB; in ``complete`` mode the full
@@ -29,7 +29,6 @@ class RequestLogRow(Base):
         Index("ix_request_logs_customer_time", "customer_id", "event_timestamp", "id"),
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     customer_id: Mapped[uuid.UUID] = mapped_column(nullable=False)
     event_id: Mapped[str] = mapped_column(String(64), nullable=False)
     event_timestamp: Mapped[datetime] = mapped_column(nullable=False)
