@@ -73,6 +73,12 @@ def test_an_unknown_model_name_is_an_attribute_error_naming_it() -> None:
         models.SecretList  # noqa: B018
 
 
+def _fresh_interpreter(code: str) -> str:
+    """What ``code`` prints in a new interpreter (this one has imported everything)."""
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    return done.stdout
+
+
 def test_a_resource_builds_only_its_own_models() -> None:
     # A fresh interpreter: this one has imported every model already.
     code = (
@@ -81,8 +87,7 @@ def test_a_resource_builds_only_its_own_models() -> None:
         "loaded = sorted(m for m in sys.modules if m.startswith('unitysvc.models.'))\n"
         "print(' '.join(loaded))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert out.stdout.split() == ["unitysvc.models._base", "unitysvc.models.secrets"]
+    assert _fresh_interpreter(code).split() == ["unitysvc.models._base", "unitysvc.models.secrets"]
 
 
 def test_the_contract_enums_are_named_and_the_sdk_agrees_with_them() -> None:
@@ -110,5 +115,4 @@ def test_the_wire_models_come_without_the_client() -> None:
         "if m in sys.modules) or 'none')\n"
         "print(unitysvc.Client.__module__, unitysvc.NOT_GIVEN)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-    assert out.stdout.splitlines() == ["none", "unitysvc._client NOT_GIVEN"]
+    assert _fresh_interpreter(code).splitlines() == ["none", "unitysvc._client NOT_GIVEN"]
