@@ -74,6 +74,7 @@ from bench_gateway import (
     BYOK_SECRET,
     BYOK_SERVICE_ID,
     SERVICE_ID,
+    UPSTREAM,
     UPSTREAM_KEY,
     set_secret,
     start_gateway,
@@ -775,7 +776,7 @@ def cpu_shares(server: Server) -> dict[str, float]:
     database = server.database_url.rsplit("/", 1)[-1] if server.backend == "PostgreSQL" else None
     upstream = postgres = 0.0
     for parent, seconds, command in _processes().values():
-        if parent == os.getpid() and "bench_upstream:app" in command:
+        if parent == os.getpid() and str(UPSTREAM) in command:
             upstream += seconds
         elif database and command.startswith("postgres: ") and f" {database} " in command:
             postgres += seconds

@@ -3,9 +3,9 @@ and through Portkey's and LiteLLM's gateways.
 
 One gateway server process (``python -m unitysvc_server start``) with the two-service catalog
 in ``bench/gwbench`` whose upstream host is mapped (``--upstream-map``) to a fast local
-upstream (a raw ASGI app on uvicorn + uvloop + httptools, its own process, answering
-``/v1/chat/completions`` in OpenAI's shape: JSON, or three SSE events when the body asks for
-``"stream": true``). Measured:
+upstream (``_upstream.py``: an asyncio protocol on uvloop + httptools, its own process,
+answering ``/v1/chat/completions`` in OpenAI's shape: JSON, or three SSE events when the
+body asks for ``"stream": true``). Measured:
 
 * latency of a small chat-completions POST at concurrency 1 (p50, p99) and 32 (p50, p99,
   req/s), through the gateway and direct, with ``wrk`` as the load generator (C, not the
@@ -73,6 +73,8 @@ __all__ = ["LITELLM_ENV", "litellm_executable", "portkey_entry"]
 
 HERE = Path(__file__).resolve().parent
 CATALOG = HERE / "gwbench"
+#: The fake upstream every gateway here is measured against, run as its own process.
+UPSTREAM = HERE / "_upstream.py"
 SERVICE_ID = "0b0b0b0b-0000-4000-8000-00000000be0c"
 #: The same upstream behind a BYOK channel: the caller's secret is the upstream key.
 BYOK_SERVICE_ID = "0b0b0b0b-0000-4000-8000-00000000b70c"
@@ -85,68 +87,6 @@ LITELLM_KEY = "sk-bench-master"
 UPSTREAM_KEY = "sk-bench-upstream"
 #: Pause between requests per connection in the paced concurrency-20 run.
 PACE_MS = 20
-
-# The upstream: its own process, so its CPU does not count against the gateway.
-UPSTREAM_APP = r"""
-import json
-
-# A complete OpenAI chat completion, so OpenAI clients (LiteLLM's) accept it as is.
-COMPLETION = json.dumps({
-    "id": "chatcmpl-bench", "object": "chat.completion", "created": 1700000000,
-    "model": "bench-echo",
-    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
-                 "finish_reason": "stop"}],
-    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
-}, separators=(",", ":")).encode()
-SSE_EVENT = (
-    b'data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1700000000,'
-    b'"model":"bench-echo","choices":[{"index":0,"delta":{"content":"%d"}}]}\n\n'
-)
-
-def wants_stream(body):
-    if b'"stream"' not in body:
-        return False
-    try:
-        return json.loads(body).get("stream") is True
-    except ValueError:
-        return False
-
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    path = scope["path"]
-    if path.endswith("/sse") or wants_stream(body):
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})
-        for i in range(3):
-            await send({"type": "http.response.body", "more_body": True,
-                        "body": SSE_EVENT % i})
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n"})
-        return
-    if "/big/" in path:
-        remaining = int(path.rsplit("/", 1)[1])
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/octet-stream"),
-                                (b"content-length", str(remaining).encode())]})
-        chunk = b"x" * (256 * 1024)
-        while remaining > 0:
-            piece = chunk if remaining >= len(chunk) else chunk[:remaining]
-            remaining -= len(piece)
-            await send({"type": "http.response.body", "body": piece,
-                        "more_body": remaining > 0})
-        return
-    body = COMPLETION
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-"""
 
 
 def free_port() -> int:
@@ -166,26 +106,11 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
 
 
 def start_upstream(stack: ExitStack, workdir: Path) -> int:
-    (workdir / "bench_upstream.py").write_text(UPSTREAM_APP)
+    """Start the fake upstream (``_upstream.py``) in its own process in ``workdir``, so its
+    CPU does not count against the gateway's; returns its port."""
     port = free_port()
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench_upstream:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--loop",
-            "uvloop",
-            "--http",
-            "httptools",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        [sys.executable, str(UPSTREAM), "--host", "127.0.0.1", "--port", str(port)],
         cwd=workdir,
     )
     stack.callback(_stop, proc)
