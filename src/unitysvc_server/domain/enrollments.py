@@ -25,10 +25,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema import ValidationError as SchemaError
-from jsonschema.validators import validator_for
-
 from unitysvc._constants import SECRET_NAME_PATTERN
 from unitysvc.models import (
     CustomerEnrollment,
@@ -228,6 +224,12 @@ def to_public(
 
 
 def _schema_errors(schema: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    # Imported on the first enrollment with a parameters schema, not at every server
+    # start: jsonschema (with attrs and referencing) is a twentieth of a start's CPU.
+    from jsonschema import Draft202012Validator
+    from jsonschema import ValidationError as SchemaError
+    from jsonschema.validators import validator_for
+
     schema_dict = thaw(schema)
     cls = validator_for(schema_dict, default=Draft202012Validator)
     validator = cls(schema_dict)
