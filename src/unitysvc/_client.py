@@ -35,9 +35,9 @@ from unitysvc._core import (
     RequestExtras,
     RequestOptions,
     Timeout,
-    redact_key,
 )
 from unitysvc._drivers import AsyncDriver, SyncDriver
+from unitysvc._keys import redact_key
 from unitysvc._ops import Async, Bound, Context, M, Sync, op, stream_op
 from unitysvc._version import __version__
 from unitysvc.exceptions import invalid_argument

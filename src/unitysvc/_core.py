@@ -159,13 +159,6 @@ class RequestOptions(RequestExtras, total=False):
 NO_OPTIONS: Final[RequestOptions] = {}
 
 
-def redact_key(key: str | None) -> str:
-    """Show an API key by its prefix only, for logs and reprs."""
-    if not key:
-        return "<anonymous>"
-    return key[:12] + "…" if len(key) > 12 else f"{API_KEY_PREFIX}…"
-
-
 def _short(content: bytes | None) -> str:
     """A body cut at 50 characters, for debug logs."""
     if not content:

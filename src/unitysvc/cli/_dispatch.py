@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unitysvc._gateway import PathTarget
 from unitysvc.cli import _input
 from unitysvc.cli._context import client
 from unitysvc.cli._output import (
@@ -261,6 +260,8 @@ def build_wrappers(
     """
     wrappers = Wrappers(cache, renew, log, complete, list(failover or []), list(tee or []))
     if wrappers:
+        from unitysvc._gateway import PathTarget  # the SDK's HTTP stack: only when used
+
         wrappers.apply(PathTarget(client(), "p/check"))
     return wrappers
 

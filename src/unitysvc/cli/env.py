@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from unitysvc._core import redact_key
+from unitysvc._keys import redact_key
 from unitysvc.cli._context import Setting, current_settings
 from unitysvc.cli._output import JsonFlag, emit, examples, print_table
 

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from unitysvc._gateway import PathTarget
 from unitysvc.cli import _dispatch, _input
 from unitysvc.cli._context import client
 from unitysvc.cli._output import (
@@ -135,6 +134,8 @@ def dispatch(
     wrappers = _dispatch.build_wrappers(cache, renew, log, complete, failover, tee)
     sdk = client()
     if wrappers:
+        from unitysvc._gateway import PathTarget  # the SDK's HTTP stack: only when used
+
         target = wrappers.apply(PathTarget(sdk, path))
         info(f"→ {target.path}")
         _dispatch.run_wrapped(target, "", request, stream=stream, include=include, as_json=as_json)

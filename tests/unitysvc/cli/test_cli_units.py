@@ -214,3 +214,18 @@ def test_emit_confirms_for_people_and_prints_only_json_for_programs(
     emit({"id": 1}, False, rendered.append, done="Created 1")
     out, err = capsys.readouterr()
     assert out == "" and "✓ Created 1" in err and rendered == [{"id": 1}]
+
+
+def test_the_command_tree_loads_without_the_http_stack() -> None:
+    # `usvc --help`, `usvc env` and `usvc server ...` send no SDK request: httpx (and its
+    # CLI's rich console, click and pygments) is imported by the commands that do.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import unitysvc.cli\n"
+        "print(' '.join(m for m in ('httpx', 'unitysvc._core') if m in sys.modules) or 'none')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert done.stdout.strip() == "none"
