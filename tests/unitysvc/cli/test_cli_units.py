@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -219,9 +221,6 @@ def test_emit_confirms_for_people_and_prints_only_json_for_programs(
 def test_the_command_tree_loads_without_the_http_stack() -> None:
     # `usvc --help`, `usvc env` and `usvc server ...` send no SDK request: httpx (and its
     # CLI's rich console, click and pygments) is imported by the commands that do.
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "import unitysvc.cli\n"
