@@ -81,6 +81,8 @@ def build_api(runtime: Runtime) -> FastAPI:
     for router in ROUTERS:
         api.include_router(router, prefix=API_PREFIX)
     setattr(api.state, METHOD_TABLE_STATE, method_table(ROUTERS, API_PREFIX))
+    # The other slash form is tried only when a path matched no route.
+    api.router.default = SlashTolerance(api.router)
 
     @api.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -138,8 +140,7 @@ class PlatformApp:
         )
         observability.attach(self.runtime)
         self.api = build_api(self.runtime)
-        api_stack: ASGIApp = SlashTolerance(self.api, self.api.router.routes)
-        api_stack = Idempotency(api_stack, self.runtime)
+        api_stack: ASGIApp = Idempotency(self.api, self.runtime)
         api_stack = RejectNul(api_stack)
         api_stack = BodyLimit(api_stack, settings.max_body_bytes)
         api_stack = observability.api(api_stack)

@@ -34,6 +34,7 @@ from unitysvc_server.domain.sessions import Session
 from unitysvc_server.runtime import Runtime
 
 __all__ = [
+    "app_runtime",
     "Customer",
     "CustomerDep",
     "LimitQuery",
@@ -57,27 +58,36 @@ CUSTOMER_SCOPE_KEY = "unitysvc.customer"
 
 # The dependencies below are coroutines although they never await: FastAPI runs a plain
 # function in its thread pool, a hand-off to another thread (and back) per request.
+# They read the runtime from the request rather than depend on get_runtime: FastAPI's
+# bookkeeping of each dependency it solves (sub-dependencies, cache keys, parameters)
+# cost more CPU per request than most of what they do.
+
+
+def app_runtime(request: Request) -> Runtime:
+    """The :class:`Runtime` of the app serving ``request``."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 async def get_runtime(request: Request) -> Runtime:
     """The :class:`Runtime` of the running app."""
-    runtime: Runtime = request.app.state.runtime
-    return runtime
+    return app_runtime(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-async def get_settings(runtime: RuntimeDep) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The process settings (``secret_key`` resolved)."""
-    return runtime.settings
+    return app_runtime(request).settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def get_session(request: Request, runtime: RuntimeDep) -> AsyncIterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Yield the request's session; commit on success, roll back on any error."""
+    runtime = app_runtime(request)
     async with runtime.sessionmaker() as session:
         try:
             yield session
@@ -110,24 +120,12 @@ def bearer_token(header: str) -> str:
     return token
 
 
-async def get_optional_customer(
-    request: Request,
-    session: SessionDep,
-    authorization: Annotated[str | None, Header()] = None,
-) -> Customer | None:
-    """The caller, or ``None`` when no ``Authorization`` header was sent.
-
-    Raises:
-        Unauthorized: The header is present but malformed, or the key is
-            unknown or revoked.
-    """
-    if authorization is None:
-        return None
+async def _authenticated(request: Request, session: Session, authorization: str) -> Customer:
     known = request.scope.get(CUSTOMER_SCOPE_KEY)
     if isinstance(known, Customer):
         return known
     token = bearer_token(authorization)
-    runtime: Runtime = request.app.state.runtime
+    runtime = app_runtime(request)
     runtime.invalidation.check()  # other processes' revocations, before the cache
     key_hash = hash_api_key(token)
     customer = runtime.keys.get(key_hash)
@@ -141,18 +139,41 @@ async def get_optional_customer(
     return customer
 
 
+async def get_optional_customer(
+    request: Request,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Customer | None:
+    """The caller, or ``None`` when no ``Authorization`` header was sent.
+
+    Raises:
+        Unauthorized: The header is present but malformed, or the key is
+            unknown or revoked.
+    """
+    if authorization is None:
+        return None
+    return await _authenticated(request, session, authorization)
+
+
 OptionalCustomerDep = Annotated[Customer | None, Depends(get_optional_customer)]
 
 
-async def get_customer(customer: OptionalCustomerDep) -> Customer:
+async def get_customer(
+    request: Request,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Customer:
     """The authenticated caller.
+
+    One dependency, not one on :func:`get_optional_customer`: each level FastAPI
+    solves is CPU of every authenticated request.
 
     Raises:
         Unauthorized: No header, a malformed one, or an unknown/revoked key.
     """
-    if customer is None:
+    if authorization is None:
         raise Unauthorized(AUTH_REQUIRED)
-    return customer
+    return await _authenticated(request, session, authorization)
 
 
 CustomerDep = Annotated[Customer, Depends(get_customer)]

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from unitysvc_server.api.deps import CUSTOMER_SCOPE_KEY, bearer_token
@@ -481,26 +481,35 @@ class Idempotency:
 class SlashTolerance:
     """Serve both ``/x`` and ``/x/`` for every route, without a redirect.
 
-    Each route is registered (and documented) once, in the contract's form;
-    when a path matches no route but its other form does, the path is
-    rewritten before routing.
+    Each route is registered (and documented) once, in the contract's form. This is
+    the API router's fallback (its ``default``), run only when no route matched: when
+    the path's other form matches a route, the path is rewritten and routed again;
+    otherwise the router's own answer (404). As a middleware in front of the router it
+    matched every request's path against the routes before the router did the same:
+    routing twice, up to 0.2 ms of CPU per request for the routers listed last.
     """
 
-    def __init__(self, app: ASGIApp, routes: list[BaseRoute]) -> None:
-        self.app = app
-        self.routes = routes
+    def __init__(self, router: Router) -> None:
+        self.router = router
+        self.otherwise = router.default
 
     def _matches(self, scope: Scope) -> bool:
-        return any(route.matches(scope)[0] != Match.NONE for route in self.routes)
+        return any(route.matches(scope)[0] != Match.NONE for route in self.router.routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and _SLASH_REWRITTEN not in scope:
             path: str = scope["path"]
-            if path != "/" and not self._matches(scope):
-                other = path[:-1] if path.endswith("/") else path + "/"
-                if self._matches({**scope, "path": other}):
-                    scope["path"] = other
-                    raw = scope.get("raw_path")
-                    if isinstance(raw, bytes) and raw:
-                        scope["raw_path"] = raw[:-1] if raw.endswith(b"/") else raw + b"/"
-        await self.app(scope, receive, send)
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if path != "/" and self._matches({**scope, "path": other}):
+                scope[_SLASH_REWRITTEN] = True
+                scope["path"] = other
+                raw = scope.get("raw_path")
+                if isinstance(raw, bytes) and raw:
+                    scope["raw_path"] = raw[:-1] if raw.endswith(b"/") else raw + b"/"
+                await self.router(scope, receive, send)
+                return
+        await self.otherwise(scope, receive, send)
+
+
+#: Scope key of a request whose path :class:`SlashTolerance` rewrote (it is rewritten once).
+_SLASH_REWRITTEN = "unitysvc.slash_rewritten"

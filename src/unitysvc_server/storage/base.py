@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, MetaData, String, TypeDecorator, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from unitysvc_server.clock import utcnow
@@ -46,6 +47,33 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """Parse SQLite's text straight into an aware datetime.
+
+        SQLite stores the UTC time without an offset, which the dialect parses with
+        ``datetime.fromisoformat``; :meth:`process_result_value` then set its zone with
+        ``replace``, whose keyword parsing cost more than the parsing (a list of fifty
+        rows reads 150 timestamps). Parsing the text with ``+00:00`` appended gives the
+        same value at once; text that already names an offset (not written by this
+        type) takes the general path.
+        """
+        general = super().result_processor(dialect, coltype)
+        dialect_impl = self.impl_instance.dialect_impl(dialect)
+        if dialect_impl.result_processor(dialect, coltype) is not str_to_datetime:
+            return general
+        assert general is not None
+        parse = datetime.fromisoformat
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return parse(value + "+00:00")
+            except ValueError:
+                return general(value)
+
+        return process
 
 
 #: JSON column: JSONB on PostgreSQL, JSON text elsewhere.

@@ -25,7 +25,10 @@ with ``BEGIN IMMEDIATE``. Writers of one process therefore queue on the
 writer's pool (first come, first served, no polling) instead of in SQLite's
 busy handler, which sleeps in growing steps up to 100 ms and made the write
 tail; a transaction never starts as a read and fails to upgrade with
-``SQLITE_BUSY``; and reads never wait on writers. PostgreSQL keeps one pool.
+``SQLITE_BUSY``; and reads never wait on writers. The readers' statements run on
+the event loop's thread, the writer's on the driver's
+(:class:`~unitysvc_server.storage.sqlite_driver.InlineConnection` says why).
+PostgreSQL keeps one pool.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from unitysvc_server.config import Settings
 from unitysvc_server.invalidation import BUS_INFO_KEY, InvalidationBus, install_session_hooks
-from unitysvc_server.storage.sqlite_driver import use_one_trip_cursors
+from unitysvc_server.storage.sqlite_driver import run_inline, use_one_trip_cursors
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -156,9 +159,15 @@ def engines_for(settings: Settings) -> tuple[AsyncEngine, AsyncEngine | None]:
     # overflow connections and closes them on return, and opening one (a thread, the
     # file, the pragmas) cost more than the reads it served.
     readers = create_engine(
-        url, skip_autocommit_rollback=True, pool_size=SQLITE_READERS, max_overflow=SQLITE_READERS
+        url,
+        skip_autocommit_rollback=True,
+        pool_size=SQLITE_READERS,
+        max_overflow=SQLITE_READERS,
+        # Used from the event loop's thread, opened and closed on the driver's.
+        connect_args={"check_same_thread": False},
     )
     event.listen(readers.sync_engine, "connect", _autocommit_driver)
+    event.listen(readers.sync_engine, "connect", run_inline)
     return readers, writer
 
 

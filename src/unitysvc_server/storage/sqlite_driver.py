@@ -27,7 +27,13 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util import EMPTY_DICT
 
-__all__ = ["OneTripConnection", "OneTripCursor", "use_one_trip_cursors"]
+__all__ = [
+    "InlineConnection",
+    "OneTripConnection",
+    "OneTripCursor",
+    "run_inline",
+    "use_one_trip_cursors",
+]
 
 _Answer = tuple[Any, list[Any], int, int | None]
 
@@ -55,7 +61,12 @@ def _run_many(connection: sqlite3.Connection, operation: str, seq: Sequence[Any]
 class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     """SQLAlchemy's aiosqlite cursor, one driver-thread trip per statement."""
 
-    __slots__ = ("_answered_description", "_answered_rowcount", "_answered_lastrowid")
+    __slots__ = (
+        "_answered_description",
+        "_answered_rowcount",
+        "_answered_lastrowid",
+        "_inline",
+    )
 
     def __init__(self, adapt_connection: Any) -> None:
         # No aiosqlite cursor is opened here (that was one trip of its own).
@@ -66,6 +77,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         self._answered_description: Any = None
         self._answered_rowcount = -1
         self._answered_lastrowid: int | None = None
+        self._inline: bool = adapt_connection._inline
 
     @property
     def description(self) -> Any:
@@ -100,11 +112,17 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         connection = self._connection
+        if self._inline:
+            self._answered(_run(connection._conn, operation, parameters))
+            return
         async with self._adapt_connection._execute_mutex:
             self._answered(await connection._execute(_run, connection._conn, operation, parameters))
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         connection = self._connection
+        if self._inline:
+            self._answered(_run_many(connection._conn, operation, seq_of_parameters))
+            return
         async with self._adapt_connection._execute_mutex:
             self._answered(
                 await connection._execute(_run_many, connection._conn, operation, seq_of_parameters)
@@ -129,6 +147,8 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
 
     __slots__ = ()
     _cursor_cls = OneTripCursor
+    #: Whether statements run on the calling thread (:class:`InlineConnection`).
+    _inline = False
 
     def _in_transaction(self) -> bool:
         driver = self._connection._connection
@@ -145,6 +165,30 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         """Roll back, when a transaction is open."""
         if self._in_transaction():
             super().rollback()
+
+
+class InlineConnection(OneTripConnection):
+    """A :class:`OneTripConnection` whose statements run on the calling thread (the loop's).
+
+    For SQLite's reader pool only (:func:`unitysvc_server.storage.db.engines_for`): its
+    connections read in autocommit on a WAL database, where a read does not wait for the
+    writer, so a statement holds the event loop for its own work only. On the driver's
+    thread, ``sqlite3`` lets go of the GIL around each step of a statement (each row) and
+    must take it back from an event loop busy with other requests: at concurrency 10 a
+    list of fifty secrets made ~90 context switches and 1.2 ms of system CPU per request,
+    and cost twice the CPU of the same request on PostgreSQL (issue 14's bench). The
+    driver's thread still opens and closes the connection.
+    """
+
+    __slots__ = ()
+    _inline = True
+
+
+def run_inline(dbapi_connection: Any, _record: Any) -> None:
+    """Engine ``connect`` listener (after :func:`use_one_trip_cursors`): run the new
+    connection's statements on the calling thread (see :class:`InlineConnection`)."""
+    if type(dbapi_connection) is OneTripConnection:
+        dbapi_connection.__class__ = InlineConnection
 
 
 def use_one_trip_cursors(dbapi_connection: Any, _record: Any) -> None:

@@ -21,7 +21,9 @@ import httpx
 import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from unitysvc_server.config import Settings
 from unitysvc_server.storage import db
 from unitysvc_server.storage.tables.secrets import SecretRow
 from unitysvc_server.testing import LocalPlatform, fresh_postgres_database, run_sync
@@ -162,3 +164,30 @@ def test_sessions_read_on_the_pool_and_write_through_the_writer(sqlite_file: str
 def test_postgresql_and_memory_have_no_writer() -> None:
     assert db.sqlite_writer("postgresql+asyncpg://u@127.0.0.1/db") is None
     assert db.sqlite_writer("sqlite+aiosqlite:///:memory:") is None
+
+
+def test_reads_run_on_the_loop_thread_and_writes_on_the_driver_thread(tmp_path: Path) -> None:
+    readers, writer = db.engines_for(Settings(data_dir=tmp_path))
+    assert writer is not None
+    ran_on: dict[str, int] = {}
+
+    async def thread_of(engine: AsyncEngine) -> int:
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            await driver.create_function("thread_id", 0, threading.get_ident)
+            return int((await connection.exec_driver_sql("SELECT thread_id()")).scalar_one())
+
+    async def run() -> None:
+        try:
+            ran_on["loop"] = threading.get_ident()
+            ran_on["reader"] = await thread_of(readers)
+            ran_on["writer"] = await thread_of(writer)
+        finally:
+            await readers.dispose()
+            await writer.dispose()
+
+    run_sync(run())
+    assert ran_on["reader"] == ran_on["loop"]
+    assert ran_on["writer"] != ran_on["loop"]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Row, Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from unitysvc_server.invalidation import Invalidation
 from unitysvc_server.storage.errors import unique
@@ -15,6 +14,7 @@ from unitysvc_server.storage.session import Session
 from unitysvc_server.storage.tables.secrets import SecretRow
 
 __all__ = [
+    "ListedRow",
     "by_id",
     "delete",
     "flush",
@@ -70,19 +70,40 @@ _ROW = select(SecretRow).where(
 _ROW_LOCKED = _ROW.with_for_update()
 
 
-async def listed_rows(session: Session, customer_id: uuid.UUID) -> Sequence[Row[*tuple[Any, ...]]]:
-    """Core rows of the customer's secrets by ``(name, shared)``: personal before shared."""
+class ListedRow(NamedTuple):
+    """What a list shows of a secret (the columns of ``_LISTED``, in order).
+
+    A named tuple, not SQLAlchemy's ``Row``: a ``Row`` finds a column by name only after
+    Python's own attribute lookup failed and formatted its ``AttributeError`` message,
+    which was a quarter of the CPU of listing fifty secrets; a named tuple's fields
+    are read by index.
+    """
+
+    id: uuid.UUID
+    name: str
+    description: str | None
+    shared: bool
+    sensitive: bool
+    value_encrypted: str
+    created_at: datetime
+    updated_at: datetime | None
+    last_used_at: datetime | None
+
+
+async def listed_rows(session: Session, customer_id: uuid.UUID) -> list[ListedRow]:
+    """The customer's secrets by ``(name, shared)``: personal before shared."""
     # Core rows: a list builds no ORM objects (about a third of its CPU).
     result = await session.execute(_LISTED, {"customer_id": customer_id})
-    return result.all()
+    return list(map(ListedRow._make, result))
 
 
 async def listed_row_for_update(
     session: Session, customer_id: uuid.UUID, name: str, shared: bool
-) -> Row[*tuple[Any, ...]] | None:
+) -> ListedRow | None:
     """The :func:`listed_rows` columns of the customer's row ``name``, locked for update."""
     params = {"customer_id": customer_id, "name": name, "shared": shared}
-    return (await session.execute(_LISTED_ROW_LOCKED, params)).one_or_none()
+    row = (await session.execute(_LISTED_ROW_LOCKED, params)).one_or_none()
+    return None if row is None else ListedRow._make(row)
 
 
 async def update_value(
