@@ -17,8 +17,10 @@ cursors (``stream()``) keep SQLAlchemy's own class.
 from __future__ import annotations
 
 import collections
+import contextlib
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.dialects.sqlite.aiosqlite import (
@@ -29,6 +31,7 @@ from sqlalchemy.util import EMPTY_DICT
 
 __all__ = [
     "InlineConnection",
+    "long_read",
     "OneTripConnection",
     "OneTripCursor",
     "run_inline",
@@ -36,6 +39,27 @@ __all__ = [
 ]
 
 _Answer = tuple[Any, list[Any], int, int | None]
+
+#: Whether the statements the current task runs may read many rows (:func:`long_read`).
+_LONG_READ: ContextVar[bool] = ContextVar("unitysvc_sqlite_long_read", default=False)
+
+
+@contextlib.contextmanager
+def long_read() -> Iterator[None]:
+    """Run the reads within on the driver's thread, even on an :class:`InlineConnection`.
+
+    For statements whose work grows with the data: a page or the count of a list that
+    grows without bound, a sum over a cycle's usage. On the driver's thread SQLite works
+    with the GIL released and the event loop serves other requests meanwhile; on the
+    loop's thread such a read would hold every request of the process for its whole
+    duration. Short reads (a row by key, a customer's secrets) stay on the loop's thread,
+    where they cost no hand-off. Nothing changes elsewhere (the writer, PostgreSQL).
+    """
+    token = _LONG_READ.set(True)
+    try:
+        yield
+    finally:
+        _LONG_READ.reset(token)
 
 
 def _run(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Answer:
@@ -112,7 +136,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _execute_async(self, operation: Any, parameters: Any) -> Any:
         connection = self._connection
-        if self._inline:
+        if self._inline and not _LONG_READ.get():
             self._answered(_run(connection._conn, operation, parameters))
             return
         async with self._adapt_connection._execute_mutex:
@@ -120,7 +144,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
         connection = self._connection
-        if self._inline:
+        if self._inline and not _LONG_READ.get():
             self._answered(_run_many(connection._conn, operation, seq_of_parameters))
             return
         async with self._adapt_connection._execute_mutex:
@@ -177,7 +201,8 @@ class InlineConnection(OneTripConnection):
     must take it back from an event loop busy with other requests: at concurrency 10 a
     list of fifty secrets made ~90 context switches and 1.2 ms of system CPU per request,
     and cost twice the CPU of the same request on PostgreSQL (issue 14's bench). The
-    driver's thread still opens and closes the connection.
+    driver's thread still opens and closes the connection. Reads that may be long go to
+    the driver's thread all the same (:func:`long_read`).
     """
 
     __slots__ = ()

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from unitysvc_server.config import Settings
 from unitysvc_server.storage import db
+from unitysvc_server.storage.sqlite_driver import long_read
 from unitysvc_server.storage.tables.secrets import SecretRow
 from unitysvc_server.testing import LocalPlatform, fresh_postgres_database, run_sync
 
@@ -166,7 +167,9 @@ def test_postgresql_and_memory_have_no_writer() -> None:
     assert db.sqlite_writer("sqlite+aiosqlite:///:memory:") is None
 
 
-def test_reads_run_on_the_loop_thread_and_writes_on_the_driver_thread(tmp_path: Path) -> None:
+def test_short_reads_run_on_the_loop_thread_long_reads_and_writes_on_the_driver_thread(
+    tmp_path: Path,
+) -> None:
     readers, writer = db.engines_for(Settings(data_dir=tmp_path))
     assert writer is not None
     ran_on: dict[str, int] = {}
@@ -183,11 +186,16 @@ def test_reads_run_on_the_loop_thread_and_writes_on_the_driver_thread(tmp_path: 
         try:
             ran_on["loop"] = threading.get_ident()
             ran_on["reader"] = await thread_of(readers)
+            with long_read():
+                ran_on["long read"] = await thread_of(readers)
+            ran_on["after"] = await thread_of(readers)
             ran_on["writer"] = await thread_of(writer)
         finally:
             await readers.dispose()
             await writer.dispose()
 
     run_sync(run())
-    assert ran_on["reader"] == ran_on["loop"]
+    assert ran_on["reader"] == ran_on["after"] == ran_on["loop"]
+    # A read that may be long leaves the loop free, as the writer's statements do.
+    assert ran_on["long read"] != ran_on["loop"]
     assert ran_on["writer"] != ran_on["loop"]

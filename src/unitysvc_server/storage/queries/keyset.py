@@ -9,7 +9,9 @@ reading the rows before them.
 
 Each takes ``began``, the moment the client's walk over the list began: a list with a
 ``recent`` window (the request log's default day) holds the rows of the window ending
-then, so the window does not slide under a walk.
+then, so the window does not slide under a walk. Lists grow without bound: on SQLite
+their reads run off the event loop's thread
+(:func:`~unitysvc_server.storage.sqlite_driver.long_read`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from unitysvc_server.storage.base import IdMixin
 from unitysvc_server.storage.session import Session
+from unitysvc_server.storage.sqlite_driver import long_read
 
 __all__ = ["Listing", "count", "page_after", "page_at"]
 
@@ -109,13 +112,14 @@ async def page_at(
         )
     # The page's ids by the index alone (OFFSET discards index entries, not rows), then
     # its rows.
-    return list(
-        await session.scalars(
-            select(listing.entity)
-            .where(listing.entity.id.in_(ids.scalar_subquery()))
-            .order_by(*listing.order())
+    with long_read():
+        return list(
+            await session.scalars(
+                select(listing.entity)
+                .where(listing.entity.id.in_(ids.scalar_subquery()))
+                .order_by(*listing.order())
+            )
         )
-    )
 
 
 async def page_after(
@@ -134,11 +138,12 @@ async def page_after(
         mine = tuple_(listing.key, listing.tie)
         theirs = tuple_(literal(after, listing.key.type), literal(after_id, listing.tie.type))
         beyond = mine < theirs if listing.descending else mine > theirs
-    return list(
-        await session.scalars(
-            select(listing.entity)
-            .where(*listing.conditions(began), beyond)
-            .order_by(*listing.order())
-            .limit(limit)
+    with long_read():
+        return list(
+            await session.scalars(
+                select(listing.entity)
+                .where(*listing.conditions(began), beyond)
+                .order_by(*listing.order())
+                .limit(limit)
+            )
         )
-    )

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Row, case, func, insert, select
 
 from unitysvc_server.storage.session import Session
+from unitysvc_server.storage.sqlite_driver import long_read
 from unitysvc_server.storage.tables.usage import UsageEventRow
 
 __all__ = ["charged", "cycle_groups", "event", "insert_events"]
@@ -46,24 +47,25 @@ async def cycle_groups(
     """
     row = UsageEventRow
     sums = [func.sum(getattr(row, name)) for name in metered]
-    result = await session.execute(
-        select(
-            row.service_id,
-            row.channel,
-            row.currency,
-            func.count(),
-            func.sum(case((row.success, 1), else_=0)),
-            func.sum(row.charge_pico),
-            func.sum(row.duration_ms),
-            *sums,
+    with long_read():  # a cycle's events: as many as the customer's calls
+        result = await session.execute(
+            select(
+                row.service_id,
+                row.channel,
+                row.currency,
+                func.count(),
+                func.sum(case((row.success, 1), else_=0)),
+                func.sum(row.charge_pico),
+                func.sum(row.duration_ms),
+                *sums,
+            )
+            .where(
+                row.customer_id == customer_id,
+                row.event_timestamp >= start,
+                row.event_timestamp < end,
+            )
+            .group_by(row.service_id, row.channel, row.currency)
         )
-        .where(
-            row.customer_id == customer_id,
-            row.event_timestamp >= start,
-            row.event_timestamp < end,
-        )
-        .group_by(row.service_id, row.channel, row.currency)
-    )
     return result.all()
 
 
@@ -85,4 +87,5 @@ async def charged(
     )
     if service_id is not None:
         query = query.where(UsageEventRow.service_id == service_id)
-    return int(await session.scalar(query) or 0)
+    with long_read():
+        return int(await session.scalar(query) or 0)
