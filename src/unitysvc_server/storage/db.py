@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session
 
 from unitysvc_server.config import Settings
 from unitysvc_server.invalidation import BUS_INFO_KEY, InvalidationBus, install_session_hooks
-from unitysvc_server.storage.sqlite_driver import run_inline, use_one_trip_cursors
+from unitysvc_server.storage.sqlite_driver import long_read, run_inline, use_one_trip_cursors
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -196,8 +196,10 @@ def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
 async def checkpoint(engine: AsyncEngine) -> None:
     """Copy the WAL's committed pages into the SQLite database file (``PASSIVE``: never
     waits for, nor blocks, readers and the writer)."""
-    async with engine.connect() as connection:
-        await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    # Off the event loop's thread: it copies pages and syncs the file.
+    with long_read():
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def sqlite_writer(url: str) -> AsyncEngine | None:

@@ -199,3 +199,39 @@ def test_short_reads_run_on_the_loop_thread_long_reads_and_writes_on_the_driver_
     # A read that may be long leaves the loop free, as the writer's statements do.
     assert ran_on["long read"] != ran_on["loop"]
     assert ran_on["writer"] != ran_on["loop"]
+
+
+def test_the_wal_checkpoint_copies_the_writes_off_the_loop_thread(tmp_path: Path) -> None:
+    readers, writer = db.engines_for(Settings(data_dir=tmp_path))
+    assert writer is not None
+    seen: dict[str, object] = {}
+
+    async def run() -> None:
+        try:
+            async with writer.begin() as connection:
+                await connection.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+                for n in range(20):
+                    await connection.exec_driver_sql(f"INSERT INTO t VALUES ({n})")
+            async with readers.connect() as connection:
+                raw = (await connection.get_raw_connection()).driver_connection
+                assert raw is not None
+
+                def trace(statement: str) -> None:
+                    if "wal_checkpoint" in statement:
+                        seen.setdefault("thread", threading.get_ident())
+
+                # The driver's sqlite3 connection: its callback runs where the statement does.
+                raw._conn.set_trace_callback(trace)
+            seen["loop"] = threading.get_ident()
+            await db.checkpoint(readers)
+            async with readers.connect() as connection:
+                done = await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                seen["after"] = tuple(done.one())
+        finally:
+            await readers.dispose()
+            await writer.dispose()
+
+    run_sync(run())
+    assert seen["thread"] != seen["loop"]
+    busy, in_wal, copied = seen["after"]  # type: ignore[misc]
+    assert busy == 0 and in_wal == copied  # every committed page is in the database file
