@@ -78,6 +78,16 @@ def _resolve(stack: contextlib.ExitStack) -> dict[str, str]:
     return {POSTGRES_SERVER_ENV: postgres, REDIS_SERVER_ENV: redis}
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker more than the machine has cores.
+
+    Many tests wait without computing — for a server process to start, a scheduler tick,
+    a signal's shutdown — and a worker that waits leaves its core idle. On 2 cores three
+    workers ran the suite in 208 s where two took 227 s; a fourth gave nothing more.
+    """
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller has set the environment
