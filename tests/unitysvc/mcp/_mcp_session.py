@@ -16,11 +16,12 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from mcp import ClientSession, StdioServerParameters
-from mcp.client.stdio import stdio_client
-from mcp.types import CallToolResult
-
 if TYPE_CHECKING:
+    # The MCP SDK is imported when a session starts, not at collection: every
+    # pytest-xdist worker collects these modules, one runs them.
+    from mcp import ClientSession
+    from mcp.types import CallToolResult
+
     from unitysvc_server.testing import LocalPlatform
 
 #: The ``usvc`` console script of this environment.
@@ -41,6 +42,8 @@ class McpSession:
     """
 
     def __init__(self, args: list[str], env: dict[str, str], errlog: IO[str]) -> None:
+        from mcp import StdioServerParameters
+
         self._params = StdioServerParameters(command=str(USVC), args=args, env=env)
         self._errlog = errlog
         self._loop = asyncio.new_event_loop()
@@ -53,6 +56,9 @@ class McpSession:
         self.transcript: list[str] = []
 
     async def _hold(self) -> None:
+        from mcp import ClientSession
+        from mcp.client.stdio import stdio_client
+
         self._stop = asyncio.Event()
         try:
             async with (

@@ -6,8 +6,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 from _mcp_session import McpSession, service_id
-from mcp.shared.exceptions import MCPError
-from mcp.types import ResourceLink, TextResourceContents
 
 if TYPE_CHECKING:
     from unitysvc_server.testing import LocalPlatform
@@ -42,6 +40,8 @@ def test_list_groups_shows_gateway_paths(agent: McpSession) -> None:
 def test_get_service_shows_plan_pricing_and_document_links(
     agent: McpSession, platform: LocalPlatform
 ) -> None:
+    from mcp.types import ResourceLink
+
     sid = service_id(platform, "demo-small")
     result = agent.call("get_service", {"service_id": sid})
     assert not result.is_error
@@ -87,6 +87,8 @@ def test_read_service_documents_returns_rendered_examples(
 
 
 def test_a_document_reads_as_a_resource(agent: McpSession, platform: LocalPlatform) -> None:
+    from mcp.types import TextResourceContents
+
     sid = service_id(platform, "demo-small")
     docs = agent.ok("get_service", {"service_id": sid})["documents"]
     uri = next(d["uri"] for d in docs if d["title"] == "Quickstart")
@@ -104,6 +106,8 @@ def test_a_document_reads_as_a_resource(agent: McpSession, platform: LocalPlatfo
 def test_an_unknown_document_is_a_resource_error(
     agent: McpSession, platform: LocalPlatform
 ) -> None:
+    from mcp.shared.exceptions import MCPError
+
     sid = service_id(platform, "demo-small")
     missing = "00000000-0000-0000-0000-000000000000"
     with pytest.raises(MCPError, match="not found"):

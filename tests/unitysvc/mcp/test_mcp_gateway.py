@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING
 import httpx
 from _mcp_session import McpSession, chat, error_text, service_id
 
-from unitysvc.mcp.gateway import summarize
-
 if TYPE_CHECKING:
     from unitysvc_server.testing import LocalPlatform
 
@@ -155,6 +153,8 @@ def _response(content: bytes, content_type: str | None, status: int = 200) -> ht
 
 
 def test_summarize_keeps_the_headers_of_interest() -> None:
+    from unitysvc.mcp.gateway import summarize  # the MCP SDK: imported when run, not collected
+
     summary = summarize(_response(b'{"a": 1}', "application/json"), 100)
     assert summary["headers"] == {
         "content-type": "application/json",
@@ -166,6 +166,8 @@ def test_summarize_keeps_the_headers_of_interest() -> None:
 
 
 def test_summarize_cuts_text_and_describes_binary_bodies() -> None:
+    from unitysvc.mcp.gateway import summarize
+
     text = summarize(_response(b"word " * 100, "text/plain"), 100)
     assert (len(text["body"]), text["truncated"], text["body_chars"]) == (100, True, 500)
     binary = summarize(_response(bytes(range(256)), "image/png"), 100)
@@ -178,6 +180,8 @@ def test_summarize_cuts_text_and_describes_binary_bodies() -> None:
 
 
 def test_summarize_reads_invalid_json_as_text() -> None:
+    from unitysvc.mcp.gateway import summarize
+
     summary = summarize(_response(b"{not json", "application/json"), 100)
     assert summary["body"] == "{not json"
     assert summarize(_response(b"{}", "application/json", 503), 100)["ok"] is False

@@ -13,11 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import httpx2
 import pytest
 from _mcp_session import USVC, McpSession, error_text, service_id
-from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 
 from unitysvc.cli.mcp import MISSING_EXTRA
 
@@ -170,6 +167,12 @@ def _announced_url(proc: subprocess.Popen[str]) -> str:
 async def test_streamable_http_serves_the_same_tools_behind_the_token(
     http_server: tuple[str, str], platform: LocalPlatform
 ) -> None:
+    # The MCP SDK (and its httpx2) when the test runs: every pytest-xdist worker collects
+    # this module, one runs it.
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
     url, token = http_server
     assert url.startswith("http://127.0.0.1:") and url.endswith("/mcp")
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import httpx
-import openai
 import pytest
 
 from unitysvc_server.demo.upstreams import DEMO_BYOK_KEY
 from unitysvc_server.testing import LocalPlatform
+
+
+@pytest.fixture(scope="module")
+def openai() -> ModuleType:
+    """The OpenAI SDK, imported when a test runs: every pytest-xdist worker collects this
+    module, one runs it."""
+    import openai
+
+    return openai
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +34,7 @@ def interfaces(platform: LocalPlatform) -> dict[str, str]:
 
 
 def test_openai_sdk_works_unchanged_against_the_llm_group(
-    interfaces: dict[str, str], customer_key: str
+    openai: ModuleType, interfaces: dict[str, str], customer_key: str
 ) -> None:
     assert interfaces["llm"].endswith("/g/llm/v1")
     with openai.OpenAI(base_url=interfaces["llm"], api_key=customer_key) as client:
@@ -43,7 +53,7 @@ def test_openai_sdk_works_unchanged_against_the_llm_group(
 
 
 def test_each_member_interface_is_openai_compatible(
-    interfaces: dict[str, str], customer_key: str
+    openai: ModuleType, interfaces: dict[str, str], customer_key: str
 ) -> None:
     for name in ("demo-small", "demo-medium", "demo-large"):
         assert interfaces[name].endswith(f"/{name}/v1")

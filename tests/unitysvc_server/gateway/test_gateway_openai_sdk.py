@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import openai
-
 from unitysvc_server.testing import LocalPlatform
 
 
 def test_openai_client_chat_and_stream(platform: LocalPlatform, key: str) -> None:
+    import openai  # here, not at collection: every pytest-xdist worker collects this module
+
     with openai.OpenAI(base_url=f"{platform.gateway_url}/g/llm/v1", api_key=key) as client:
         reply = client.chat.completions.create(
             model="demo-medium", messages=[{"role": "user", "content": "through the gateway"}]
