@@ -28,8 +28,10 @@ from unitysvc_server.domain import files
 router = APIRouter(prefix="/files", tags=["files"])
 
 
-def file_signing_key(settings: SettingsDep) -> bytes:
+async def file_signing_key(settings: SettingsDep) -> bytes:
     """The HMAC key of file download/upload tickets."""
+    # A coroutine although it never awaits: FastAPI runs a plain function in its thread
+    # pool, a hand-off per files request (as api/deps.py's dependencies explain).
     if not settings.secret_key:
         # The runtime resolves the key at start; signing with an empty key would
         # make every ticket forgeable, so refuse rather than fall back.
