@@ -234,11 +234,7 @@ async def list_aliases(
         customer_id, name=name, include_deactivated=include_deactivated, shared=shared
     )
     page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
-    return ServiceAliasesPublic(
-        data=[alias_public(row) for row in page.rows],
-        count=page.total,
-        next_cursor=page.next_cursor,
-    )
+    return page.wire(ServiceAliasesPublic, alias_public)
 
 
 async def get_alias(session: Session, customer_id: uuid.UUID, alias_id: uuid.UUID) -> AliasRow:

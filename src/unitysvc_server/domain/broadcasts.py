@@ -147,11 +147,7 @@ async def list_broadcasts(
     """
     listing = queries.listing(customer_id, shared=shared)
     page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
-    return BroadcastsPublic(
-        data=[broadcast_public(row) for row in page.rows],
-        count=page.total,
-        next_cursor=page.next_cursor,
-    )
+    return page.wire(BroadcastsPublic, broadcast_public)
 
 
 async def get_broadcast(

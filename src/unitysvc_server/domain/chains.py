@@ -157,11 +157,7 @@ async def list_chains(
     """
     listing = queries.listing(customer_id, shared=shared)
     page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
-    return ChainsPublic(
-        data=[chain_public(row) for row in page.rows],
-        count=page.total,
-        next_cursor=page.next_cursor,
-    )
+    return page.wire(ChainsPublic, chain_public)
 
 
 async def get_chain(session: Session, customer_id: uuid.UUID, chain_id: uuid.UUID) -> ChainRow:

@@ -23,9 +23,12 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, TypeVar, overload
+
+from pydantic import BaseModel
 
 from unitysvc_server.clock import utcnow
 from unitysvc_server.domain.errors import Unprocessable
@@ -37,6 +40,7 @@ from unitysvc_server.storage.session import Session
 __all__ = ["Cursor", "Listing", "Page", "page_of"]
 
 RowT = TypeVar("RowT", bound=IdMixin)
+WireT = TypeVar("WireT", bound=BaseModel)
 
 #: A sort key: a moment or a text.
 Key = TypeVar("Key", datetime, str)
@@ -145,6 +149,19 @@ class Page(Generic[RowT]):
     total: int
     position: int
     next_cursor: str | None
+
+    def wire(self, model: type[WireT], public: Callable[[RowT], object]) -> WireT:
+        """The page as a list response shaped ``{data, count, next_cursor}``.
+
+        Args:
+            model: The response model (``ServiceAliasesPublic``, ``ChainsPublic``, ...).
+            public: The wire form of one row.
+        """
+        return model(
+            data=[public(row) for row in self.rows],
+            count=self.total,
+            next_cursor=self.next_cursor,
+        )
 
 
 async def page_of(

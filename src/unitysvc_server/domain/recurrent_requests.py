@@ -264,11 +264,7 @@ async def list_recurrent_requests(
         customer_id, service_id=service_id, enrollment_id=enrollment_id, status=status
     )
     page = await page_of(session, listing, skip=skip, limit=limit, cursor=cursor)
-    return RecurrentRequestsPublic(
-        data=[recurrent_request_public(row) for row in page.rows],
-        count=page.total,
-        next_cursor=page.next_cursor,
-    )
+    return page.wire(RecurrentRequestsPublic, recurrent_request_public)
 
 
 async def get_recurrent_request(
