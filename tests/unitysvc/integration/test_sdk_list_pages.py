@@ -84,15 +84,19 @@ FILL: dict[str, Callable[[LocalPlatform, str, unitysvc.Client], None]] = {
 PATHS = {name: "/v1/" + name.replace("_", "-") + "/" for name in FILL}
 
 
-def _walk(
-    base_url: str, key: str, resource: str, flavour: str
+def walk_iter(
+    base_url: str,
+    key: str,
+    resource: str,
+    flavour: str,
+    id_of: Callable[[Any], str] = lambda item: str(item.id),
 ) -> tuple[list[str], list[httpx.URL]]:
-    """``iter(page_size=PAGE)``'s ids, and the URLs of the requests it sent."""
+    """``iter(page_size=PAGE)``'s ids of ``resource``, and the URLs of the requests it sent."""
     sent: list[httpx.URL] = []
     if flavour == "sync":
         http = httpx.Client(event_hooks={"request": [lambda request: sent.append(request.url)]})
         with unitysvc.Client(key, base_url=base_url, http_client=http) as client:
-            ids = [str(item.id) for item in getattr(client, resource).iter(page_size=PAGE)]
+            ids = [id_of(item) for item in getattr(client, resource).iter(page_size=PAGE)]
         http.close()
         return ids, sent
 
@@ -105,7 +109,7 @@ def _walk(
             unitysvc.AsyncClient(key, base_url=base_url, http_client=http) as client,
         ):
             pages = getattr(client, resource).iter(page_size=PAGE)
-            return [str(item.id) async for item in pages]
+            return [id_of(item) async for item in pages]
 
     return asyncio.run(walk()), sent
 
@@ -121,7 +125,7 @@ def test_iter_follows_the_cursor_the_server_gives(
         page = getattr(client, resource).list(limit=200)
         rows = [str(item.id) for item in page.data]
     assert len(rows) == ROWS
-    ids, sent = _walk(platform.api_url, key, resource, flavour)
+    ids, sent = walk_iter(platform.api_url, key, resource, flavour)
     assert ids == rows
     # The first page by skip/limit, the others by the cursor of the page before; the
     # short last page has none, so nothing is asked after it.
@@ -171,7 +175,7 @@ def test_iter_walks_by_skip_a_server_without_cursors(
             page.update(skip=skip, limit=PAGE)
         scripted_server.respond(json=page, path=PATHS[resource])
     key = "svcpass_" + "k" * 32
-    ids, _ = _walk(f"{scripted_server.url}/v1", key, resource, flavour)
+    ids, _ = walk_iter(f"{scripted_server.url}/v1", key, resource, flavour)
     assert ids == [_item(resource, n)["id"] for n in range(ROWS)]
     asked = [(r.query["skip"], r.query.get("cursor")) for r in scripted_server.requests]
     assert asked == [(["0"], None), (["3"], None), (["6"], None)]

@@ -4,19 +4,17 @@ answers like an older platform (no ``next_cursor``), sync and async alike."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from test_sdk_list_pages import PAGE, walk_iter
 
-import unitysvc
 from unitysvc_server.testing import LocalPlatform
 
 ROWS = 7
-PAGE = 3
 
 
 def _logged_customer(platform: LocalPlatform, service_id: Any) -> tuple[str, list[str]]:
@@ -36,27 +34,9 @@ def _logged_customer(platform: LocalPlatform, service_id: Any) -> tuple[str, lis
     return key, [item.log_id for item in page.items]
 
 
-def _walk(platform_url: str, key: str, flavour: str) -> tuple[list[str], list[httpx.URL]]:
-    """``iter(page_size=PAGE)``'s log ids, and the URLs of the requests it sent."""
-    sent: list[httpx.URL] = []
-    if flavour == "sync":
-        http = httpx.Client(event_hooks={"request": [lambda request: sent.append(request.url)]})
-        with unitysvc.Client(key, base_url=platform_url, http_client=http) as client:
-            ids = [item.log_id for item in client.request_logs.iter(page_size=PAGE)]
-        http.close()
-        return ids, sent
-
-    async def record(request: httpx.Request) -> None:
-        sent.append(request.url)
-
-    async def walk() -> list[str]:
-        async with (
-            httpx.AsyncClient(event_hooks={"request": [record]}) as http,
-            unitysvc.AsyncClient(key, base_url=platform_url, http_client=http) as client,
-        ):
-            return [item.log_id async for item in client.request_logs.iter(page_size=PAGE)]
-
-    return asyncio.run(walk()), sent
+def _walk(base_url: str, key: str, flavour: str) -> tuple[list[str], list[httpx.URL]]:
+    """``request_logs.iter(page_size=PAGE)``'s log ids, and the URLs of the requests it sent."""
+    return walk_iter(base_url, key, "request_logs", flavour, id_of=lambda item: item.log_id)
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
