@@ -212,6 +212,24 @@ async def set_secret(
     check_name(name)
     description = body.description
     encrypted = crypto.encrypt(body.value)
+    now = utcnow()
+    kept_or_new = queries.UNCHANGED if description is None else description or None
+    # The common case, an update of an existing name, is one statement: on SQLite the
+    # write lock is held for that statement and the commit, not for a read, a wait
+    # on the event loop and then the update. It changes nothing when the name is new
+    # or of the other kind; the locked read below tells which.
+    updated = await queries.updated_listed_row(
+        session,
+        customer_id,
+        name,
+        shared,
+        encrypted,
+        now,
+        description=kept_or_new,
+        sensitive=body.sensitive,
+    )
+    if updated is not None:
+        return SetResult(_updated_public(updated, body.value, shared, customer_id), created=False)
     # Core rows and a Core UPDATE: the ORM's loading and flush of one row cost more
     # than the statements themselves.
     found = await queries.listed_row_for_update(session, customer_id, name, shared)
@@ -237,40 +255,39 @@ async def set_secret(
                 raise Conflict("the request conflicts with existing data") from None
         else:
             return SetResult(to_public(row, crypto), created=True)
-    current = cast(ListedSecret, found)
+    current = found
     if body.sensitive is not None and body.sensitive != current.sensitive:
         kind = "secret" if current.sensitive else "variable"
         raise Conflict(
             f"{name} is a {kind}; its kind cannot change in place. "
             "Delete it and create it again with the other 'sensitive' value"
         )
-    now = utcnow()
+    await queries.update_value(session, customer_id, current.id, encrypted, now, kept_or_new)
     kept = current.description if body.description is None else description or None
-    await queries.update_value(
-        session,
-        customer_id,
-        current.id,
-        encrypted,
-        now,
-        queries.UNCHANGED if body.description is None else kept,
-    )
-    secret = _trusted(
+    after = current._replace(description=kept, updated_at=now)
+    return SetResult(_updated_public(after, body.value, shared, customer_id), created=False)
+
+
+def _updated_public(
+    row: queries.ListedRow, value: str, shared: bool, customer_id: uuid.UUID
+) -> SecretPublic:
+    """The answer to an update that set ``row``'s value to ``value``."""
+    return _trusted(
         SecretPublic,
         {
-            "name": current.name,
-            "description": kept,
-            "id": current.id,
+            "name": row.name,
+            "description": row.description,
+            "id": row.id,
             "owner_type": "customer",
             "role_id": None,
             "owner_id": None if shared else customer_id,
-            "sensitive": current.sensitive,
-            "value": None if current.sensitive else body.value,
-            "created_at": current.created_at,
-            "updated_at": now,
-            "last_used_at": current.last_used_at,
+            "sensitive": row.sensitive,
+            "value": None if row.sensitive else value,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+            "last_used_at": row.last_used_at,
         },
     )
-    return SetResult(secret, created=False)
 
 
 async def delete_secret(

@@ -97,6 +97,21 @@ def test_kind_cannot_change_in_place(api: httpx.Client) -> None:
     assert api.get(f"/secrets/{name}").json()["value"] is None
 
 
+def test_a_refused_change_of_kind_keeps_the_value_and_description(api: httpx.Client) -> None:
+    name = unique_name("VAR")
+    body = {"value": "before", "sensitive": False, "description": "kept"}
+    assert api.put(f"/secrets/{name}", json=body).status_code == 201
+    flipped = api.put(f"/secrets/{name}", json={"value": "after", "sensitive": True})
+    assert flipped.status_code == 409, flipped.text
+    got = api.get(f"/secrets/{name}").json()
+    assert (got["value"], got["description"], got["updated_at"]) == ("before", "kept", None)
+    same_kind = api.put(f"/secrets/{name}", json={"value": "after", "sensitive": False})
+    assert same_kind.status_code == 200
+    assert same_kind.json()["value"] == "after"
+    assert same_kind.json()["description"] == "kept"
+    assert api.get(f"/secrets/{name}").json()["value"] == "after"
+
+
 def test_personal_shadows_shared(api: httpx.Client) -> None:
     name = unique_name("TEAM")
     shared = api.put(

@@ -23,6 +23,7 @@ __all__ = [
     "listed_rows",
     "row",
     "update_value",
+    "updated_listed_row",
 ]
 
 
@@ -61,6 +62,25 @@ _SET_VALUE = (
     .values(value_encrypted=bindparam("new_value"), updated_at=bindparam("now"))
 )
 _SET_VALUE_AND_DESCRIPTION = _SET_VALUE.values(description=bindparam("new_description"))
+_LISTED_COLUMNS = _LISTED.selected_columns
+#: ``(description given, kind given)``: the update of a row found by its name, answering
+#: its listed columns.
+_UPDATE_NAMED: dict[tuple[bool, bool], Any] = {}
+for _with_description in (False, True):
+    for _with_kind in (False, True):
+        # Parameters named unlike the columns: an UPDATE reserves the column names
+        # for the values it sets.
+        _named = update(_table).where(
+            _table.c.customer_id == bindparam("owner"),
+            _table.c.name == bindparam("secret_name"),
+            _table.c.shared == bindparam("is_shared"),
+        )
+        if _with_kind:
+            _named = _named.where(_table.c.sensitive == bindparam("kind"))
+        _named = _named.values(value_encrypted=bindparam("new_value"), updated_at=bindparam("now"))
+        if _with_description:
+            _named = _named.values(description=bindparam("new_description"))
+        _UPDATE_NAMED[_with_description, _with_kind] = _named.returning(*_LISTED_COLUMNS)
 _ROW = select(SecretRow).where(
     SecretRow.customer_id == bindparam("customer_id"),
     SecretRow.name == bindparam("name"),
@@ -123,6 +143,42 @@ async def update_value(
         statement = _SET_VALUE_AND_DESCRIPTION
     options = {"invalidates": [Invalidation.customer(customer_id)]}
     await session.execute(statement, params, execution_options=options)
+
+
+async def updated_listed_row(
+    session: Session,
+    customer_id: uuid.UUID,
+    name: str,
+    shared: bool,
+    value_encrypted: str,
+    now: datetime,
+    *,
+    description: str | None | Unchanged = UNCHANGED,
+    sensitive: bool | None = None,
+) -> ListedRow | None:
+    """Set the value (and description) of the customer's row ``name``, in one statement.
+
+    Only a row of kind ``sensitive`` (any kind when ``None``) is changed. Returns the
+    row's :func:`listed_rows` columns after the update, or ``None`` when no row was
+    changed (there is none of that name and kind): nothing was written then. Caches of
+    the customer drop the row once the transaction commits.
+    """
+    params: dict[str, Any] = {
+        "owner": customer_id,
+        "secret_name": name,
+        "is_shared": shared,
+        "new_value": value_encrypted,
+        "now": now,
+    }
+    if not isinstance(description, Unchanged):
+        params["new_description"] = description
+    if sensitive is not None:
+        params["kind"] = sensitive
+    statement = _UPDATE_NAMED[not isinstance(description, Unchanged), sensitive is not None]
+    options = {"invalidates": [Invalidation.customer(customer_id)]}
+    result = await session.execute(statement, params, execution_options=options)
+    found = result.one_or_none()
+    return None if found is None else ListedRow._make(found)
 
 
 async def row(
