@@ -12,18 +12,25 @@ whose ``PYTHONPATH`` is that directory::
 The default root is ``<repo>/.cache/official-sdks`` (git-ignored). A version already
 installed is skipped, so running it again costs nothing. Installation goes to a temporary
 directory that is renamed into place at the end: an interrupted run leaves nothing
-half-installed, and several processes (pytest-xdist workers) may run it at once. The last
-line printed for each version is ``<version> <directory>``.
+half-installed. Several processes (the test session and its pytest-xdist workers) may run
+it at once: they take turns on a lock file, so the first installs and the others find the
+versions installed instead of each installing them again. Missing versions are installed
+side by side (one pip each). The last line printed for each version is
+``<version> <directory>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +97,30 @@ def install(root: Path, version: str) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _turn(root: Path) -> Iterator[None]:
+    """Hold ``root``'s install lock: one process installs, the others wait for it."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".install.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def install_all(root: Path, versions: list[str]) -> list[Path]:
+    """Install each of ``versions`` under ``root`` (those missing at once, side by side).
+
+    Raises:
+        RuntimeError: pip failed for one of them.
+    """
+    if all(is_installed(root, version) for version in versions):
+        return [installed_dir(root, version) for version in versions]
+    with _turn(root), ThreadPoolExecutor(max_workers=len(versions)) as pool:
+        return list(pool.map(lambda version: install(root, version), versions))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("versions", nargs="*", default=list(VERSIONS), help="releases to install")
@@ -97,12 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         "--root", type=Path, default=DEFAULT_TARGET_ROOT, help="directory of the installs"
     )
     args = parser.parse_args(argv)
-    for version in args.versions:
-        try:
-            where = install(args.root, version)
-        except RuntimeError as exc:
-            print(exc, file=sys.stderr)
-            return 1
+    try:
+        places = install_all(args.root, args.versions)
+    except RuntimeError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    for version, where in zip(args.versions, places, strict=True):
         print(f"{version} {where}")
     return 0
 

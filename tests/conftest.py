@@ -22,6 +22,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -88,6 +91,38 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return (os.cpu_count() or 1) + 1
 
 
+#: The contract tests, which drive our platform with the official SDK releases.
+CONTRACT_TESTS = Path(__file__).with_name("contract")
+#: Installs those releases once (``tests/contract/conftest.py`` has the details).
+OFFICIAL_SDK_INSTALLER = Path(__file__).parents[1] / "scripts" / "install_official_sdks.py"
+
+
+def _selects(config: pytest.Config, directory: Path) -> bool:
+    """Whether the run's arguments (or ``testpaths``) include tests under ``directory``."""
+    for arg in config.args:
+        path = Path(config.invocation_params.dir, arg.split("::")[0]).resolve()
+        if path == directory or directory in path.parents or path in directory.parents:
+            return True
+    return False
+
+
+def _install_official_sdks_meanwhile(config: pytest.Config) -> None:
+    """Start installing the official SDKs while the workers start and collect.
+
+    Only a first run (or a new release) installs anything. The contract tests' fixture
+    runs the same installer, which waits for this one's lock and then finds the releases
+    in place; a failure (no network) is reported there, by that run.
+    """
+    if not _selects(config, CONTRACT_TESTS):
+        return
+    installing = subprocess.Popen(
+        [sys.executable, str(OFFICIAL_SDK_INSTALLER)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    config.add_cleanup(installing.wait)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return  # an xdist worker: the controller has set the environment
@@ -100,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         stack.close()
         raise
     config.add_cleanup(stack.close)
+    _install_official_sdks_meanwhile(config)
 
 
 def _session_url(name: str) -> str:

@@ -9,7 +9,9 @@ platform through the official SDK, and prints what it saw as one JSON object; th
 asserts on that.
 
 Every test gets fresh customers, so tests are independent (and safe under
-pytest-xdist: each worker has its own platform; concurrent installs are atomic).
+pytest-xdist: each worker has its own platform). The installs happen once per machine:
+the test session starts the installer before the workers collect (``tests/conftest.py``)
+and the workers' runs of it wait for that one and find the releases installed.
 """
 
 from __future__ import annotations
