@@ -56,6 +56,26 @@ def _contract() -> tuple[dict[str, Any], list[tuple[str, re.Pattern[str], dict[s
     return spec, operations
 
 
+@cache
+def _schema_validator(operation: int, status: int) -> Draft202012Validator | None:
+    spec, operations = _contract()
+    documented = operations[operation][2].get("responses", {}).get(str(status))
+    schema = (documented or {}).get("content", {}).get("application/json", {}).get("schema")
+    if not schema:
+        return None
+    return Draft202012Validator({**schema, "components": spec["components"]})
+
+
+def _validator(method: str, path: str, status: int) -> Draft202012Validator | None:
+    """The validator of the documented JSON body of ``method path`` answering ``status``
+    (built once per operation and status, not per response); ``None`` when there is none."""
+    _, operations = _contract()
+    for index, (m, pattern, _operation) in enumerate(operations):
+        if m == method and pattern.match(path):
+            return _schema_validator(index, status)
+    return None
+
+
 def check_against_contract(response: httpx.Response) -> None:
     """Fail when ``response`` (to a ``/v1`` request) breaks the wire contract."""
     path = response.request.url.path
@@ -63,23 +83,19 @@ def check_against_contract(response: httpx.Response) -> None:
         return
     response.read()
     if response.status_code >= 400:
-        detail = response.json()["detail"]
+        body = response.json()
+        assert isinstance(body, dict) and "detail" in body, f"an error without detail: {body}"
+        detail = body["detail"]
         if response.status_code == 422:
             assert isinstance(detail, list) and detail, response.text
             assert all({"loc", "msg", "type"} <= set(item) for item in detail), response.text
         else:
             assert isinstance(detail, str), response.text
         return
-    spec, operations = _contract()
     method = response.request.method
-    found = [op for m, pattern, op in operations if m == method and pattern.match(path[3:])]
-    if not found:
-        return  # not a contract operation (e.g. the signed file endpoints)
-    documented = found[0].get("responses", {}).get(str(response.status_code))
-    schema = (documented or {}).get("content", {}).get("application/json", {}).get("schema")
-    if not schema:
-        return
-    validator = Draft202012Validator({**schema, "components": spec["components"]})
+    validator = _validator(method, path[3:], response.status_code)
+    if validator is None:
+        return  # not a contract operation (e.g. the signed file endpoints), or no JSON body
     errors = sorted(validator.iter_errors(response.json()), key=lambda e: list(e.absolute_path))
     assert not errors, (
         f"{method} {path} -> {response.status_code} breaks the contract: "
